@@ -49,8 +49,6 @@ export type { AgentDeps, AgentStatusFile, CycleReport, PassOutcome, Progress, Re
 // log and the alert book are files in the state directory, so an agent run from cron, restarted
 // or killed behaves as one that runs for ever (docs/operations.md).
 
-const COMPACT_AFTER_LINES = 5000;
-
 export class Agent {
   readonly journal: Journal;
   readonly observations: Observations;
@@ -234,7 +232,7 @@ export class Agent {
     // Sources ran side by side: a gap is judged only now, when a full shipped in this pass counts.
     for (const s of sources) if (s.type === 'binlog') report.lost += (await this.losses.gather(s.name, async () => this.runners.get(s.name)?.settleGaps())) ?? 0;
     this.passDone({ at: this.deps.clock.now(), sources: passes });
-    if (this.journal.lineCount > COMPACT_AFTER_LINES) await this.journal.compact(keep, keepArtefacts);
+    if (this.journal.compactionDue) await this.journal.compact(keep, keepArtefacts);
     await checkClock({ site: this.deps.config.site, store: this.deps.store, alerts: this.alerts, log: this.deps.log });
   }
 

@@ -102,6 +102,14 @@ type Event =
 export const stampKey = (f: FileStamp): string => `${f.name}\t${f.size}\t${Math.trunc(f.mtimeMs)}`;
 const batchKey = (source: string, batch: string): string => `${source}\t${batch}`;
 const MAX_LOSSES_KEPT = 200;
+/** Lines after which a pass compacts the journal. */
+export const COMPACT_AFTER_LINES = 5000;
+/**
+ * Bytes appended since the last snapshot after which a pass compacts the journal, whatever its
+ * lines: a cron pass with nothing to ship reads the whole journal, and 5,000 lines of packs of
+ * 100 recordings (each `begin` lists its files) are some 35 MB, seconds of every pass.
+ */
+export const COMPACT_AFTER_BYTES = 4 * 2 ** 20;
 
 export type { JournalSync } from './journal-writer.ts';
 
@@ -110,6 +118,8 @@ export class Journal {
   /** Appends the lines; none in a read-only journal. */
   private writer: JournalWriter | undefined;
   private lines = 0;
+  /** Bytes of the lines since the last snapshot (the snapshot's own not counted). */
+  private bytesSinceSnapshot = 0;
   /** What shipped from each batch (source\tbatch), on disk but for the latest batches. */
   private readonly shipped: ShippedIndex;
   private readonly inflight = new Map<string, InflightPack>();
@@ -149,6 +159,7 @@ export class Journal {
       }
       this.apply(event);
       this.lines++;
+      this.bytesSinceSnapshot = event.e === 'snapshot' ? 0 : this.bytesSinceSnapshot + Buffer.byteLength(line) + 1;
     }
   }
 
@@ -229,7 +240,9 @@ export class Journal {
     if (!this.writer?.open) return Promise.reject(new JournalClosedError('journal is closed'));
     this.apply(event);
     this.lines++;
-    return this.writer.append(`${JSON.stringify(event)}\n`);
+    const line = `${JSON.stringify(event)}\n`;
+    this.bytesSinceSnapshot += Buffer.byteLength(line);
+    return this.writer.append(line);
   }
 
   /** Resolves when every line appended so far was written (or failed to be). */
@@ -363,6 +376,8 @@ export class Journal {
     renameSync(tmp, this.file);
     this.writer = new JournalWriter(this.file, this.sync);
     this.lines = 1;
+    this.bytesSinceSnapshot = 0;
+    this.shipped.overflowed = false;
     if (keepArtefactNames) this.art.restore(art);
   }
 
@@ -378,6 +393,16 @@ export class Journal {
 
   get lineCount(): number {
     return this.lines;
+  }
+
+  /**
+   * Whether the journal should be compacted now: past COMPACT_AFTER_LINES lines or
+   * COMPACT_AFTER_BYTES bytes, or once its replay held more published batches than the shipped
+   * index keeps in memory: until a compaction drops those lines, every load would merge them
+   * into the index again, rewriting its whole base file (megabytes, fsynced) at every cron pass.
+   */
+  get compactionDue(): boolean {
+    return this.lineCount > COMPACT_AFTER_LINES || this.bytesSinceSnapshot > COMPACT_AFTER_BYTES || this.shipped.overflowed;
   }
 
   /** Takes no more lines; the file is closed once the lines already appended are written. */

@@ -89,6 +89,13 @@ export class ShippedIndex {
     private readonly options: { readOnly?: boolean; overlayLimit?: number } = {},
   ) {}
 
+  /**
+   * Set when an `add` found the overlay full and merged it into the base: the journal's lines
+   * that hold those batches must be compacted away, or each load replays and merges them again.
+   * Cleared by the journal's compaction.
+   */
+  overflowed = false;
+
   /** Batches held in memory (the overlay): at most `overlayLimit` after any `add` of a writer. */
   get held(): number {
     return this.overlay.size;
@@ -99,7 +106,10 @@ export class ShippedIndex {
     const before = this.overlay.get(key);
     this.overlay.set(key, listing(before === undefined ? stamps : [...keysOf(before), ...stamps]));
     this.expanded.delete(key);
-    if (!this.options.readOnly && this.overlay.size > (this.options.overlayLimit ?? OVERLAY_LIMIT)) this.merge();
+    if (!this.options.readOnly && this.overlay.size > (this.options.overlayLimit ?? OVERLAY_LIMIT)) {
+      this.merge();
+      this.overflowed = true;
+    }
   }
 
   /** Forgets every batch (a snapshot of an older journal replaces them all). */
