@@ -2,7 +2,7 @@ import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { StatusReport } from './agent-commands.ts';
 import { formatBytes } from './progress.ts';
 
-// `agent status`'s lines for the backup, binlog, archive and tree sources.
+// `agent status`'s lines for the backup, binlog, archive and tree sources, and for the losses.
 
 /** Why backups wait that are not shipped yet: still being judged complete, across passes (a cron agent's next run ships them). */
 function settlingText(settling: ArtefactSourceStatus['settling']): string {
@@ -74,4 +74,22 @@ export function foundTotals(t: { foundPacks?: number; foundRecordings?: number; 
 /** `; N pack(s), M recording(s), X already offsite (found, not sent again)` after the shipped totals, or nothing. */
 export function foundSuffix(t: { foundPacks?: number; foundRecordings?: number; foundBytes?: number }): string {
   return t.foundPacks ? `; ${t.foundPacks} pack(s), ${t.foundRecordings ?? 0} recording(s), ${formatBytes(t.foundBytes ?? 0)} already offsite (found, not sent again)` : '';
+}
+
+/** Days a loss is listed as recent by `agent status`; older ones are counted, the newest named by its date. */
+export const RECENT_LOSS_DAYS = 30;
+
+/**
+ * The losses of the last RECENT_LOSS_DAYS (the newest five), or, when there were none, when the
+ * last one was: on a site that has run for years, losses of long ago are not listed as recent
+ * (`agent status --losses` lists every one).
+ */
+export function lossLines(s: Pick<StatusReport, 'recentLosses' | 'lossRecords' | 'lastLossAt'>): string[] {
+  const every = `${s.lossRecords} loss records in all: \`ferry agent status --losses\` lists every one with its paths`;
+  if (s.recentLosses.length === 0) return s.lossRecords > 0 ? [`losses            none in the last ${RECENT_LOSS_DAYS} days (the last recorded ${s.lastLossAt ?? 'at an unknown time'}; ${every})`] : [];
+  const shown = s.recentLosses.slice(-5);
+  // A loss unseen lists batch directories, not recordings (how many each held is not known).
+  const lines = [`recent losses (last ${RECENT_LOSS_DAYS} days)`, ...shown.map((l) => `  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} ${l.unseen ? 'batch(es) never seen' : 'file(s)'}, ${l.reason}`)];
+  if (s.lossRecords > shown.length) lines.push(`  (${every})`);
+  return lines;
 }

@@ -155,6 +155,27 @@ describe('agent status from the pending view', () => {
     expect(renderStatus({ ...status, recentLosses: [unseen] })).toContain('  lost 2026-12-06T11:38:30.045Z rec/000006–000007: 2 batch(es) never seen, written and evicted by the recorder without any pass seeing them');
   });
 
+  it('on a site that has run for years, lists as recent only the losses of the last 30 days, and says when the last one was when none is that recent', async () => {
+    const s = site();
+    writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
+    const losses = new LossLog(s.state);
+    const lose = (batch: string, daysAgo: number) =>
+      losses.record({ source: 'rec', batch, kind: 'recordings', files: [{ name: `c${batch}.wav`, size: 2048, mtimeMs: 0, path: join(s.root, batch, `c${batch}.wav`) }], reason: 'deleted by the recorder before it was shipped', at: new Date(Date.now() - daysAgo * 86_400_000).toISOString() });
+    // Eighteen losses over three years, one every two months; the newest 62 days ago.
+    for (let i = 0; i < 18; i++) lose(String(i + 1).padStart(6, '0'), 1080 - i * 60 + 2);
+    const old = renderStatus(await collectStatus(s.config));
+    expect(old).not.toMatch(/^recent losses/m);
+    expect(old).not.toMatch(/^ {2}lost /m);
+    const last = new Date(Date.now() - 62 * 86_400_000).toISOString().slice(0, 10);
+    expect(old).toMatch(new RegExp(`^losses\\s+none in the last 30 days \\(the last recorded ${last}T\\S+; 18 loss records in all: \`ferry agent status --losses\` lists every one with its paths\\)$`, 'm'));
+    lose('000100', 3);
+    const recent = renderStatus(await collectStatus(s.config));
+    expect(recent.split('\n').filter((l) => l.startsWith('  lost '))).toEqual([expect.stringMatching(/^ {2}lost \S+ rec\/000100: 1 file\(s\), deleted by the recorder before it was shipped$/)]);
+    expect(recent).toMatch(/^recent losses \(last 30 days\)$/m);
+    expect(recent).toMatch(/^ {2}\(19 loss records in all: `ferry agent status --losses` lists every one with its paths\)$/m);
+    losses.close();
+  });
+
   it('leaves out of the view what the journal shipped and the loss log recorded after the pass wrote it', async () => {
     const s = site();
     const [first, second] = [...bigView(2, Date.now() - 60_000)] as [ViewEntry, ViewEntry];
