@@ -21,7 +21,7 @@ import { runLogger, sayBusy } from './busy-state.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
-import { artefactAndTreeLines, drainLine, foundSuffix, foundTotals, lossLines, RECENT_LOSS_DAYS } from './status-lines.ts';
+import { artefactAndTreeLines, drainLine, foundSuffix, foundTotals, lossLines, alertLines, RECENT_LOSS_DAYS } from './status-lines.ts';
 import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
 import type { ShipRate } from '../agent/ship-rate.ts';
 import { StateLockedError } from '../agent/state/state-lock.ts';
@@ -248,11 +248,13 @@ export interface StatusReport {
   inflightArtefacts?: string[];
   /** How far the running agent's uploads of those files have got. */
   inflightUploads?: UploadShown[];
-  /** The last ten losses of the last RECENT_LOSS_DAYS; `lossRecords` counts them all and `agent status --losses` lists them all. */
+  /** The last ten losses; `lossRecords` counts them all and `agent status --losses` lists them all. */
   recentLosses: LossEntry[];
   lossRecords: number;
   /** When the newest loss was recorded. */
   lastLossAt?: string;
+  /** Losses recorded since then are listed as recent (RECENT_LOSS_DAYS before the status was taken). */
+  recentLossesSince?: string;
   /** Conditions alerted and not resolved yet (source unreadable, binlog gap, a batch that cannot be shipped…). */
   openAlerts: AlertState[];
   agent?: { pid: number; updatedAt: string; lastError?: string };
@@ -337,9 +339,10 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     inflight: journal.inflightPacks().length,
     inflightArtefacts: journal.inflightArtefacts().map((a) => `${a.source}/${a.name}`),
     inflightUploads: inflightUploads(config.state, journal.inflightArtefacts(), running.running),
-    recentLosses: losses.all().filter((l) => Date.parse(l.at) >= now - RECENT_LOSS_DAYS * 86_400_000).slice(-10),
+    recentLosses: losses.all().slice(-10),
     lossRecords: losses.all().length,
     ...(losses.all().length > 0 ? { lastLossAt: losses.all().at(-1)!.at } : {}),
+    recentLossesSince: new Date(now - RECENT_LOSS_DAYS * 86_400_000).toISOString(),
     openAlerts: AlertBook.read(config.state),
     agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
     ...running,
@@ -368,6 +371,7 @@ export function renderStatus(s: StatusReport): string {
   const recordings = s.sources.length > 0 || s.totals.packs > 0 || s.totals.lostBatches > 0;
   const lines = [
     `site ${s.site}`,
+    ...alertLines(s.openAlerts),
     ...(recordings
       ? [
           `backlog           ${s.backlog.batches} batch(es), ${s.backlog.recordings} recording(s), ${formatBytes(s.backlog.bytes)}`,
@@ -390,7 +394,6 @@ export function renderStatus(s: StatusReport): string {
   for (const src of s.sources) if (src.problem) lines.push(`SOURCE ${src.name.padEnd(11)} cannot be scanned: ${src.problem}`);
   for (const src of s.sources) if (src.noPassYet) lines.push(`SOURCE ${src.name.padEnd(11)} no pass yet: its backlog is counted by the agent's passes (\`ferry agent run --once\` makes one)`);
   lines.push(...lossLines(s));
-  for (const a of s.openAlerts) lines.push(`ALERT ${a.severity.padEnd(12)}${a.subject} (since ${a.raisedAt})${a.undelivered !== undefined ? ` NOT DELIVERED: ${a.undelivered}` : ''}`);
   if (s.agent) lines.push(`agent             last pass ${s.agent.updatedAt} (pid ${s.agent.pid})${s.agent.lastError ? `, last error: ${s.agent.lastError}` : ''}`);
   return `${lines.join('\n')}\n`;
 }

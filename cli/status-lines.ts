@@ -1,6 +1,7 @@
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { StatusReport } from './agent-commands.ts';
 import { formatBytes } from './progress.ts';
+import type { AlertState } from '../agent/state/alert-book.ts';
 
 // `agent status`'s lines for the backup, binlog, archive and tree sources, and for the losses.
 
@@ -84,12 +85,26 @@ export const RECENT_LOSS_DAYS = 30;
  * last one was: on a site that has run for years, losses of long ago are not listed as recent
  * (`agent status --losses` lists every one).
  */
-export function lossLines(s: Pick<StatusReport, 'recentLosses' | 'lossRecords' | 'lastLossAt'>): string[] {
+export function lossLines(s: Pick<StatusReport, 'recentLosses' | 'lossRecords' | 'lastLossAt' | 'recentLossesSince'>): string[] {
   const every = `${s.lossRecords} loss records in all: \`ferry agent status --losses\` lists every one with its paths`;
-  if (s.recentLosses.length === 0) return s.lossRecords > 0 ? [`losses            none in the last ${RECENT_LOSS_DAYS} days (the last recorded ${s.lastLossAt ?? 'at an unknown time'}; ${every})`] : [];
-  const shown = s.recentLosses.slice(-5);
+  const since = s.recentLossesSince;
+  const recent = since === undefined ? s.recentLosses : s.recentLosses.filter((l) => l.at >= since);
+  if (recent.length === 0) return s.lossRecords > 0 ? [`losses            none in the last ${RECENT_LOSS_DAYS} days (the last recorded ${s.lastLossAt ?? 'at an unknown time'}; ${every})`] : [];
+  const shown = recent.slice(-5);
   // A loss unseen lists batch directories, not recordings (how many each held is not known).
   const lines = [`recent losses (last ${RECENT_LOSS_DAYS} days)`, ...shown.map((l) => `  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} ${l.unseen ? 'batch(es) never seen' : 'file(s)'}, ${l.reason}`)];
   if (s.lossRecords > shown.length) lines.push(`  (${every})`);
   return lines;
+}
+
+const SEVERITY_ORDER: Record<AlertState['severity'], number> = { critical: 0, warning: 1, info: 2 };
+
+/**
+ * The open alerts, right under the site's name, critical first and then the oldest: on a site
+ * that has run for years they came last, after every source's line and the losses.
+ */
+export function alertLines(open: readonly AlertState[]): string[] {
+  return [...open]
+    .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.raisedAt.localeCompare(b.raisedAt))
+    .map((a) => `ALERT ${a.severity.padEnd(12)}${a.subject} (since ${a.raisedAt})${a.undelivered !== undefined ? ` NOT DELIVERED: ${a.undelivered}` : ''}`);
 }

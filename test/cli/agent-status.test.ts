@@ -151,8 +151,10 @@ describe('agent status from the pending view', () => {
     writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
     const status = await collectStatus(s.config);
     const files = ['000006', '000007'].map((name) => ({ name, size: 0, mtimeMs: 0, path: join(s.root, name) }));
-    const unseen = { id: 'l1', source: 'rec', batch: '000006–000007', kind: 'recordings' as const, files, reason: 'written and evicted by the recorder without any pass seeing them', at: '2026-12-06T11:38:30.045Z', unseen: true as const };
-    expect(renderStatus({ ...status, recentLosses: [unseen] })).toContain('  lost 2026-12-06T11:38:30.045Z rec/000006–000007: 2 batch(es) never seen, written and evicted by the recorder without any pass seeing them');
+    // Recorded a day ago: listed among the recent losses (those of the last 30 days).
+    const at = new Date(Date.now() - 86_400_000).toISOString();
+    const unseen = { id: 'l1', source: 'rec', batch: '000006–000007', kind: 'recordings' as const, files, reason: 'written and evicted by the recorder without any pass seeing them', at, unseen: true as const };
+    expect(renderStatus({ ...status, recentLosses: [unseen] })).toContain(`  lost ${at} rec/000006–000007: 2 batch(es) never seen, written and evicted by the recorder without any pass seeing them`);
   });
 
   it('on a site that has run for years, lists as recent only the losses of the last 30 days, and says when the last one was when none is that recent', async () => {
@@ -174,6 +176,24 @@ describe('agent status from the pending view', () => {
     expect(recent).toMatch(/^recent losses \(last 30 days\)$/m);
     expect(recent).toMatch(/^ {2}\(19 loss records in all: `ferry agent status --losses` lists every one with its paths\)$/m);
     losses.close();
+  });
+
+  it('shows the open alerts right under the site, critical first then the oldest, before the backlog, the sources and the losses', async () => {
+    const s = site();
+    writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
+    const status = await collectStatus(s.config);
+    const alert = (key: string, severity: 'critical' | 'warning', subject: string, raisedAt: string) => ({ key, subject, severity, raisedAt, lastSentAt: raisedAt, sent: 1 });
+    const text = renderStatus({
+      ...status,
+      openAlerts: [alert('w', 'warning', 'report-7.sql could not be shipped', '2026-01-02T00:00:00.000Z'), alert('c2', 'critical', 'the heartbeat cannot be written to the store', '2026-03-01T00:00:00.000Z'), alert('c1', 'critical', 'cs: recordings outside the batch directories are not shipped', '2026-02-01T00:00:00.000Z')],
+    }).split('\n');
+    expect(text.slice(0, 5)).toEqual([
+      'site s',
+      'ALERT critical    cs: recordings outside the batch directories are not shipped (since 2026-02-01T00:00:00.000Z)',
+      'ALERT critical    the heartbeat cannot be written to the store (since 2026-03-01T00:00:00.000Z)',
+      'ALERT warning     report-7.sql could not be shipped (since 2026-01-02T00:00:00.000Z)',
+      expect.stringMatching(/^backlog\s/),
+    ]);
   });
 
   it('leaves out of the view what the journal shipped and the loss log recorded after the pass wrote it', async () => {
