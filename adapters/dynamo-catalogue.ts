@@ -1,4 +1,4 @@
-import { BatchWriteCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { batchGetItems } from './dynamo-batch-get.ts';
 import type { DocumentSender } from './dynamo-lean.ts';
 import {
@@ -32,7 +32,7 @@ import type { SnapshotSummary } from '../core/tree-manifest.ts';
 import { TransientError } from '../core/errors.ts';
 import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingPage, type RecordingQuery, type RecordingSort } from '../core/ports.ts';
 import { artefactQueryInput } from './dynamo-artefact-query.ts';
-import { translateDynamoError as translate } from './dynamo-errors.ts';
+import { conditionFailed, translateDynamoError as translate } from './dynamo-errors.ts';
 import { branchLimit, mergeBySortKey, recordingQueryInput } from './dynamo-recording-query.ts';
 
 export { createCatalogueTable } from './dynamo-catalogue-table.ts';
@@ -108,10 +108,21 @@ export class DynamoCatalogue implements CatalogueStore {
     await this.writeChunk([packToItem(pack)]);
   }
 
+  /**
+   * Each entry goes by a DeleteItem conditional on its still naming the pack (a BatchWrite delete
+   * takes no condition): between a caller's read and this delete, a purge's copy-out or another
+   * copy's ingest may have re-pointed the call to a pack still in the bucket, and that entry stays.
+   */
   async forgetPack(site: string, packId: string, rids: string[]): Promise<void> {
-    const keys = [...new Set(rids)].map((rid) => recordingKey(site, rid));
-    keys.push(packRecordKey(site, packId));
-    for (let i = 0; i < keys.length; i += BATCH_SIZE) await this.sendBatch(keys.slice(i, i + BATCH_SIZE).map((Key) => ({ DeleteRequest: { Key } })));
+    await this.inFlight([...new Set(rids)], async (rid) => {
+      try {
+        await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: recordingKey(site, rid), ConditionExpression: 'packId = :packId', ExpressionAttributeValues: { ':packId': packId } }));
+      } catch (error) {
+        // Absent, or catalogued in another pack: nothing of this pack's to forget.
+        if (!conditionFailed(error)) throw translate(error, 'DeleteItem');
+      }
+    });
+    await this.sendBatch([{ DeleteRequest: { Key: packRecordKey(site, packId) } }]);
   }
 
   async forgetArtefact(entry: ArtefactEntry): Promise<void> {

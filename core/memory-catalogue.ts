@@ -41,7 +41,11 @@ export class MemoryCatalogue implements CatalogueStore {
   }
 
   async forgetPack(site: string, packId: string, rids: string[]): Promise<void> {
-    for (const rid of rids) this.items.delete(keyOf(recordingKey(site, rid)));
+    for (const rid of rids) {
+      const key = keyOf(recordingKey(site, rid));
+      // As DynamoDB's conditional delete: an entry re-pointed to another pack since stays.
+      if (this.items.get(key)?.packId === packId) this.items.delete(key);
+    }
     this.items.delete(keyOf(packRecordKey(site, packId)));
   }
 

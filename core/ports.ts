@@ -297,7 +297,11 @@ export interface CatalogueStore {
    * page reads: see ReadBudget and RecordingPage.stopped.
    */
   searchRecordings(query: RecordingQuery): Promise<RecordingPage>;
-  /** Removes a purged pack's recording entries and its pack record (idempotent: absent entries are fine). */
+  /**
+   * Removes a purged pack's recording entries and its pack record (idempotent: absent entries are
+   * fine). An entry goes only while it names this pack: one that names another pack now (the call
+   * copied out, or catalogued in another copy since the caller looked) stays.
+   */
   forgetPack(site: string, packId: string, rids: string[]): Promise<void>;
   /** Removes a purged artefact's entry (idempotent). */
   forgetArtefact(entry: ArtefactEntry): Promise<void>;

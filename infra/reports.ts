@@ -162,6 +162,8 @@ export class ScheduledReports extends Construct {
     allow('ReadPackRecords', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['pack']) } });
     // The reconciler (functions/report/reconcile.ts) catalogues again what ingest left out, as ingest does: the items a manifest makes, and no others.
     allow('ReconcileCatalogue', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(INGEST_WRITES) } });
+    // A pack a purge deleted while it was catalogued again: its entries forgotten, each only while it still names that pack (core/ingest-checked.ts).
+    allow('ForgetRecordingEntries', ['dynamodb:DeleteItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
     allow('HeadTreeObjects', ['s3:GetObject'], [objectsArn(bucketName, classPrefix('trees'))]);
     allow('TableKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
     alerts.grantPublish(this.role);

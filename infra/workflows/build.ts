@@ -123,6 +123,8 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   tableItems(fns.purge, context, 'PurgeLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['lock']), true);
   // Deletes through BatchWriteItem (DeleteRequest), only the kinds of item core/purge.ts forgets.
   tableItems(fns.purge, context, 'ForgetCatalogueEntries', ['dynamodb:BatchWriteItem'], leadingKeyPatterns(PURGE_FORGETS), true);
+  // A recording's entry goes by a DeleteItem conditional on its still naming the purged pack (a BatchWrite delete takes no condition).
+  tableItems(fns.purge, context, 'ForgetRecordingEntries', ['dynamodb:DeleteItem'], leadingKeyPatterns(['recording']), true);
   // Recall: look up the recording, HEAD and restore its pack, write the pack's recall status record (RECALL# items only).
   tableItems(fns.recall, context, 'ReadRecording', ['dynamodb:GetItem'], leadingKeyPatterns(['recording']), false);
   tableItems(fns.recall, context, 'RecallStatus', ['dynamodb:PutItem'], leadingKeyPatterns(['recall']), true);

@@ -80,6 +80,20 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       expect((await store.searchRecordings({ site: 'site-a', agent: gone[0]!.meta.agent! })).items.map((e) => e.rid)).not.toContain(gone[0]!.rid);
     });
 
+    it("forgetPack leaves an entry that names another pack now (the same call catalogued there since): only the pack's own entries and its record go", async () => {
+      const store = await fresh();
+      const packId = 'p00000000000000000000001';
+      const moved = makeEntry('site-a', 1, { packId: 'p00000000000000000000002', packKey: 'recordings/site-a/2026/03/02/p00000000000000000000002.tar', manifestKey: 'manifests/site-a/recordings/2026/03/02/p00000000000000000000002.json' });
+      const own = makeEntry('site-a', 2, { packId });
+      await store.putRecordings([moved, own]);
+      await store.putPack({ site: 'site-a', packId, packKey: own.packKey, manifestKey: own.manifestKey, source: 's', members: 2, size: 9000, createdAt: at(0) });
+      await store.forgetPack('site-a', packId, [moved.rid, own.rid]);
+      expect(await store.getRecording('site-a', moved.rid)).toEqual(moved);
+      expect(await store.getRecording('site-a', own.rid)).toBeUndefined();
+      expect(await store.getPack('site-a', packId)).toBeUndefined();
+      expect(rids((await store.searchRecordings({ site: 'site-a' })).items)).toEqual([moved.rid]);
+    });
+
     it('is idempotent: the same entries twice give one result each, a changed entry replaces', async () => {
       const store = await fresh();
       const entries = [0, 1, 2].map((i) => makeEntry('site-a', i));

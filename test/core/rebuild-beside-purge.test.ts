@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
-import { rebuildCatalogue } from '../../core/ingest.ts';
+import { ingestManifest, rebuildCatalogue } from '../../core/ingest.ts';
+import { ingestChecked } from '../../core/ingest-checked.ts';
 import { MemoryLockTable, SiteLocks } from '../../core/lock.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
@@ -38,6 +39,19 @@ class PurgeAtHead extends MemoryBlobStore {
       await run();
     }
     return before;
+  }
+}
+
+/** A store whose second HEAD of `key` (a checked ingest's look after its write) is answered after `meanwhile` ran. */
+class PurgeBeforeSecondHead extends MemoryBlobStore {
+  meanwhile?: () => Promise<unknown>;
+  private heads = 0;
+  constructor(private readonly key: string) {
+    super();
+  }
+  override async head(key: string): Promise<BlobInfo | undefined> {
+    if (key === this.key && ++this.heads === 2) await this.meanwhile?.();
+    return super.head(key);
   }
 }
 
@@ -107,5 +121,29 @@ describe('catalogue rebuild beside a purge', () => {
 
     expect(await blobs.head(snap.manifestKey)).toBeUndefined();
     expect((await catalogue.listSnapshots({ site: 'site-a' })).items).toEqual([]);
+  });
+
+  it("keeps the entry of a call the purge copied to another pack before deleting the one being catalogued again: only the entries still naming the deleted pack are forgotten", async () => {
+    const members = [{ path: 'b1/a.wav', body: audio(1, 800) }, { path: 'b1/held.wav', body: audio(2, 800) }];
+    const f = buildPack('site-a', members, { day: '2025-01-10T00:00:00Z', seed: 'first' });
+    const copy = buildPack('site-a', [members[1]!], { day: '2025-01-10T00:00:00Z', seed: 'copied out' });
+    const blobs = new PurgeBeforeSecondHead(f.packKey);
+    const catalogue = new MemoryCatalogue();
+    await publish(blobs, f);
+    // After ingest wrote the pack's entries and before it looks at the pack again: the held call
+    // is copied to a pack of its own and catalogued there, then the old pack goes.
+    blobs.meanwhile = async () => {
+      await publish(blobs, copy);
+      await ingestManifest({ blobs, catalogue }, copy.manifestKey, { takesOverFrom: f.packKey });
+      await blobs.delete(f.packKey);
+    };
+    const heldRid = copy.manifest.members[0]!.rid;
+
+    expect(await ingestChecked({ blobs, catalogue }, f.manifestKey)).toMatchObject({ kind: 'purged' });
+
+    expect(await catalogue.getRecording('site-a', f.manifest.members[0]!.rid)).toBeUndefined();
+    expect(await catalogue.getPack('site-a', f.manifest.packId)).toBeUndefined();
+    expect((await catalogue.getRecording('site-a', heldRid))?.packKey).toBe(copy.packKey);
+    expect((await catalogue.searchRecordings({ site: 'site-a' })).items.map((e) => e.rid)).toEqual([heldRid]);
   });
 });

@@ -23,7 +23,7 @@ const rolePolicies = (role: { node: unknown } & object): PolicyDocument[] => syn
 const leading = (pk: string) => ({ 'dynamodb:LeadingKeys': [pk] });
 
 describe('the purge function on the catalogue', () => {
-  it('may BatchWriteItem (delete) the recording, pack and artefact items it forgets, and nothing else', () => {
+  it('may BatchWriteItem (delete) the recording, pack and artefact items it forgets, DeleteItem (conditional) a recording entry only, and nothing else', () => {
     const p = rolePolicies(built.functions.purge.role!);
     for (const pk of ['REC#site-a#r1', 'PACK#site-a#p1', 'ART#site-a']) {
       expect(isAllowed(p, { action: 'dynamodb:BatchWriteItem', resource: table, context: leading(pk) }), pk).toBe(true);
@@ -31,7 +31,8 @@ describe('the purge function on the catalogue', () => {
     for (const pk of ['ARTSRC#site-a', 'RUN#site-a', 'LOCK#site-a']) {
       expect(isAllowed(p, { action: 'dynamodb:BatchWriteItem', resource: table, context: leading(pk) }), pk).toBe(false);
     }
-    expect(isAllowed(p, { action: 'dynamodb:DeleteItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:DeleteItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    for (const pk of ['PACK#site-a#p1', 'HOLD#site-a', 'ERASE#site-a', 'AUDIT#site-a']) expect(isAllowed(p, { action: 'dynamodb:DeleteItem', resource: table, context: leading(pk) }), pk).toBe(false);
     expect(isAllowed(p, { action: 'dynamodb:Scan', resource: table })).toBe(false);
   });
 
