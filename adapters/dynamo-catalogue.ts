@@ -2,6 +2,10 @@ import { BatchWriteCommand, DeleteCommand, GetCommand, QueryCommand, type QueryC
 import { batchGetItems } from './dynamo-batch-get.ts';
 import type { DocumentSender } from './dynamo-lean.ts';
 import {
+  COPY_SK_PREFIX,
+  copyKey,
+  copyToItem,
+  itemToCopy,
   DURATION_SORT_WINDOW,
   durationPageOf,
   entryToItem,
@@ -30,7 +34,7 @@ import {
 import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, snapshotSk, snapshotToItem, type SnapshotPage, type SnapshotQuery } from '../core/snapshot-items.ts';
 import type { SnapshotSummary } from '../core/tree-manifest.ts';
 import { TransientError } from '../core/errors.ts';
-import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingPage, type RecordingQuery, type RecordingSort } from '../core/ports.ts';
+import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingCopy, type RecordingPage, type RecordingQuery, type RecordingSort } from '../core/ports.ts';
 import { artefactQueryInput } from './dynamo-artefact-query.ts';
 import { conditionFailed, translateDynamoError as translate } from './dynamo-errors.ts';
 import { branchLimit, mergeBySortKey, recordingQueryInput } from './dynamo-recording-query.ts';
@@ -108,6 +112,25 @@ export class DynamoCatalogue implements CatalogueStore {
     await this.writeChunk([packToItem(pack)]);
   }
 
+  async putCopies(copies: RecordingCopy[]): Promise<void> {
+    const items = copies.map(copyToItem);
+    const chunks: Item[][] = [];
+    for (let i = 0; i < items.length; i += BATCH_SIZE) chunks.push(items.slice(i, i + BATCH_SIZE));
+    await this.inFlight(chunks, (chunk) => this.writeChunk(chunk));
+  }
+
+  /** One Query a recording: its partition's COPY# items (an erasure asks for a few calls at a time). */
+  async copiesOf(site: string, rids: readonly string[]): Promise<Map<string, RecordingCopy[]>> {
+    const found = new Map<string, RecordingCopy[]>();
+    for (const rid of new Set(rids)) {
+      const copies: RecordingCopy[] = [];
+      const input = { TableName: this.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :copy)', ExpressionAttributeValues: { ':pk': recordingKey(site, rid).pk, ':copy': COPY_SK_PREFIX } };
+      for await (const item of this.queryAll(input)) copies.push(itemToCopy(item));
+      if (copies.length) found.set(recordingLookupKey(site, rid), copies);
+    }
+    return found;
+  }
+
   /**
    * Each entry goes by a DeleteItem conditional on its still naming the pack (a BatchWrite delete
    * takes no condition): between a caller's read and this delete, a purge's copy-out or another
@@ -122,7 +145,9 @@ export class DynamoCatalogue implements CatalogueStore {
         if (!conditionFailed(error)) throw translate(error, 'DeleteItem');
       }
     });
-    await this.sendBatch([{ DeleteRequest: { Key: packRecordKey(site, packId) } }]);
+    // The pack's copies of calls catalogued elsewhere, and its record: keyed by the pack, no condition needed.
+    const keys = [...[...new Set(rids)].map((rid) => copyKey(site, rid, packId)), packRecordKey(site, packId)];
+    for (let i = 0; i < keys.length; i += BATCH_SIZE) await this.sendBatch(keys.slice(i, i + BATCH_SIZE).map((Key) => ({ DeleteRequest: { Key } })));
   }
 
   async forgetArtefact(entry: ArtefactEntry): Promise<void> {

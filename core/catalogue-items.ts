@@ -1,7 +1,7 @@
 import { InvalidInputError } from './errors.ts';
 import { ITEM_PREFIXES, SORT_KEY_NAME, timePartition, timeShardOf } from './catalogue-schema.ts';
 import { defined } from './defined.ts';
-import type { CatalogueEntry, PackRecord } from './ports.ts';
+import type { CatalogueEntry, PackRecord, RecordingCopy } from './ports.ts';
 
 // Catalogue items: key builders and the conversions between entries and stored items.
 
@@ -45,6 +45,23 @@ export function normalizeIso(value: string, field: string): string {
 
 export function recordingKey(site: string, rid: string): { pk: string; sk: string } {
   return { pk: `${ITEM_PREFIXES.recording}${site}#${rid}`, sk: 'REC' };
+}
+
+/** Sort key prefix of a recording's other copies, under its own partition (no index attribute: never in a search). */
+export const COPY_SK_PREFIX = 'COPY#';
+
+export function copyKey(site: string, rid: string, packId: string): { pk: string; sk: string } {
+  return { pk: recordingKey(site, rid).pk, sk: `${COPY_SK_PREFIX}${packId}` };
+}
+
+export function copyToItem(copy: RecordingCopy): CatalogueItem {
+  const { site, rid, packId, packKey, manifestKey } = copy;
+  return { ...copyKey(site, rid, packId), type: 'copy', site, rid, packId, packKey, manifestKey };
+}
+
+export function itemToCopy(item: Record<string, unknown>): RecordingCopy {
+  const { site, rid, packId, packKey, manifestKey } = item;
+  return { site, rid, packId, packKey, manifestKey } as RecordingCopy;
 }
 
 export function packRecordKey(site: string, packId: string): { pk: string; sk: string } {

@@ -5,8 +5,10 @@
 // the two cannot drift; MemoryCatalogue and DynamoCatalogue run the same search plan.
 //
 // Items: recording `pk=REC#{site}#{rid}, sk=REC` (replay is one GetItem); pack
-// `pk=PACK#{site}#{packId}, sk=PACK`. Every search index shares the sort key
-// `startRid = {start as UTC ISO}#{rid}`, unique per site and ordered like the results
+// `pk=PACK#{site}#{packId}, sk=PACK`; another pack holding a recording catalogued elsewhere (the
+// same call shipped twice) `pk=REC#{site}#{rid}, sk=COPY#{packId}`, found by the erasure's Query.
+// Every search index shares the sort key `startRid = {start as UTC ISO}#{rid}`, unique per site
+// and ordered like the results
 // (start ascending, then rid), so the last emitted `startRid` is a cursor valid on any index.
 // Index partition attributes are absent when the metadata is: the indexes are sparse.
 // The time index is sharded (`timePk = {site}#{shard}`, TIME_SHARDS shards by a hash of the rid):
@@ -30,6 +32,10 @@ export {
   type KeyType,
 } from './catalogue-schema.ts';
 export {
+  COPY_SK_PREFIX,
+  copyKey,
+  copyToItem,
+  itemToCopy,
   entryToItem,
   itemToEntry,
   itemToPack,

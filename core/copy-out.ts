@@ -24,7 +24,7 @@ import { endOfArchive, fileHeaders, padding } from './tar.ts';
 
 export interface CopyOutDeps {
   blobs: Pick<BlobStore, 'get' | 'head' | 'put'>;
-  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'packKeysOf'>;
+  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'packKeysOf' | 'putCopies'>;
   holder: ObjectHolder;
   clock: Clock;
 }

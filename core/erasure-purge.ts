@@ -32,7 +32,8 @@ import { lockedUntil, type PurgeTarget } from './retention.ts';
 export interface ErasurePlanDeps {
   /** `list`: the pack objects of a day, to find the copy a rewrite under way already made. */
   blobs: Pick<BlobStore, 'get' | 'list'>;
-  catalogue: Pick<CatalogueStore, 'getRecordings'>;
+  /** `copiesOf`: the other packs ingest found holding a call it had catalogued (shipped twice), whatever day they are filed under. */
+  catalogue: Pick<CatalogueStore, 'getRecordings' | 'copiesOf'>;
   erasures: Pick<ErasureStore, 'listErasures'>;
 }
 
@@ -70,12 +71,20 @@ interface Located {
   underWay?: CopyOutResult;
 }
 
-/** Every manifest that may list a pending request's call: its catalogue entry's and the one the request named (they differ once a rewrite moved the entry). */
+/**
+ * Every manifest that may list a pending request's call: its catalogue entry's and the one the
+ * request named (they differ once a rewrite moved the entry), and those of the other copies ingest
+ * recorded (the call shipped twice, its second pack perhaps filed under another day).
+ */
 async function candidates(deps: ErasurePlanDeps, site: string, pending: ErasureRecord[]): Promise<Map<string, ErasureRecord[]>> {
-  const entries = await deps.catalogue.getRecordings(pending.map((e) => ({ site, rid: e.rid })));
+  const rids = pending.map((e) => e.rid);
+  const entries = await deps.catalogue.getRecordings(rids.map((rid) => ({ site, rid })));
+  const copies = await deps.catalogue.copiesOf(site, rids);
   const byManifest = new Map<string, ErasureRecord[]>();
   for (const e of pending) {
-    for (const manifestKey of new Set([entries.get(recordingLookupKey(site, e.rid))?.manifestKey ?? e.manifestKey, e.manifestKey])) byManifest.set(manifestKey, [...(byManifest.get(manifestKey) ?? []), e]);
+    const key = recordingLookupKey(site, e.rid);
+    const manifests = [entries.get(key)?.manifestKey ?? e.manifestKey, e.manifestKey, ...(copies.get(key) ?? []).map((c) => c.manifestKey)];
+    for (const manifestKey of new Set(manifests)) byManifest.set(manifestKey, [...(byManifest.get(manifestKey) ?? []), e]);
   }
   return byManifest;
 }
@@ -149,9 +158,10 @@ async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecor
 /**
  * The other manifests of the candidates' days: the same batch shipped again (an agent that lost
  * its state directory ships what the recorder still holds once more) lands in a pack of its own,
- * under the same day (its oldest recording's), its calls with the same rids; ingest catalogues
- * the first copy only, so no entry leads to the second. Each pending call is looked for in every
- * manifest of its manifests' days (one listing a day, each manifest read once).
+ * its calls with the same rids; ingest catalogues the first copy only, and records the second as
+ * a copy (candidates), but a copy ingested before it did so is found only here, under the same
+ * day. Each pending call is looked for in every manifest of its manifests' days (one listing a
+ * day, each manifest read once).
  */
 async function otherCopies(deps: ErasurePlanDeps, byManifest: Map<string, ErasureRecord[]>): Promise<{ found: Map<string, ErasureRecord[]>; unread: Map<string, string> }> {
   const byDay = new Map<string, Set<ErasureRecord>>();

@@ -2,7 +2,7 @@ import { ingestArtefact, type ArtefactIngestDeps } from './ingest-artefact.ts';
 import { ingestTreeSnapshot, type TreeIngestDeps } from './ingest-tree.ts';
 import { ingestManifest, type IngestDeps } from './ingest.ts';
 import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey } from './layout.ts';
-import type { ArtefactEntry, BlobStore, CatalogueEntry, CatalogueStore, PackRecord } from './ports.ts';
+import type { ArtefactEntry, BlobStore, CatalogueEntry, CatalogueStore, PackRecord, RecordingCopy } from './ports.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
 
 // Ingest of a manifest read long after it was published (`ferry catalogue rebuild`, the
@@ -31,12 +31,16 @@ export type CheckedIngest =
 
 /** The catalogue as ingest sees it, noting what it writes. */
 function noting(catalogue: CheckedIngestDeps['catalogue']) {
-  const wrote = { entries: [] as CatalogueEntry[], packs: [] as PackRecord[], artefacts: [] as ArtefactEntry[], snapshots: [] as SnapshotSummary[] };
+  const wrote = { entries: [] as CatalogueEntry[], copies: [] as RecordingCopy[], packs: [] as PackRecord[], artefacts: [] as ArtefactEntry[], snapshots: [] as SnapshotSummary[] };
   const seen: CheckedIngestDeps['catalogue'] = {
     packKeysOf: (keys) => catalogue.packKeysOf(keys),
     putRecordings: async (entries) => {
       await catalogue.putRecordings(entries);
       wrote.entries.push(...entries);
+    },
+    putCopies: async (copies) => {
+      await catalogue.putCopies(copies);
+      wrote.copies.push(...copies);
     },
     putPack: async (pack) => {
       await catalogue.putPack(pack);
@@ -74,7 +78,7 @@ export async function ingestChecked(deps: CheckedIngestDeps, key: string): Promi
   let forgotten = 0;
   for (const pack of wrote.packs) {
     if (!forgetPack || (await deps.blobs.head(pack.packKey))) continue;
-    const rids = wrote.entries.filter((e) => e.packId === pack.packId).map((e) => e.rid);
+    const rids = [...wrote.entries, ...wrote.copies].filter((e) => e.packId === pack.packId).map((e) => e.rid);
     await forgetPack.call(deps.catalogue, pack.site, pack.packId, rids);
     forgotten += rids.length + 1;
   }

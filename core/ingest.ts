@@ -3,7 +3,7 @@ import { IntegrityError, InvalidInputError, messageOf } from './errors.ts';
 import { ingestChecked, type CheckedIngestDeps } from './ingest-checked.ts';
 import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey, packAttemptsPrefixOf, parseKey, sitePrefix } from './layout.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
-import { recordingLookupKey, type BlobStore, type CatalogueEntry, type CatalogueStore, type PackRecord } from './ports.ts';
+import { recordingLookupKey, type BlobStore, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingCopy } from './ports.ts';
 import { recordingId } from './ids.ts';
 import { readSmallObject } from './read-small.ts';
 
@@ -14,7 +14,7 @@ import { readSmallObject } from './read-small.ts';
 
 export interface IngestDeps {
   blobs: Pick<BlobStore, 'get' | 'head'>;
-  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'packKeysOf'>;
+  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'packKeysOf' | 'putCopies'>;
 }
 
 export interface IngestResult {
@@ -25,7 +25,8 @@ export interface IngestResult {
   recordings: number;
   /**
    * Members already catalogued in another pack (the same site, path and bytes shipped twice:
-   * a batch sent again after the agent lost its state). The first copy stays the catalogue's.
+   * a batch sent again after the agent lost its state). The first copy stays the catalogue's;
+   * this one is recorded as a copy of the call (putCopies), for its erasure.
    */
   alreadyCatalogued?: number;
 }
@@ -115,10 +116,13 @@ export async function ingestManifest(deps: IngestDeps, manifestKey: string, opti
 
   const all = entriesOf(manifest, manifestKey);
   const existing = await deps.catalogue.packKeysOf(all.map((e) => ({ site: e.site, rid: e.rid })));
-  const entries = all.filter((e) => {
+  const entries: CatalogueEntry[] = [];
+  const copies: RecordingCopy[] = [];
+  for (const e of all) {
     const before = existing.get(recordingLookupKey(e.site, e.rid));
-    return before === undefined || before === e.packKey || (options.takesOverFrom !== undefined && before === options.takesOverFrom);
-  });
+    if (before === undefined || before === e.packKey || (options.takesOverFrom !== undefined && before === options.takesOverFrom)) entries.push(e);
+    else copies.push({ site: e.site, rid: e.rid, packId: e.packId, packKey: e.packKey, manifestKey });
+  }
   const record: PackRecord = {
     site: manifest.site,
     packId: manifest.packId,
@@ -129,8 +133,10 @@ export async function ingestManifest(deps: IngestDeps, manifestKey: string, opti
     size: manifest.pack.size,
     createdAt: manifest.createdAt,
   };
-  // Entries first, pack record last: a pack record means "all of this pack is catalogued".
+  // Entries first, pack record last: a pack record means "all of this pack is catalogued". A call
+  // catalogued in another pack is recorded as a copy there, so that an erasure finds this one too.
   await deps.catalogue.putRecordings(entries);
+  if (copies.length > 0) await deps.catalogue.putCopies(copies);
   await deps.catalogue.putPack(record);
   const alreadyCatalogued = all.length - entries.length;
   return { manifestKey, site: manifest.site, packId: manifest.packId, recordings: entries.length, ...(alreadyCatalogued > 0 ? { alreadyCatalogued } : {}) };

@@ -1,5 +1,9 @@
 import {
+  COPY_SK_PREFIX,
   SORT_KEY_NAME,
+  copyKey,
+  copyToItem,
+  itemToCopy,
   compareKeys,
   durationPageOf,
   entryToItem,
@@ -19,7 +23,7 @@ import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, sna
 import type { SnapshotSummary } from './tree-manifest.ts';
 import { stoppedPageOf } from './catalogue-budget.ts';
 import { systemClock } from './clock.ts';
-import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type ReadBudget, type RecordingPage, type RecordingQuery } from './ports.ts';
+import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type ReadBudget, type RecordingCopy, type RecordingPage, type RecordingQuery } from './ports.ts';
 
 /**
  * In-memory catalogue with the same items, plan and cursor as DynamoCatalogue: it stores the
@@ -40,11 +44,26 @@ export class MemoryCatalogue implements CatalogueStore {
     this.items.set(keyOf(item), structuredClone(item));
   }
 
+  async putCopies(copies: RecordingCopy[]): Promise<void> {
+    for (const item of copies.map(copyToItem)) this.items.set(keyOf(item), item);
+  }
+
+  async copiesOf(site: string, rids: readonly string[]): Promise<Map<string, RecordingCopy[]>> {
+    const found = new Map<string, RecordingCopy[]>();
+    for (const rid of new Set(rids)) {
+      const pk = recordingKey(site, rid).pk;
+      const copies = [...this.items.values()].filter((i) => i.pk === pk && i.sk.startsWith(COPY_SK_PREFIX)).sort((a, b) => (a.sk < b.sk ? -1 : 1)).map(itemToCopy);
+      if (copies.length) found.set(recordingLookupKey(site, rid), copies);
+    }
+    return found;
+  }
+
   async forgetPack(site: string, packId: string, rids: string[]): Promise<void> {
     for (const rid of rids) {
       const key = keyOf(recordingKey(site, rid));
       // As DynamoDB's conditional delete: an entry re-pointed to another pack since stays.
       if (this.items.get(key)?.packId === packId) this.items.delete(key);
+      this.items.delete(keyOf(copyKey(site, rid, packId)));
     }
     this.items.delete(keyOf(packRecordKey(site, packId)));
   }

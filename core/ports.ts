@@ -208,6 +208,19 @@ export interface PackRecord {
   createdAt: string;
 }
 
+/**
+ * Another pack that holds a recording catalogued in a first one: the same site, path and bytes
+ * shipped twice (an agent that lost its state directory, a recorder copied to a new PC), perhaps
+ * filed under another day. Search and replay keep the first copy; an erasure deletes every one.
+ */
+export interface RecordingCopy {
+  site: string;
+  rid: string;
+  packId: string;
+  packKey: string;
+  manifestKey: string;
+}
+
 /** One artefact (full backup, log segment, closed archive) as the catalogue knows it: its manifest's fields, plus where the manifest is. */
 export interface ArtefactEntry {
   site: string;
@@ -275,6 +288,10 @@ export interface CatalogueStore {
   putRecordings(entries: CatalogueEntry[]): Promise<void>;
   /** Records that a pack's manifest was ingested (idempotent). */
   putPack(pack: PackRecord): Promise<void>;
+  /** Records the other packs holding recordings catalogued elsewhere (idempotent: one item per recording and pack). */
+  putCopies(copies: RecordingCopy[]): Promise<void>;
+  /** The other copies of each recording (by a Query of its partition), keyed `recordingLookupKey(site, rid)`; none recorded, no key. */
+  copiesOf(site: string, rids: readonly string[]): Promise<Map<string, RecordingCopy[]>>;
   /** One entry, or undefined when absent. */
   getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined>;
   /**
@@ -298,9 +315,10 @@ export interface CatalogueStore {
    */
   searchRecordings(query: RecordingQuery): Promise<RecordingPage>;
   /**
-   * Removes a purged pack's recording entries and its pack record (idempotent: absent entries are
-   * fine). An entry goes only while it names this pack: one that names another pack now (the call
-   * copied out, or catalogued in another copy since the caller looked) stays.
+   * Removes a purged pack's recording entries, the copies it held (putCopies) and its pack record
+   * (idempotent: absent items are fine). An entry goes only while it names this pack: one that
+   * names another pack now (the call copied out, or catalogued in another copy since the caller
+   * looked) stays.
    */
   forgetPack(site: string, packId: string, rids: string[]): Promise<void>;
   /** Removes a purged artefact's entry (idempotent). */

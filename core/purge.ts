@@ -131,7 +131,7 @@ export interface PurgePlanDeps {
    * The catalogue: its time index (calls that started before the cutoff in packs dated after it)
    * and its artefact items (the backups and log segments judged: core/purge-artefacts.ts).
    */
-  catalogue: Pick<CatalogueStore, 'searchRecordings'> & Partial<Pick<CatalogueStore, 'getRecordings'>> & ArtefactCatalogue;
+  catalogue: Pick<CatalogueStore, 'searchRecordings'> & Partial<Pick<CatalogueStore, 'getRecordings' | 'copiesOf'>> & ArtefactCatalogue;
   /** Erasure requests (core/erasure-purge.ts); absent: none is carried out. */
   erasures?: Pick<ErasureStore, 'listErasures' | 'getErasure' | 'markDone' | 'noteWaiting'>;
   /** The site's audit trail: a request found done by this plan (its purge stopped before marking it) is recorded here. */
@@ -141,8 +141,9 @@ export interface PurgePlanDeps {
 /** The erasure targets (core/erasure-purge.ts), and the requests whose call is gone already marked done. */
 async function erasurePart(deps: PurgePlanDeps, input: PurgePlanInput, planned: PurgeTarget[], held: Set<string>) {
   const getRecordings = deps.catalogue.getRecordings?.bind(deps.catalogue);
-  if (!deps.erasures || !getRecordings) return undefined;
-  const plan = await planErasures({ blobs: deps.blobs, catalogue: { getRecordings }, erasures: deps.erasures }, { site: input.site, now: input.now, objectLockDays: input.settings.objectLockDays, held, planned, deadAttempts: (m) => deadAttempts(m.packKey, m.superseded) });
+  const copiesOf = deps.catalogue.copiesOf?.bind(deps.catalogue);
+  if (!deps.erasures || !getRecordings || !copiesOf) return undefined;
+  const plan = await planErasures({ blobs: deps.blobs, catalogue: { getRecordings, copiesOf }, erasures: deps.erasures }, { site: input.site, now: input.now, objectLockDays: input.settings.objectLockDays, held, planned, deadAttempts: (m) => deadAttempts(m.packKey, m.superseded) });
   // What a pending request waits for, on the request (said by `ferry erasures list` and the 410): written when it changed.
   for (const [rid, reason] of plan.waits) {
     const request = await deps.erasures.getErasure(input.site, rid);

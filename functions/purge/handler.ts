@@ -63,7 +63,7 @@ export const purgeEventSchema = z.discriminatedUnion('action', [
 
 export interface PurgeHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
-  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack' | 'packKeysOf' | 'getRecordings' | 'searchRecordings' | 'listArtefacts' | 'listArtefactSources'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack' | 'packKeysOf' | 'putCopies' | 'copiesOf' | 'getRecordings' | 'searchRecordings' | 'listArtefacts' | 'listArtefactSources'>;
   /** Data subjects' erasure requests: carried out by the plan and delete steps (core/erasure-purge.ts); absent, none is. */
   erasures?: Pick<ErasureStore, 'listErasures' | 'getErasure' | 'markDone' | 'noteWaiting'>;
   /** Legal holds: their own records, read by the planner. */

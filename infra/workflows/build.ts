@@ -116,6 +116,8 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   tableItems(fns.purge, context, 'RecatalogueCopies', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'], leadingKeyPatterns(['recording', 'pack']), true);
   // The record of each run, written as it starts (PURGERUN# items only: never the window's RUN# records), read by the dead-man's switch.
   tableItems(fns.purge, context, 'PurgeRunRecords', ['dynamodb:PutItem'], leadingKeyPatterns(['purgeRun']), true);
+  // The other copies of an erased call ingest recorded (the call shipped twice): a Query of the recording's own partition (its COPY# items).
+  tableItems(fns.purge, context, 'CopiesOfErasedCalls', ['dynamodb:Query'], leadingKeyPatterns(['recording']), false);
   // Erasure (core/erasure-purge.ts): reads the site's requests, marks one done (the table, and write-once in the bucket) once its call's pack is gone.
   tableItems(fns.purge, context, 'ErasureRequests', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['erasure']), true);
   fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'ErasureRecordsInBucket', actions: ['s3:PutObject'], resources: [objectsArn(context.bucketName, ERASURES_PREFIX)] }));

@@ -94,6 +94,26 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       expect(rids((await store.searchRecordings({ site: 'site-a' })).items)).toEqual([moved.rid]);
     });
 
+    it("records a call's other copies (idempotent), answers them by recording, never in a search; forgetPack takes that pack's copies only", async () => {
+      const store = await fresh();
+      const e = makeEntry('site-a', 1);
+      const other = makeEntry('site-a', 2);
+      const copyIn = (n: number) => ({ site: 'site-a', rid: e.rid, packId: `p0000000000000000000000${n}`, packKey: `recordings/site-a/2026/03/0${n}/p0000000000000000000000${n}.tar`, manifestKey: `manifests/site-a/recordings/2026/03/0${n}/p0000000000000000000000${n}.json` });
+      await store.putRecordings([e, other]);
+      await store.putCopies([copyIn(2), copyIn(3)]);
+      await store.putCopies([copyIn(2)]);
+      const copies = await store.copiesOf('site-a', [e.rid, other.rid, e.rid]);
+      expect([...copies.keys()]).toEqual([recordingLookupKey('site-a', e.rid)]);
+      expect(copies.get(recordingLookupKey('site-a', e.rid))).toEqual([copyIn(2), copyIn(3)]);
+      expect((await store.copiesOf('site-b', [e.rid])).size).toBe(0);
+      expect(rids((await store.searchRecordings({ site: 'site-a' })).items)).toEqual([e.rid, other.rid]);
+      expect(await store.getRecording('site-a', e.rid)).toEqual(e);
+      // The second copy's pack purged: its copy goes, the catalogued entry (another pack's) and the third copy stay.
+      await store.forgetPack('site-a', copyIn(2).packId, [e.rid]);
+      expect(await store.getRecording('site-a', e.rid)).toEqual(e);
+      expect((await store.copiesOf('site-a', [e.rid])).get(recordingLookupKey('site-a', e.rid))).toEqual([copyIn(3)]);
+    });
+
     it('is idempotent: the same entries twice give one result each, a changed entry replaces', async () => {
       const store = await fresh();
       const entries = [0, 1, 2].map((i) => makeEntry('site-a', i));

@@ -79,7 +79,7 @@ describe('ingestManifest', () => {
     expect(await deps.catalogue.getPack('site-a', forged.manifest.packId)).toBeUndefined();
   });
 
-  it('never re-points a call catalogued in another pack: the same recording shipped again in another pack adds nothing, the first copy stays, unless the manifest takes the calls over from that pack (copy-out)', async () => {
+  it('never re-points a call catalogued in another pack: the same recording shipped again in another pack is recorded as a copy, the first copy stays the entry, unless the manifest takes the calls over from that pack (copy-out)', async () => {
     const deps = setup();
     const first = fixture('site-a', 'first');
     await publish(deps.blobs, first);
@@ -95,6 +95,9 @@ describe('ingestManifest', () => {
     const [a] = first.manifest.members;
     expect(await deps.catalogue.getRecording('site-a', a!.rid)).toMatchObject({ packKey: first.packKey, offset: a!.offset });
     expect(await deps.catalogue.getRecording('site-a', again.manifest.members[1]!.rid)).toMatchObject({ packKey: again.packKey });
+    // The second copy is recorded under the call, so that its erasure finds this pack too.
+    expect((await deps.catalogue.copiesOf('site-a', [a!.rid])).get(`site-a/${a!.rid}`)).toEqual([{ site: 'site-a', rid: a!.rid, packId: again.manifest.packId, packKey: again.packKey, manifestKey: again.manifestKey }]);
+    expect((await deps.catalogue.copiesOf('site-a', [again.manifest.members[1]!.rid])).size).toBe(0);
     // Ingesting the first manifest again still writes its own entries (idempotent).
     expect(await ingestManifest(deps, first.manifestKey)).toMatchObject({ recordings: 2 });
     // A purge's copy-out names the pack it takes the calls over from.

@@ -21,12 +21,13 @@ const SITE = 'site-a';
 const NOW = new Date('2026-06-01T00:00:00.000Z');
 const DAY = 86_400_000;
 
-function batchOf(seed: string, createdDaysAgo: number) {
+/** `filedDaysAgo`: the day the pack is filed under (default: its calls' day). */
+function batchOf(seed: string, createdDaysAgo: number, filedDaysAgo = 10) {
   const members = [0, 1, 2].map((i) => ({ path: `batch/call-${i}.wav`, body: audio(i, 600), meta: { callId: `c-${i}`, start: new Date(NOW.getTime() - 10 * DAY).toISOString(), caller: '+442079460123', called: '2001' } }));
-  return buildPack(SITE, members, { seed, day: new Date(NOW.getTime() - 10 * DAY).toISOString().slice(0, 10) + 'T00:00:00Z', createdAt: new Date(NOW.getTime() - createdDaysAgo * DAY).toISOString() });
+  return buildPack(SITE, members, { seed, day: new Date(NOW.getTime() - filedDaysAgo * DAY).toISOString().slice(0, 10) + 'T00:00:00Z', createdAt: new Date(NOW.getTime() - createdDaysAgo * DAY).toISOString() });
 }
 
-async function world(copyCreatedDaysAgo?: number) {
+async function world(copyCreatedDaysAgo?: number, copyFiledDaysAgo?: number) {
   const clock = new ManualClock(NOW);
   const blobs = new MemoryBlobStore({ clock });
   const catalogue = new MemoryCatalogue();
@@ -37,8 +38,9 @@ async function world(copyCreatedDaysAgo?: number) {
   const first = batchOf('first', 40);
   await publish(blobs, first);
   await ingestManifest({ blobs, catalogue }, first.manifestKey);
+  let copy: ReturnType<typeof batchOf> | undefined;
   if (copyCreatedDaysAgo !== undefined) {
-    const copy = batchOf('shipped again', copyCreatedDaysAgo);
+    copy = batchOf('shipped again', copyCreatedDaysAgo, copyFiledDaysAgo);
     await publish(blobs, copy);
     await ingestManifest({ blobs, catalogue }, copy.manifestKey);
   }
@@ -58,7 +60,7 @@ async function world(copyCreatedDaysAgo?: number) {
     clock,
     log: () => undefined,
   });
-  return { blobs, table, audit, first, rid, run, locks };
+  return { blobs, table, audit, first, rid, run, locks, copy };
 }
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -86,5 +88,16 @@ describe('purge function: erasure', () => {
     await purgeRound(w);
     expect(await w.blobs.head(w.first.packKey)).toBeUndefined();
     expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('pending');
+  });
+
+  it('deletes a second copy of the call filed under another day (shipped again later), and marks the request done only once no pack lists it', async () => {
+    const w = await world(35, 2);
+    expect(w.copy!.manifestKey.split('/').slice(0, -1).join('/')).not.toBe(w.first.manifestKey.split('/').slice(0, -1).join('/'));
+    await purgeRound(w);
+    expect(await w.blobs.head(w.first.packKey)).toBeUndefined();
+    expect(await w.blobs.head(w.copy!.packKey)).toBeUndefined();
+    expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('pending');
+    await purgeRound(w);
+    expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
   });
 });

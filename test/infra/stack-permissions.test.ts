@@ -36,7 +36,7 @@ describe('the purge function on the catalogue', () => {
     expect(isAllowed(p, { action: 'dynamodb:Scan', resource: table })).toBe(false);
   });
 
-  it('reads the legal hold records (never writes them), holds its lock, re-catalogues copied-out calls and reads where a pack\'s calls are catalogued', () => {
+  it('reads the legal hold records (never writes them), holds its lock, re-catalogues copied-out calls, reads where a pack\'s calls are catalogued and where their other copies are', () => {
     const p = rolePolicies(built.functions.purge.role!);
     expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: leading('HOLD#site-a') })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('HOLD#site-a') })).toBe(false);
@@ -47,6 +47,9 @@ describe('the purge function on the catalogue', () => {
     // Where a pack's calls are catalogued now, before it forgets them (a call shipped twice keeps its other copy's entry).
     expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading('HOLD#site-a') })).toBe(false);
+    // The other copies of an erased call (a recording's COPY# items), by a Query of its partition.
+    expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    for (const pk of ['CASE#site-a', 'RUN#site-a', 'EXPORT#site-a']) expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: leading(pk) }), pk).toBe(false);
   });
 
   it("records its run's start on PURGERUN# items only (PutItem), and may not write a window's run record or the dead-man's memory", () => {
