@@ -99,7 +99,9 @@ async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey
     const rids = m.members.map((x) => x.rid).filter((rid) => !keep.includes(rid));
     const where = await deps.catalogue.packKeysOf(rids.map((rid) => ({ site, rid })));
     const forgotten = rids.filter((rid) => { const at = where.get(recordingLookupKey(site, rid)); return at === undefined || at === m.packKey; });
-    await deps.catalogue.forgetPack(site, m.packId, forgotten);
+    // Every member is named, so that the pack's copies of calls catalogued elsewhere go with it:
+    // forgetPack deletes an entry only while it names this pack, so the others' entries stay.
+    await deps.catalogue.forgetPack(site, m.packId, m.members.map((x) => x.rid));
     const gone = new Set(forgotten);
     return { rids: forgotten, calls: m.members.filter((x) => gone.has(x.rid)).map(callLine) };
   }

@@ -151,7 +151,7 @@ describe('deletePurgeBatch', () => {
     expect((await locks.describe('site-a'))?.heartbeatAt).toBe(clock.now().toISOString());
   });
 
-  it("keeps the entry of a call catalogued in another pack when it purges a pack that holds the same recording again (shipped twice)", async () => {
+  it("keeps the entry of a call catalogued in another pack when it purges a pack that holds the same recording again (shipped twice), and forgets that pack's record of its copy", async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
     const call = { path: '000001/a1.wav', body: audio(1) };
@@ -169,6 +169,7 @@ describe('deletePurgeBatch', () => {
     const [a1, a2] = again.manifest.members;
     expect(await catalogue.getRecording('site-a', a1!.rid)).toMatchObject({ packKey: first.packKey });
     expect(await catalogue.getRecording('site-a', a2!.rid)).toBeUndefined();
+    expect((await catalogue.copiesOf('site-a', [a1!.rid])).size).toBe(0);
   });
 
   it('keeps a manifest whose catalogue entries could not be removed, for the next purge', async () => {
