@@ -58,6 +58,9 @@ export interface DynamoCatalogueOptions {
 
 const BATCH_SIZE = 25;
 
+/** Conditional DeleteItems in flight while a pack's entries are forgotten (one request each, where a BatchWrite took 25). */
+const FORGET_CONCURRENCY = 16;
+
 /** CatalogueStore on one DynamoDB table laid out by core/catalogue-table.ts. Query only, never Scan. */
 export class DynamoCatalogue implements CatalogueStore {
   private readonly maxAttempts: number;
@@ -91,7 +94,7 @@ export class DynamoCatalogue implements CatalogueStore {
    * written; on a failure, lets the writes in flight finish (none is left half-sent behind the
    * caller's back), starts no more, and rejects with the first error.
    */
-  private async inFlight<T>(chunks: T[], write: (chunk: T) => Promise<void>): Promise<void> {
+  private async inFlight<T>(chunks: T[], write: (chunk: T) => Promise<void>, concurrency = this.writeConcurrency): Promise<void> {
     let next = 0;
     let failure: { error: unknown } | undefined;
     const worker = async () => {
@@ -104,7 +107,7 @@ export class DynamoCatalogue implements CatalogueStore {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.writeConcurrency, chunks.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
     if (failure) throw failure.error;
   }
 
@@ -144,7 +147,7 @@ export class DynamoCatalogue implements CatalogueStore {
         // Absent, or catalogued in another pack: nothing of this pack's to forget.
         if (!conditionFailed(error)) throw translate(error, 'DeleteItem');
       }
-    });
+    }, FORGET_CONCURRENCY);
     // The pack's copies of calls catalogued elsewhere, and its record: keyed by the pack, no condition needed.
     const keys = [...[...new Set(rids)].map((rid) => copyKey(site, rid, packId)), packRecordKey(site, packId)];
     for (let i = 0; i < keys.length; i += BATCH_SIZE) await this.sendBatch(keys.slice(i, i + BATCH_SIZE).map((Key) => ({ DeleteRequest: { Key } })));
