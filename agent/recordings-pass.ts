@@ -7,7 +7,7 @@ import { batchKey } from './journal.ts';
 import type { KeptBatches } from './kept-batches.ts';
 import { batchDirectories, listBatches } from './sources/scan.ts';
 import { CUT_SHORT_HOLD_MS, hasExtension } from './sources/recordings.ts';
-import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
+import { RecordingsWalk, backlogOfView, type LossKind } from './recordings-walk.ts';
 import { leftView } from './state/pending-view.ts';
 import { followMove, rootIdentity } from './source-moved.ts';
 import type { PendingViewWriter } from './state/pending-view.ts';
@@ -267,7 +267,7 @@ function walkOf(
       previous: s.observations.previousPending(source.name),
       next: o.next,
       warn: o.warn,
-      lost: (batch, files, when, how) => reportLost(s, source, batch, files, how?.shippedBefore ? `${reason[when]} again: a recording of the same name and size shipped from this batch before, under another file time` : reason[when], when === 'between passes' ? o.lastSeen : undefined, how),
+      lost: (batch, files, when, how) => reportLost(s, source, batch, files, lossReason(reason[when], how), when === 'between passes' ? o.lastSeen : undefined, how),
       lookahead: s.deps.config.shipping.packConcurrency * 2,
       left: leftView(s.journal, s.lossLog, source.name),
       unreadable: o.unreadable,
@@ -385,4 +385,10 @@ function warnOnce(s: RecordingsState, source: RecordingsSourceConfig): (message:
     warned.add(path);
     s.deps.log.warn(message, { source: source.name, path });
   };
+}
+
+/** Why recordings gone before shipping are recorded, said for what they may be (LossKind). */
+function lossReason(gone: string, how: LossKind | undefined): string {
+  if (how?.cutShort) return `${gone} while held back as shorter than the recording of its name that shipped from this batch before: this shorter copy never shipped; the longer one is offsite`;
+  return how?.shippedBefore ? `${gone} again: a recording of the same name and size shipped from this batch before, under another file time` : gone;
 }

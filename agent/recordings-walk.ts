@@ -3,7 +3,7 @@ import { UnreadableSourceError } from '../core/errors.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import type { FileStamp } from './journal.ts';
 import { numberedBatches, compareBatches } from './sources/batch-order.ts';
-import { batchDone, hasExtension, pendingView, selectWork, type Backlog, type BatchWork, type Selection, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
+import { batchDone, CUT_SHORT_HOLD_MS, hasExtension, pendingView, selectWork, type Backlog, type BatchWork, type Selection, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
 import { scanBatch, type ScanHooks, type ScannedBatch } from './sources/scan.ts';
 import { stillPending, type LeftView, type PendingEntry, type PendingViewReader, type PendingViewWriter, type ViewLine } from './state/pending-view.ts';
 
@@ -20,6 +20,13 @@ import { stillPending, type LeftView, type PendingEntry, type PendingViewReader,
 
 const UNREADABLE = Symbol('unreadable');
 
+/**
+ * How a recording gone before it shipped may yet be offsite: one of its name and size shipped from
+ * the batch before under another file time (`shippedBefore`), or, `cutShort` too, it was held back
+ * as shorter than the one of its name that shipped (CUT_SHORT_HOLD_MS).
+ */
+export type LossKind = { shippedBefore: true; cutShort?: true };
+
 export interface WalkDeps {
   source: RecordingsSourceConfig;
   clock: Clock;
@@ -29,7 +36,7 @@ export interface WalkDeps {
   next: PendingViewWriter;
   warn: (message: string, path: string) => void;
   /** Records pending files of `batch` that are gone; resolves to how many were newly lost. */
-  lost: (batch: string, files: FileStamp[], when: 'between passes' | 'while shipping', o?: { shippedBefore: true }) => Promise<number>;
+  lost: (batch: string, files: FileStamp[], when: 'between passes' | 'while shipping', o?: LossKind) => Promise<number>;
   /** Ready batches queued with their file records (the rest are queued by name). */
   lookahead: number;
   /**
@@ -229,10 +236,17 @@ export class RecordingsWalk {
     // numbering restarted: told apart only by content, which is gone. Recorded and alerted as a
     // warning naming both readings, not counted as a certain loss.
     const before = (f: FileStamp) => this.deps.journal.shippedUnderOtherStamp?.(this.deps.source.name, entry.batch, f, { sameSize: true }) === true;
-    const lost = files.filter((f) => !before(f));
+    // A file held back as shorter than the one of its name that shipped from the batch (a copy of
+    // the calls folder cut short) never shipped, and the longer one is offsite: the call is lost
+    // only if the short one was a new call under an old name. A warning too, saying so.
+    const now = this.deps.clock.now().getTime();
+    const held = (f: FileStamp) => !before(f) && now - f.mtimeMs < CUT_SHORT_HOLD_MS && this.shippedLonger(entry.batch, f);
+    const lost = files.filter((f) => !before(f) && !held(f));
     const doubtful = files.filter(before);
+    const cutShort = files.filter(held);
     if (lost.length > 0) this.lost += await this.deps.lost(entry.batch, lost, when);
     if (doubtful.length > 0) this.doubtful += await this.deps.lost(entry.batch, doubtful, when, { shippedBefore: true });
+    if (cutShort.length > 0) this.doubtful += await this.deps.lost(entry.batch, cutShort, when, { shippedBefore: true, cutShort: true });
   }
 
   private carry(entry: PendingEntry): void {

@@ -88,7 +88,7 @@ function mayBeOffsiteUnremembered(s: RecordingsState, work: BatchWork): boolean 
 }
 
 /** Records recordings of a batch as lost (loss log, alert); resolves to how many were recorded. */
-export async function reportLost(s: RecordingsState, source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string, how?: { shippedBefore: true }): Promise<number> {
+export async function reportLost(s: RecordingsState, source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string, how?: { shippedBefore: true; cutShort?: true }): Promise<number> {
   const lost = s.shippedElsewhere ? files.filter((f) => !s.shippedElsewhere!.has(`${source.name}\t${batch}/${f.name}`)) : files;
   if (lost.length === 0) return 0;
   return s.losses.report({
@@ -100,6 +100,7 @@ export async function reportLost(s: RecordingsState, source: RecordingsSourceCon
     at: s.deps.clock.now().toISOString(),
     ...(lastSeen ? { lastSeen } : {}),
     ...(how?.shippedBefore ? { shippedBefore: true as const } : {}),
+    ...(how?.cutShort ? { cutShort: true as const } : {}),
   });
 }
 

@@ -34,8 +34,9 @@ function lossProblems(mine: AgentSignals['lost']): string[] {
   told(mine.filter((l) => !l.shippedBefore && !l.unseen), 'recording(s) lost before they could be shipped');
   // A loss unseen names batch directories: how many recordings each held no pass saw (written and evicted between two looks, or unreadable to the agent until evicted).
   told(mine.filter((l) => l.unseen), 'batch(es) lost unseen, evicted by the recorder before any pass could read them (their recordings are not known)');
-  // Offsite if the recorder only touched them; lost if it was replaced (the agent cannot tell: their content is gone).
-  told(mine.filter((l) => l.shippedBefore), 'recording(s) gone before they shipped again, a recording of the same name and size shipped before (offsite if the recorder only touched them, lost if it was replaced)');
+  // Offsite if the recorder only touched them, or they were copies cut short (held back as shorter than the one shipped);
+  // lost if it was replaced (the agent cannot tell: their content is gone).
+  told(mine.filter((l) => l.shippedBefore), 'recording(s) gone before they shipped again, a recording of the same name and the same size or longer shipped before (offsite if the recorder only touched them or a copy cut them short, lost if it was replaced)');
   return problems;
 }
 

@@ -14,6 +14,7 @@ const ARTEFACT_ADVICE = "Check the agent's errors and the link to the cloud.";
 const UNSEEN_ADVICE = 'Passes must look at the recorder more often than it evicts: check that no pass was held up (a slow or unreachable store keeps a pass, and the state directory, for as long as it retries), the agent\'s schedule, and its backlog and bandwidth.';
 const RECORDINGS_ADVICE = "Check the agent's backlog and bandwidth; the recorder's disk may be too small for the shipping rate.";
 const SHIPPED_BEFORE_ADVICE = 'If the recorder (or a scanner, or a copy without times) only changed their file times, the copies shipped before are these recordings and nothing is lost. If the recorder was replaced or its numbering restarted, these are new calls and they are lost: `ferry calls search` by call id shows what is offsite.';
+const CUT_SHORT_ADVICE = 'If the calls folder was being copied (a recorder moved to a new PC), these were copies cut short of recordings already offsite and nothing is lost. If the recorder restarted its numbering, these were new calls under old names and they are lost: `ferry calls search` by call id shows what is offsite.';
 /** Paths a grouped alert names (the rest are in the loss log). */
 const PATHS_NAMED = 5;
 
@@ -41,6 +42,14 @@ export function lossAlert(site: string, entry: LossEntry): Alert {
       message: `Batch director${entry.files.length === 1 ? 'y' : 'ies'} ${entry.batch} of source ${entry.source} ${entry.files.length === 1 ? 'was' : 'were'} ${entry.reason}.${seen} How many recordings ${entry.files.length === 1 ? 'it' : 'they'} held is not known. ${entry.advice ?? `${UNSEEN_ADVICE} ${LIST_COMMAND} lists them.`}`,
     };
   }
+  if (entry.cutShort) {
+    return {
+      ...base,
+      severity: 'warning',
+      subject: `${entry.files.length} recording(s) gone while held back: shorter than the one of their name already offsite`,
+      message: `Batch ${entry.batch} of source ${entry.source}: ${list} ${entry.files.length === 1 ? 'was' : 'were'} ${entry.reason}.${seen} ${CUT_SHORT_ADVICE.replace(/\.$/, '')}, and ${LIST_COMMAND} lists them.`,
+    };
+  }
   if (entry.shippedBefore) {
     return {
       ...base,
@@ -66,7 +75,7 @@ export function lossAlert(site: string, entry: LossEntry): Alert {
 export function lossAlerts(site: string, entries: readonly LossEntry[]): { alert: Alert; ids: string[] }[] {
   const groups = new Map<string, LossEntry[]>();
   for (const e of entries) {
-    const key = `${e.source}\t${e.shippedBefore ? 'warning' : 'critical'}`;
+    const key = `${e.source}\t${e.cutShort ? 'cut short' : e.shippedBefore ? 'warning' : 'critical'}`;
     const group = groups.get(key);
     if (group) group.push(e);
     else groups.set(key, [e]);
@@ -116,6 +125,9 @@ function groupAlert(site: string, group: readonly LossEntry[]): Alert {
   if (group[0]!.kind === 'artefact') {
     return { severity: 'critical', site, key, subject: `${source}: ${lost.length} file(s) lost before shipping (${span})`, message: `${lost.length} file version(s) of source ${source}, ${span}, were lost before they could be shipped. ${tail}`, details };
   }
+  if (group[0]!.cutShort) {
+    return { severity: 'warning', site, key, subject: `${source}: ${counts.recordings} recording(s) in ${counts.batches} batch(es) gone while held back: shorter than the ones of their names already offsite`, message: `${counts.recordings} recording(s) in ${counts.batches} batch(es) of source ${source}, ${span}, were gone while held back as shorter than the recordings of their names already offsite: these shorter copies never shipped. ${tail}`, details };
+  }
   if (group[0]!.shippedBefore) {
     return { severity: 'warning', site, key, subject: `${source}: ${counts.recordings} recording(s) in ${counts.batches} batch(es) gone before shipping again: shipped before under another file time`, message: `${counts.recordings} recording(s) in ${counts.batches} batch(es) of source ${source}, ${span}, are gone before they could be shipped again. ${tail}`, details };
   }
@@ -145,5 +157,6 @@ function adviceOf(e: LossEntry): string {
   if (e.advice) return e.advice;
   if (e.kind === 'artefact') return ARTEFACT_ADVICE;
   if (e.unseen) return UNSEEN_ADVICE;
+  if (e.cutShort) return CUT_SHORT_ADVICE;
   return e.shippedBefore ? SHIPPED_BEFORE_ADVICE : RECORDINGS_ADVICE;
 }

@@ -39,10 +39,18 @@ export interface LossEntry {
   unseen?: true;
   /**
    * Recordings: a recording of each name and size had shipped from the batch before under
-   * another file time. Offsite if the recorder only changed its time; lost if it was replaced or
-   * restarted its numbering (only the content, gone, would tell). Alerted as a warning.
+   * another file time (or a longer one, with `cutShort`). Offsite if the recorder only changed its
+   * time; lost if it was replaced or restarted its numbering (only the content, gone, would tell).
+   * Alerted as a warning; the heartbeat and the daily report count it apart from certain losses.
    */
   shippedBefore?: true;
+  /**
+   * Recordings (with `shippedBefore`): each was held back as shorter than the recording of its
+   * name that shipped from the batch (a copy of the calls folder cut short) when the recorder
+   * removed it. This shorter copy never shipped; the longer one is offsite, and holds the call
+   * unless the short one was a new call under an old name. Alerted as a warning.
+   */
+  cutShort?: true;
   /**
    * The key of the open alert that is this loss's page (a binlog gap's, which names the same
    * segments): recorded and listed like any loss, not paged a second time by a loss alert.

@@ -264,9 +264,35 @@ describe('recordings shorter than the ones of their names already offsite, held 
     clock.advance(60_000);
     expect(await pass(oldRoot)).toMatchObject({ packs: 1, recordings: 1, failed: 0 });
     expect((await listKeys(store, 'recordings/')).length).toBe(before + 1);
-    // Evicted within the day: the new call is offsite; only the one held back is gone.
+    // Evicted within the day: the new call is offsite; only the one held back is gone, recorded
+    // as what it is (a shorter copy of a recording offsite, or a new call under an old name), not a certain loss.
     rmSync(join(oldRoot, '000003'), { recursive: true });
     clock.advance(60_000);
-    expect(await pass(oldRoot)).toMatchObject({ packs: 0, lost: 1 });
+    expect(await pass(oldRoot)).toMatchObject({ packs: 0, lost: 0 });
+  });
+
+  it('records a recording held back as cut short that the recorder evicts within the day as a warning saying what it is (this shorter copy never shipped, the longer one is offsite), not a certain loss', async () => {
+    const { oldRoot, newRoot, alerts, clock, pass, state } = site();
+    await pass(oldRoot);
+    const at = new Date(clock.now().getTime() - 20 * 60_000);
+    copyWithoutTimes(oldRoot, newRoot, at);
+    // The copy stalled in the middle of one recording of batch 000002.
+    const name = readdirSync(join(newRoot, '000002')).find((n) => n.endsWith('.wav'))!;
+    const whole = readFileSync(join(oldRoot, '000002', name));
+    writeFileSync(join(newRoot, '000002', name), whole.subarray(0, whole.length >> 1));
+    utimesSync(join(newRoot, '000002', name), at, at);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, found: { packs: 3, recordings: 29 } });
+    alerts.length = 0;
+    // The new PC's recorder evicts the batch before the hold ends.
+    rmSync(join(newRoot, '000002'), { recursive: true });
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, lost: 0 });
+    const losses = alerts.filter((a) => /gone|lost/.test(a.subject));
+    expect(losses).toEqual([expect.objectContaining({ severity: 'warning', subject: '1 recording(s) gone while held back: shorter than the one of their name already offsite' })]);
+    expect(losses[0]!.message).toContain('this shorter copy never shipped; the longer one is offsite');
+    expect(losses[0]!.message).toMatch(/copies cut short of recordings already offsite and nothing is lost/);
+    const log = readFileSync(join(state, 'losses.jsonl'), 'utf8');
+    expect(log).toContain('"cutShort":true');
   });
 });

@@ -258,7 +258,7 @@ describe('daily report from what the agents said in their heartbeats', () => {
     await put(blobs, beat('site-a', at('2026-03-03', '00:05'), { losses: 1, recentLosses: [doubtful] }));
     const now = () => new Date('2026-03-03T07:00:00Z');
     const a = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals: heartbeatSignals(blobs, now) });
-    expect(a.problems).toEqual(['contactstore: 2 recording(s) gone before they shipped again, a recording of the same name and size shipped before (offsite if the recorder only touched them, lost if it was replaced): /rec/000028/a.wav, /rec/000028/b.wav']);
+    expect(a.problems).toEqual(['contactstore: 2 recording(s) gone before they shipped again, a recording of the same name and the same size or longer shipped before (offsite if the recorder only touched them or a copy cut them short, lost if it was replaced): /rec/000028/a.wav, /rec/000028/b.wav']);
   });
 
   it('says that batches of older recordings arrived (a backfill, a catch-up after a long weekend) when the agent names its last pack in the day, not "nothing arrived"', async () => {
