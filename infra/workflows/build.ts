@@ -116,8 +116,6 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   tableItems(fns.purge, context, 'RecatalogueCopies', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'], leadingKeyPatterns(['recording', 'pack']), true);
   // The record of each run, written as it starts (PURGERUN# items only: never the window's RUN# records), read by the dead-man's switch.
   tableItems(fns.purge, context, 'PurgeRunRecords', ['dynamodb:PutItem'], leadingKeyPatterns(['purgeRun']), true);
-  // The other copies of an erased call ingest recorded (the call shipped twice): a Query of the recording's own partition (its COPY# items).
-  tableItems(fns.purge, context, 'CopiesOfErasedCalls', ['dynamodb:Query'], leadingKeyPatterns(['recording']), false);
   // Erasure (core/erasure-purge.ts): reads the site's requests, marks one done (the table, and write-once in the bucket) once its call's pack is gone.
   tableItems(fns.purge, context, 'ErasureRequests', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['erasure']), true);
   fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'ErasureRecordsInBucket', actions: ['s3:PutObject'], resources: [objectsArn(context.bucketName, ERASURES_PREFIX)] }));
@@ -125,8 +123,10 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   tableItems(fns.purge, context, 'PurgeLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['lock']), true);
   // Deletes through BatchWriteItem (DeleteRequest), only the kinds of item core/purge.ts forgets.
   tableItems(fns.purge, context, 'ForgetCatalogueEntries', ['dynamodb:BatchWriteItem'], leadingKeyPatterns(PURGE_FORGETS), true);
-  // A recording's entry goes by a DeleteItem conditional on its still naming the purged pack (a BatchWrite delete takes no condition).
-  tableItems(fns.purge, context, 'ForgetRecordingEntries', ['dynamodb:DeleteItem'], leadingKeyPatterns(['recording']), true);
+  // Recording items alone: a purged pack's entry goes by a DeleteItem conditional on its still naming
+  // that pack (a BatchWrite delete takes no condition); an erased call's other copies (its COPY#
+  // items, the call shipped twice) are a Query of its own partition. The table key's grant is above.
+  fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'RecordingEntriesAndCopies', actions: ['dynamodb:DeleteItem', 'dynamodb:Query'], resources: [context.catalogueTable.tableArn], conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } } }));
   // Recall: look up the recording, HEAD and restore its pack, write the pack's recall status record (RECALL# items only).
   tableItems(fns.recall, context, 'ReadRecording', ['dynamodb:GetItem'], leadingKeyPatterns(['recording']), false);
   tableItems(fns.recall, context, 'RecallStatus', ['dynamodb:PutItem'], leadingKeyPatterns(['recall']), true);
