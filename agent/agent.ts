@@ -21,6 +21,7 @@ import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { rememberRestoredOver } from './heartbeat-memory.ts';
 import { anotherAgentAlert, heartbeatFailedAlert, replacedAgentAlert, stateRestoredAlert } from './heartbeat-alerts.ts';
 import { shippedSince } from './shipped-since.ts';
+import { takenOverPass } from './site-takeover.ts';
 import { startPassHeartbeats } from './pass-heartbeat.ts';
 import { sleep } from './sleep.ts';
 import { checkClock } from './clock-skew.ts';
@@ -155,6 +156,8 @@ export class Agent {
       await this.heartbeat(report);
       return report;
     }
+    const over = this.staleChecked ? undefined : await takenOverPass(this.deps, this.alerts, started); // the site failed over to another host since
+    if (over) return (this.lastReport = over);
     this.markPass(started);
     // The process's first pass recovers from an interrupted run; every pass gives up kept uploads nobody goes on with.
     this.recovered = await settleAtPass(this.deps.store, this.journal, this.deps.verify, log, this.recovered);
@@ -331,7 +334,6 @@ export class Agent {
     for (const r of databases) if (r.mtimeMs > ms && (!best || r.mtimeMs > best.mtimeMs)) best = { source: r.source, name: r.name, mtimeMs: r.mtimeMs };
     return best;
   }
-
 
   /** Takes no new batch from now on: the packs and uploads in flight finish, and the pass ends (a Ctrl-C on `--once`). */
   stop(): void {

@@ -1,0 +1,98 @@
+import type { Alert, BlobStore } from '../core/ports.ts';
+import { heartbeatListing, readHeartbeat, type HeartbeatBlobs } from '../core/heartbeat-read.ts';
+import { heartbeatKeyPlausible } from '../core/heartbeat-key.ts';
+import { readJsonFile } from './state/atomic-file.ts';
+import { emptyReport, type CycleReport } from './agent-types.ts';
+import type { AlertBook } from './state/alert-book.ts';
+import type { Logger } from './log.ts';
+import { heartbeatMemoryFile, SHARED_SITE_WINDOW_MS, type HeartbeatMemory } from './heartbeat-memory.ts';
+
+// A site failed over: its old host (or a copy of its state directory) comes back, and its cron
+// starts the agent with the state directory it had before the failover, while another agent
+// ships the site from the secondary host. Shipping then would publish the old host's share as
+// the site's newest snapshot and its old server's binlogs beside the new server's: a restore
+// "of the latest" would give the state before the failover. The agent finds it from the site's
+// heartbeats: this state directory has written none for more than an hour, another agent began
+// writing as the site after its last one, and did not write in the hour before it (two agents
+// running side by side are the other case, `another agent ships as site`). It ships nothing
+// then, and says what to do.
+
+export interface TakenOver {
+  /** The agent that ships the site now. */
+  id: string;
+  host: string;
+  /** Its first heartbeat after this state directory's last (as far as the listing reaches), and its newest. */
+  since: string;
+  newest: string;
+  /** This state directory's last heartbeat. */
+  lastOwn: string;
+}
+
+/** The agent a heartbeat names (undefined when it cannot be read). */
+const agentOf = async (blobs: HeartbeatBlobs, key: string) => (await readHeartbeat(blobs, key).catch(() => undefined))?.agent;
+
+/** Whether another agent took the site over after this state directory's last heartbeat. Undefined when not, or when it cannot tell. */
+export async function siteTakenOver(store: Partial<Pick<BlobStore, 'list' | 'get'>>, site: string, state: string, now: number): Promise<TakenOver | undefined> {
+  const memory = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(state));
+  if (!memory?.agentId || !memory.lastWritten || !store.list || !store.get) return undefined;
+  const blobs = { list: store.list.bind(store), get: store.get.bind(store) };
+  const lastOwn = Date.parse(memory.lastWritten);
+  // Silent for less than the hour (a pass interval, a reboot): another agent's heartbeats since are a second agent's, not a takeover.
+  if (!(now - lastOwn > SHARED_SITE_WINDOW_MS)) return undefined;
+  let other: { id: string; host: string; since: number; newest: number } | undefined;
+  try {
+    for await (const h of heartbeatListing(blobs, site).keys()) {
+      if (!heartbeatKeyPlausible(h.t, now)) continue;
+      if (h.t < lastOwn - SHARED_SITE_WINDOW_MS) break;
+      const id = h.agent ?? (await agentOf(blobs, h.key))?.id;
+      if (id === undefined) continue;
+      // This agent's own id after its last heartbeat: a copy or a rollback of this directory (staleState), not a takeover.
+      if (id === memory.agentId) {
+        if (h.t > lastOwn) return undefined;
+        continue;
+      }
+      if (h.t > lastOwn) {
+        if (!other) other = { id, host: (await agentOf(blobs, h.key))?.host ?? '', since: h.t, newest: h.t };
+        else if (id === other.id) other.since = h.t;
+        continue;
+      }
+      // The newest other agent wrote in the hour before this directory's last heartbeat too: they ran side by side.
+      if (other && id === other.id) return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  if (!other) return undefined;
+  return { id: other.id, host: other.host, since: new Date(other.since).toISOString(), newest: new Date(other.newest).toISOString(), lastOwn: memory.lastWritten };
+}
+
+/** The critical alert of a pass that ships nothing because the site is shipped from another host now. */
+export function siteTakenOverAlert(site: string, state: string, t: TakenOver): Omit<Alert, 'key'> {
+  const host = t.host || 'another host';
+  return {
+    severity: 'critical',
+    site,
+    subject: `site ${site} is shipped by the agent on ${host} since ${t.since}: this agent shipped nothing`,
+    message:
+      `This state directory (${state}) last wrote a heartbeat as site ${site} at ${t.lastOwn}; since ${t.since} the agent on ${host} (id ${t.id}) ships the site (its newest heartbeat ${t.newest}): the site failed over to that host. ` +
+      `Shipping from here would publish this host's older share and its old server's binlogs as the site's newest, so nothing was shipped. ` +
+      `If that agent is the site now, stop this one (its cron line or service). To fail back to this host, stop that agent first, restore the database and the share from the cloud, ` +
+      `then start this agent with a new, empty state directory (\`state:\` in its configuration) and take a full (docs/restore.md, "Failing over, and back").`,
+    details: { otherAgent: t.id, otherHost: t.host, since: t.since, newest: t.newest, lastOwn: t.lastOwn },
+  };
+}
+
+/**
+ * The first pass of a process whose site another agent took over (siteTakenOver): nothing ships,
+ * the critical alert is raised (held in alerts.json, `agent status` shows it), the pass fails.
+ * Undefined when the site is not taken over: the pass goes on.
+ */
+export async function takenOverPass(deps: { store: Partial<Pick<BlobStore, 'list' | 'get'>>; config: { site: string; state: string }; log: Pick<Logger, 'error'> }, alerts: Pick<AlertBook, 'raise'>, now: Date): Promise<CycleReport | undefined> {
+  const { site, state } = deps.config;
+  const over = await siteTakenOver(deps.store, site, state, now.getTime());
+  if (!over) return undefined;
+  const alert = siteTakenOverAlert(site, state, over);
+  deps.log.error(alert.subject, alert.details ?? {});
+  await alerts.raise('site-taken-over', alert);
+  return { ...emptyReport(), failed: 1 };
+}

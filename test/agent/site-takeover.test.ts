@@ -1,0 +1,99 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.ts';
+import { HEARTBEAT_MIN_SECONDS } from '../../agent/heartbeat.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+// A site failed over to a secondary host and ran there for days; the primary's host is repaired
+// and its cron starts the agent with the state directory it had before the failover, before anyone
+// removed the cron line. That agent must not publish its old share as the site's newest snapshot,
+// nor its recorder's batches and its old server's files beside the secondary's.
+
+/** A host of site-a: a recorder tree and a share, its own state directory. */
+function host(name: string) {
+  const dir = mkdtempSync(join(tmpdir(), `ferry-takeover-${name}-`));
+  const root = join(dir, 'rec');
+  const share = join(dir, 'share');
+  mkdirSync(root);
+  mkdirSync(share);
+  const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }
+sources:
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
+  - { name: share, type: tree, path: ${share}, everySeconds: 0 }
+`);
+  return { root, share, config };
+}
+
+async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], clock: ManualClock) {
+  const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
+  try {
+    return { report: await agent.cycle(), status: agent.statusSnapshot() };
+  } finally {
+    agent.close();
+  }
+}
+
+const keysUnder = async (store: MemoryBlobStore, prefix: string) => {
+  const keys: string[] = [];
+  for await (const o of store.list(prefix)) keys.push(o.key);
+  return keys;
+};
+
+describe('the old primary started by its cron with its state directory from before a failover', () => {
+  it('ships nothing (no share snapshot, no pack) and raises a critical alert naming the host that ships the site and what to do', async () => {
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    const [primary, secondary] = [host('primary'), host('secondary')];
+    writeTree(primary.root, 2, 10, { now: clock.now().getTime() });
+    writeFileSync(join(primary.share, 'book.txt'), 'address book, before the failover');
+    const alerts: Alert[] = [];
+    expect((await cronPass(primary.config, store, alerts, clock)).report.packs).toBe(2);
+    // The primary's host is lost; two hours later the secondary ships the site, for days.
+    clock.advance(2 * 3600_000);
+    writeFileSync(join(secondary.share, 'book.txt'), 'address book, edited during the failover week');
+    for (let day = 0; day < 3; day++) {
+      writeTree(secondary.root, 1, 10, { firstBatch: 1 + day, now: clock.now().getTime() });
+      await cronPass(secondary.config, store, [], clock);
+      clock.advance(24 * 3600_000);
+    }
+    const before = await keysUnder(store, 'manifests/site-a/');
+    expect(before.filter((k) => k.includes('/trees/')).length).toBe(4);
+    // The primary is repaired: its recorder numbers on from where it left off, its cron runs the agent.
+    writeTree(primary.root, 2, 10, { firstBatch: 3, now: clock.now().getTime() });
+    const back = await cronPass(primary.config, store, alerts, clock);
+    expect(back.report).toMatchObject({ packs: 0, artefacts: 0, failed: 1 });
+    expect(await keysUnder(store, 'manifests/site-a/')).toEqual(before);
+    const taken = alerts.filter((a) => a.key === 'site-taken-over');
+    expect(taken).toEqual([expect.objectContaining({ severity: 'critical' })]);
+    expect(taken[0]!.subject).toMatch(/^site site-a is shipped by the agent on .+ since .+: this agent shipped nothing$/);
+    expect(taken[0]!.message).toContain('stop that agent first, restore the database and the share from the cloud, then start this agent with a new, empty state directory');
+    expect(back.status.openAlerts.map((a) => [a.key, a.severity])).toContainEqual(['site-taken-over', 'critical']);
+  });
+
+  it('goes on shipping when the other agent began within the hour of its own last pass (two agents side by side: "another agent ships as site")', async () => {
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    const [one, two] = [host('one'), host('two')];
+    writeTree(one.root, 1, 10, { now: clock.now().getTime() });
+    writeTree(two.root, 1, 10, { firstBatch: 5, now: clock.now().getTime() });
+    const alerts: Alert[] = [];
+    await cronPass(one.config, store, alerts, clock);
+    clock.advance(60_000);
+    await cronPass(two.config, store, alerts, clock);
+    clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    writeTree(one.root, 1, 10, { firstBatch: 2, now: clock.now().getTime() });
+    const again = await cronPass(one.config, store, alerts, clock);
+    expect(again.report.packs).toBe(1);
+    expect(alerts.map((a) => a.key)).not.toContain('site-taken-over');
+  });
+});
