@@ -54,14 +54,29 @@ interface Walk {
   chain: ArtefactEntry[];
   end?: string;
   stop: 'reached' | 'missing' | 'partial';
+  /** Nothing of the run is offsite after the chain: it reaches to the end of its last event's second. */
+  endsOffsite?: true;
+  /** T lies in the second after the last event offsite: the plan applies every event shipped. */
+  wholeLastSecond?: true;
   /** Sequence that is missing (stop 'missing'). */
   missing?: number;
   /** Next sequence shipped after where the walk stopped: proves a gap rather than the end of the logs. */
   nextPresent?: number;
 }
 
-/** From `start`, one segment per sequence while each is final, until one reaches `until`. */
-function walk(slots: Map<number, Slot>, start: number, until: string | undefined): Walk {
+/**
+ * The end of the second of a chain's last event, when nothing of its run is offsite after it:
+ * every event shipped is applied with `--stop-datetime` there (binlog times are whole seconds, so
+ * a plan cut at the last event's own second would leave that second's events out).
+ */
+const plusSecond = (iso: string): string => new Date(Date.parse(iso) + 1000).toISOString();
+
+/**
+ * From `start`, one segment per sequence while each is final, until one reaches `until` (T cut
+ * to its second); `at` (T itself) is reached by the last segment offsite up to the end of its last
+ * event's second.
+ */
+function walk(slots: Map<number, Slot>, start: number, until: string | undefined, at?: string): Walk {
   const chain: ArtefactEntry[] = [];
   const next = (after: number) => [...slots.keys()].filter((k) => k > after).sort((a, b) => a - b)[0];
   for (let seq = start; ; seq++) {
@@ -72,7 +87,10 @@ function walk(slots: Map<number, Slot>, start: number, until: string | undefined
     chain.push(segment);
     // A partial is a prefix of its segment: usable only as the last one, up to its last event.
     if (until !== undefined && endOf(segment) >= until) return { chain, end: endOf(segment), stop: 'reached' };
-    if (!slot?.final) return { chain, end: endOf(segment), stop: 'partial', nextPresent: next(seq) };
+    const last = next(seq) === undefined;
+    if (at !== undefined && last && at <= plusSecond(endOf(segment))) return { chain, end: endOf(segment), stop: 'reached', wholeLastSecond: true };
+    if (!slot?.final) return { chain, end: endOf(segment), stop: 'partial', nextPresent: next(seq), ...(last ? { endsOffsite: true } : {}) };
+    if (last) return { chain, end: endOf(segment), stop: 'missing', missing: seq + 1, endsOffsite: true };
   }
 }
 
@@ -262,8 +280,9 @@ function reachable(fulls: ArtefactEntry[], index: SegmentIndex, fullOnly: boolea
       continue;
     }
     const s = startOf(f, index);
-    const end = s.start === undefined ? undefined : walk(s.slots, s.start, undefined).end;
-    if (end !== undefined && end >= secondOf(f.takenAt)) spans.push([f.takenAt, end >= f.takenAt ? end : f.takenAt]);
+    const w = s.start === undefined ? undefined : walk(s.slots, s.start, undefined);
+    const end = w?.end === undefined ? undefined : w.endsOffsite ? plusSecond(w.end) : w.end;
+    if (end !== undefined && w!.end! >= secondOf(f.takenAt)) spans.push([f.takenAt, end >= f.takenAt ? end : f.takenAt]);
   }
   return spans;
 }
@@ -320,7 +339,7 @@ export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): Rest
   if (fullOnly) return buildPlan(opts, at, stopAt, full, [], otherSeries(candidates, full));
   const walkFrom = (f: ArtefactEntry) => {
     const s = startOf(f, index);
-    return { full: f, s, w: s.start === undefined ? ({ chain: [], stop: 'missing' } as Walk) : walk(s.slots, s.start, stopAt) };
+    return { full: f, s, w: s.start === undefined ? ({ chain: [], stop: 'missing' } as Walk) : walk(s.slots, s.start, stopAt, at) };
   };
   // The newest full normally decides; an older one helps only when the newest's chain is on
   // another series (binlogs reset since), so its refusal is the one reported. Older fulls are
@@ -339,6 +358,7 @@ export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): Rest
     return { ...refusal, ...withNearest(nearest()) };
   }
   const p = buildPlan(opts, at, stopAt, reached.full, reached.w.chain);
+  if (reached.w.wholeLastSecond) p.notes.push(`T is in the second after the last log event offsite (${reached.w.end}): every event shipped is applied; any the server logged after it are not offsite`);
   if (reached.full !== full) p.notes.unshift(`the newest full before T (taken at ${full.takenAt}) cannot reach T: ${chainRefusal(at, full, newest.s, newest.w).reason}`);
   return p;
 }

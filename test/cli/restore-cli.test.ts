@@ -76,7 +76,7 @@ describe('ferry backups list / restore (real process, real HTTP)', () => {
     const r = await ferry(['restore', 'plan', '--site', 'site-a', '--source', 'db', '--at', '2026-03-01T00:40:00Z', '--api', server.url]);
     expect(r.code).toBe(3);
     expect(r.stderr).toBe(
-      'ferry: cannot restore db of site site-a to 2026-03-01T00:40:00.000Z: T (2026-03-01T00:40:00.000Z) is after the last shipped log event (2026-03-01T00:33:00.000Z, in the partial snapshot of mysql-bin.000004); the newest full at or before T (taken at 2026-03-01T00:00:00.000Z) restores alone to its own time with --log-source none\n  nearest reachable time: 2026-03-01T00:33:00.000Z\n',
+      'ferry: cannot restore db of site site-a to 2026-03-01T00:40:00.000Z: T (2026-03-01T00:40:00.000Z) is after the last shipped log event (2026-03-01T00:33:00.000Z, in the partial snapshot of mysql-bin.000004); the newest full at or before T (taken at 2026-03-01T00:00:00.000Z) restores alone to its own time with --log-source none\n  nearest reachable time: 2026-03-01T00:33:01.000Z\n',
     );
     const early = await requestPlan({ site: 'site-a', source: 'db', at: '2026-02-28T00:00:00Z', api: server.url });
     expect(early).toMatchObject({ ok: false, code: 'no-full', nearestReachable: min(0) });
@@ -89,7 +89,7 @@ describe('ferry backups list / restore (real process, real HTTP)', () => {
   it('takes --at now, as restore tree does and the failover runbook types it: the plan at this moment, refused here as after the last shipped event with the nearest reachable time', async () => {
     const r = await ferry(['restore', 'plan', '--site', 'site-a', '--source', 'db', '--at', 'now', '--api', server.url]);
     expect(r.stderr).toMatch(/^ferry: cannot restore db of site site-a to \d{4}-\d\d-\d\dT[\d:.]+Z: T \([^)]+\) is after the last shipped log event \(2026-03-01T00:33:00\.000Z, in the partial snapshot of mysql-bin\.000004\)/);
-    expect(r.stderr).toContain('nearest reachable time: 2026-03-01T00:33:00.000Z');
+    expect(r.stderr).toContain('nearest reachable time: 2026-03-01T00:33:01.000Z');
     expect(r.code).toBe(3);
   });
 

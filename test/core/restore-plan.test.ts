@@ -12,6 +12,8 @@ const F2 = makeFull(min(60), { position: { logFile: './mysql-bin.000007', logPos
 const seg = (i: number, over: Partial<ArtefactEntry> = {}) => makeSegment(i, min(10 * (i - 1)), min(10 * i - 1), over);
 const SEGMENTS = Array.from({ length: 12 }, (_, i) => seg(i + 1));
 const NOW = new Date(T0 + 1000 * 60_000);
+/** One second after a time: the end of the second of an event logged at it. */
+const secondAfter = (t: string) => iso(Date.parse(t) + 1000);
 const without = (...seqs: number[]) => SEGMENTS.filter((s) => !seqs.includes(s.sequence!));
 
 function plan(at: string, artefacts: ArtefactEntry[] = [F1, F2, ...SEGMENTS], extra: { fullOnly?: boolean } = {}) {
@@ -137,17 +139,36 @@ describe('planRestore: plans', () => {
   });
 });
 
+describe('planRestore: the latest time, at the end of what is offsite', () => {
+  it('names the end of the last event\'s second as the nearest reachable time, and its plan applies every event of that second', () => {
+    const r = refused(plan(min(500)));
+    expect(r).toMatchObject({ code: 'after-last-event', nearestReachable: secondAfter(min(119)) });
+    const p = ok(plan(r.nearestReachable!));
+    expect(seqs(p)).toBe('7,8,9,10,11,12');
+    expect(p.steps.at(-1)).toMatchObject({ kind: 'binlog', stopDatetime: '2026-03-01 01:59:01' });
+    expect(p.notes).toContain('T is in the second after the last log event offsite (2026-03-01T01:59:00.000Z): every event shipped is applied; any the server logged after it are not offsite');
+  });
+
+  it('refuses a T past the end of the last event\'s second', () => {
+    expect(refused(plan(iso(Date.parse(secondAfter(min(119))) + 1)))).toMatchObject({ code: 'after-last-event', nearestReachable: secondAfter(min(119)) });
+  });
+
+  it('does not stretch a segment that has a later one offsite: a gap after it is still a gap', () => {
+    expect(refused(plan(secondAfter(min(79)), [F1, F2, ...without(9)]))).toMatchObject({ code: 'gap', nearestReachable: min(79) });
+  });
+});
+
 describe('planRestore: refusals say why and what is reachable', () => {
   it.each([
     ['T before the first full', min(-5), undefined, 'no-full', /^no full backup of db was taken at or before T \(2026-02-28T23:55:00.000Z\); the first was taken at 2026-03-01T00:00:00.000Z$/, min(0)],
-    ['T in the future', min(2000), undefined, 'in-future', /^T \(2026-03-02T09:20:00.000Z\) is in the future \(now 2026-03-01T16:40:00.000Z\)$/, min(119)],
-    ['T after the last shipped event', min(500), undefined, 'after-last-event', /^T \(.*\) is after the last shipped log event \(2026-03-01T01:59:00.000Z\); the newest full at or before T \(taken at 2026-03-01T0\d:\d\d:00.000Z\) restores alone to its own time with --log-source none$/, min(119)],
+    ['T in the future', min(2000), undefined, 'in-future', /^T \(2026-03-02T09:20:00.000Z\) is in the future \(now 2026-03-01T16:40:00.000Z\)$/, secondAfter(min(119))],
+    ['T after the last shipped event', min(500), undefined, 'after-last-event', /^T \(.*\) is after the last shipped log event \(2026-03-01T01:59:00.000Z\); the newest full at or before T \(taken at 2026-03-01T0\d:\d\d:00.000Z\) restores alone to its own time with --log-source none$/, secondAfter(min(119))],
     ['T inside a one-segment gap', min(95), without(9), 'gap', /^the log chain from the full taken at 2026-03-01T01:00:00.000Z has a gap: mysql-bin.000009 is not offsite$/, min(79)],
     ['T beyond a two-segment gap', min(115), without(9, 10), 'gap', /gap: mysql-bin.000009 to mysql-bin.000010 are not offsite$/, min(79)],
     ['the segment holding the full position missing', min(65), without(7), 'gap', /mysql-bin.000007 is not offsite \(it holds the full's binlog position \.\/mysql-bin.000007:4\)$/, min(59)],
-    ['no segment shipped after the full', min(65), without(7, 8, 9, 10, 11, 12), 'after-last-event', /no log segment reaching past the full taken at 2026-03-01T01:00:00.000Z has been shipped; the newest full at or before T \(taken at 2026-03-01T0\d:\d\d:00.000Z\) restores alone to its own time with --log-source none$/, min(59)],
+    ['no segment shipped after the full', min(65), without(7, 8, 9, 10, 11, 12), 'after-last-event', /no log segment reaching past the full taken at 2026-03-01T01:00:00.000Z has been shipped; the newest full at or before T \(taken at 2026-03-01T0\d:\d\d:00.000Z\) restores alone to its own time with --log-source none$/, secondAfter(min(59))],
     ['a partial in the middle whose final is missing', min(95), [...without(8), seg(8, { partial: true, span: { from: min(70), to: min(75) } })], 'gap', /mysql-bin.000008 is offsite only as a partial snapshot up to 2026-03-01T01:15:00.000Z; its closed segment is missing$/, min(75)],
-    ['T after the last partial snapshot', min(117), [...without(12), seg(12, { partial: true, span: { from: min(110), to: min(115) } })], 'after-last-event', /after the last shipped log event \(2026-03-01T01:55:00.000Z, in the partial snapshot of mysql-bin.000012\); the newest full at or before T \(taken at 2026-03-01T0\d:\d\d:00.000Z\) restores alone to its own time with --log-source none$/, min(115)],
+    ['T after the last partial snapshot', min(117), [...without(12), seg(12, { partial: true, span: { from: min(110), to: min(115) } })], 'after-last-event', /after the last shipped log event \(2026-03-01T01:55:00.000Z, in the partial snapshot of mysql-bin.000012\); the newest full at or before T \(taken at 2026-03-01T0\d:\d\d:00.000Z\) restores alone to its own time with --log-source none$/, secondAfter(min(115))],
   ])('%s', (_, at, segments, code, reason, nearest) => {
     const r = refused(plan(at, [F1, F2, ...(segments ?? SEGMENTS)]));
     expect(r.code).toBe(code);
@@ -174,14 +195,14 @@ describe('planRestore: refusals say why and what is reachable', () => {
     expect(refused(plan(min(83), [F2, F4, ...without(9)]))).toMatchObject({ code: 'gap', nearestReachable: min(79) });
   });
 
-  it('names the newest full as reachable when its chain ends in the second it completed in, and that time plans', () => {
+  it('names the second after the last event as reachable when the newest full\'s chain ends in the second it completed in, and that time plans from that full', () => {
     // After a gap (segments 9 and 10 never shipped), a full completes at 01:40:00.589 (its
     // position in segment 11); the last shipped event is at 01:40:00, in segment 11's partial.
     const taken = iso(T0 + 100 * 60_000 + 589);
     const F4 = makeFull(taken, { position: { logFile: 'mysql-bin.000011', logPos: 4 } });
     const artefacts = [F2, F4, ...without(9, 10, 11, 12), seg(11, { partial: true, span: { from: min(100), to: min(100) } })];
     const r = refused(plan(min(101), artefacts));
-    expect(r).toMatchObject({ code: 'after-last-event', nearestReachable: taken });
+    expect(r).toMatchObject({ code: 'after-last-event', nearestReachable: secondAfter(min(100)) });
     const p = ok(plan(r.nearestReachable!, artefacts));
     expect(p.full.artefactId).toBe(F4.artefactId);
     expect(seqs(p)).toBe('11p');
