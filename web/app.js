@@ -6,7 +6,7 @@
 // and plays each call from a short-lived presigned link to the replay endpoint that the API
 // mints for the session (GET local/replay-link).
 
-import { durationText, isoFromLocal, localText, setSummary, zoneName } from './shared.js';
+import { durationText, isoFromLocal, localText, printable, setSummary, zoneName } from './shared.js';
 
 const PAGE_SIZE = 25;
 const $ = (id) => document.getElementById(id);
@@ -95,7 +95,7 @@ async function getJson(url) {
 
 function cell(row, text, className) {
   const td = row.insertCell();
-  td.textContent = text;
+  td.textContent = printable(text);
   if (className) td.className = className;
   return td;
 }
@@ -118,7 +118,7 @@ function addRow(site, entry) {
   button.type = 'button';
   button.className = 'play';
   button.textContent = 'Play';
-  button.setAttribute('aria-label', `Play call ${meta.callId ?? entry.rid}`);
+  button.setAttribute('aria-label', `Play call ${printable(meta.callId ?? entry.rid)}`);
   row.insertCell().append(button);
   // The whole row is a mouse target; the button is the keyboard one (Enter or Space on it
   // fires a click that bubbles here, so both take the same path).
@@ -182,7 +182,7 @@ async function play(site, entry, row) {
   for (const other of tbody.querySelectorAll('tr[aria-current]')) other.removeAttribute('aria-current');
   row.setAttribute('aria-current', 'true');
   const meta = entry.meta ?? {};
-  $('player-title').textContent = `Call ${meta.callId ?? entry.rid}`;
+  $('player-title').textContent = `Call ${printable(meta.callId ?? entry.rid)}`;
   setSummary($('player-details'), { start: localText(entry.start), agent: meta.agent, caller: meta.caller, called: meta.called, rest: [durationText(entry)] });
   let listen;
   let save;
@@ -196,7 +196,7 @@ async function play(site, entry, row) {
   currentHead = listen.head;
   audio.src = listen.url;
   download.href = save.url;
-  download.setAttribute('aria-label', `Download call ${meta.callId ?? entry.rid}`);
+  download.setAttribute('aria-label', `Download call ${printable(meta.callId ?? entry.rid)}`);
   player.hidden = false;
   audio.play().catch(() => undefined); // autoplay may be refused; the controls remain
 }

@@ -10,7 +10,7 @@ import { loadCaseOptions } from './console-cases.js';
 import { askErasure } from './console-erasures.js';
 import { loadHolds, wireHolds } from './console-holds.js';
 import { $, busy, clearError, el, focusIfLost, followDownload, notify, showError, timeEl, whenText } from './console-ui.js';
-import { durationText, setSummary } from './shared.js';
+import { durationText, printable, setSummary } from './shared.js';
 
 /** A minted link is used for this long at most (they live 300 s): older, a new one is asked for. */
 const LINK_REUSE_MS = 240_000;
@@ -37,7 +37,7 @@ function addFact(dl, term, value) {
   dl.append(el('dt', term));
   const dd = el('dd');
   if (value instanceof Node) dd.append(value);
-  else dd.textContent = value === undefined || value === null || value === '' ? '—' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  else dd.textContent = value === undefined || value === null || value === '' ? '—' : printable(typeof value === 'object' ? JSON.stringify(value) : value);
   dl.append(dd);
 }
 
@@ -328,8 +328,8 @@ export async function openCall(ctx, rid) {
   }
   call.entry = entry;
   const meta = entry.meta ?? {};
-  $('call-title').textContent = `Call ${meta.callId ?? entry.rid}`;
-  $('audio').setAttribute('aria-label', `Recording of call ${meta.callId ?? entry.rid}`);
+  $('call-title').textContent = `Call ${printable(meta.callId ?? entry.rid)}`;
+  $('audio').setAttribute('aria-label', `Recording of call ${printable(meta.callId ?? entry.rid)}`);
   setSummary($('call-summary'), { start: whenText(entry.start), agent: meta.agent, caller: meta.caller, called: meta.called, rest: [meta.direction, durationText(entry)] });
   $('sha256').textContent = entry.sha256;
   renderRecord(entry);

@@ -3,6 +3,7 @@
 // polled until done, then the bundle's link, its SHA-256 and the command that verifies it.
 
 import { refusalText } from './console-api.js';
+import { printable } from './shared.js';
 import { $, busy, bytesText, cell, clearError, el, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
 
 const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined };
@@ -61,7 +62,7 @@ function caseSummary(c, caseId) {
   const parts = [c.name && c.name !== caseId ? c.name : undefined, `reason: ${c.reason ?? '—'}`, c.reference ? `reference ${c.reference}` : undefined];
   if (c.createdAt) parts.push(`created ${whenText(c.createdAt)}`);
   if (c.createdBy) parts.push(`by ${c.createdBy}`);
-  return parts.filter(Boolean).join(' · ');
+  return printable(parts.filter(Boolean).join(' · '));
 }
 
 /** A member's storage as an officer reads it: archived calls stand out, as they cannot be played or exported. */
@@ -114,7 +115,7 @@ async function renderCase(ctx, caseId) {
     const held = c.held && typeof c.held === 'object' ? c.held : c.held ? {} : undefined;
     // A release cut short (the page closed, the network lost) leaves the case held, saying how far it went.
     const releasing = held && c.releasing ? ` Release under way (${c.releasing.by ?? '?'}): ${count(c.releasing.done)} of ${count(callsOf(c)?.length ?? 0)} calls released; release the case again to finish.` : '';
-    $('case-hold').textContent = held ? `ON HOLD${held.at ? ` since ${whenText(held.at)}` : ''}${held.by ? ` by ${held.by}` : ''}${held.reason ? `: ${held.reason}` : ''}${releasing}` : 'Not on hold as a case.';
+    $('case-hold').textContent = printable(held ? `ON HOLD${held.at ? ` since ${whenText(held.at)}` : ''}${held.by ? ` by ${held.by}` : ''}${held.reason ? `: ${held.reason}` : ''}${releasing}` : 'Not on hold as a case.');
     $('case-hold').dataset.held = String(Boolean(held));
     const calls = callsOf(c) ?? [];
     let archived = 0;

@@ -5,12 +5,13 @@
 // is not catalogued (404); that reason is the notice. The API audits every request (`erase`).
 
 import { refusalText, SignedOutError } from './console-api.js';
+import { printable } from './shared.js';
 import { $, busy, cell, clearError, clearFieldError, el, focusIfLost, notify, required, showError, timeEl, whenText } from './console-ui.js';
 
 const erase = { ctx: undefined, entry: undefined, done: undefined };
 
 /** The call as the officer knows it: its call id, else its recording id. */
-const nameOf = (entry) => entry.meta?.callId ?? entry.rid;
+const nameOf = (entry) => printable(entry.meta?.callId ?? entry.rid);
 
 let wired = false;
 

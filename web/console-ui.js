@@ -2,7 +2,7 @@
 // (textContent, attributes), never parsed as HTML.
 
 import { refusalText } from './console-api.js';
-import { localText, zoneName } from './shared.js';
+import { localText, printable, zoneName } from './shared.js';
 
 export const $ = (id) => document.getElementById(id);
 
@@ -117,7 +117,7 @@ export function checkRange(fromInput, toInput, from, to) {
 /** An element with text and attributes. */
 export function el(tag, text, attributes = {}) {
   const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (text !== undefined && text !== null) node.textContent = printable(text);
   for (const [name, value] of Object.entries(attributes)) {
     if (name === 'className') node.className = value;
     else if (value !== undefined) node.setAttribute(name, value);
@@ -139,7 +139,7 @@ export function whenText(iso) {
 export function cell(row, content, className) {
   const td = row.insertCell();
   if (content instanceof Node) td.append(content);
-  else td.textContent = content === undefined || content === null || content === '' ? '—' : String(content);
+  else td.textContent = content === undefined || content === null || content === '' ? '—' : printable(content);
   if (className) td.className = className;
   return td;
 }
