@@ -101,14 +101,23 @@ function contentTypeOf(entry: CatalogueEntry): string {
 }
 
 /**
+ * Characters a file name may not keep: control characters (C0, DEL, C1), and the Unicode
+ * controls that reorder or hide text (bidi marks, embeddings, overrides and isolates, the
+ * zero-width space, word joiner and invisible operators, the BOM): `call<U+202E>vaw.exe` shows
+ * as `callexe.wav`, an .exe that reads as a recording. The zero-width joiner and non-joiner
+ * stay: Persian and Indic names are spelt with them.
+ */
+const NAME_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+
+/**
  * The recording's own file name, as the recorder wrote it: the last segment of its path
- * (manifest paths are POSIX, so a backslash is part of the name), with control characters
- * removed and at most 200 characters kept from the end (the extension survives). Undefined
- * when nothing usable is left (`..`, empty).
+ * (manifest paths are POSIX, so a backslash is part of the name), with control characters and
+ * bidi controls removed (NAME_CONTROLS), and at most 200 characters kept from the end (the
+ * extension survives). Undefined when nothing usable is left (`..`, empty).
  */
 export function recordingName(entry: Pick<CatalogueEntry, 'path'>): string | undefined {
   const base = entry.path.split('/').pop() ?? '';
-  const cleaned = Array.from(base.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()).slice(-200).join('');
+  const cleaned = Array.from(base.replace(NAME_CONTROLS, '').trim()).slice(-200).join('');
   return cleaned === '' || /^\.+$/.test(cleaned) ? undefined : cleaned;
 }
 

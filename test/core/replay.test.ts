@@ -198,6 +198,15 @@ describe('contentDisposition', () => {
     expect(contentDisposition('inline', { path: 'b/one.wav', rid: 'r1' })).toBe('inline; filename="one.wav"');
     expect(parsedName(contentDisposition('inline', { path: 'b/x\r\ny.wav', rid: 'r1' })).real).toBe('xy.wav');
   });
+
+  it('drops bidi overrides, isolates and marks from the real name, so a name cannot show an extension it does not have', () => {
+    // `call<RLO>vaw.exe` shows as `callexe.wav`: the name sent is what it reads as, its extension .exe.
+    expect(parsedName(contentDisposition('attachment', { path: 'b/call\u202evaw.exe', rid: 'r1' }))).toEqual({ fallback: 'callvaw.exe', real: 'callvaw.exe' });
+    const marks = '\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u200b\ufeff';
+    expect(parsedName(contentDisposition('attachment', { path: `b/ab${marks}c.wav`, rid: 'r1' })).real).toBe('abc.wav');
+    // The joiners Persian and Indic names are spelt with stay.
+    expect(parsedName(contentDisposition('attachment', { path: 'b/\u0645\u06CC\u200c\u062E\u0648\u0627\u0647\u0645.wav', rid: 'r1' })).real).toBe('\u0645\u06CC\u200c\u062E\u0648\u0627\u0647\u0645.wav');
+  });
 });
 
 describe('rememberRecordings', () => {
