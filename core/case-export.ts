@@ -145,8 +145,11 @@ class TarSink {
 }
 
 function fileNameOf(entry: CatalogueEntry): string {
-  // The rid first keeps two calls with the same name apart; the name is the recorder's, made safe for a path.
-  const name = (recordingName(entry) ?? 'recording').replace(/[/\\]/g, '_');
+  // The rid first keeps two calls with the same name apart; the name is the recorder's, made safe
+  // for a path on every system the bundle is opened on: a character Windows refuses in a name
+  // (< > : " / \\ | ? *) becomes `_`, and so does a trailing dot or space (Windows drops it), so
+  // 7-Zip or Explorer extracts each file under the very name SHA256SUMS and the manifest give.
+  const name = (recordingName(entry) ?? 'recording').replace(/[<>:"/\\|?*]/g, '_').replace(/[. ]+$/, (tail) => '_'.repeat(tail.length));
   return `${entry.rid}_${name}`;
 }
 

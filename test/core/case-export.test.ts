@@ -76,6 +76,18 @@ describe('case export bundle', () => {
     expect(readFileSync(join(root, 'SHA256SUMS'), 'utf8')).toMatch(/^[0-9a-f]{64} {2}README\.txt$/m);
   });
 
+  it('names each recording so that Windows can extract it under the name the manifest gives: < > : " | ? * and a trailing dot or space become _', async () => {
+    // The recorder's names come from what callers send (a caller's name in a file name).
+    const odd = ['x"><img src=x>.wav', 'a:b|c?d*e.wav', 'ends with dot.', 'dots and space. .'];
+    const { blobs, catalogue, request, f } = await setup(odd.map((name, i) => ({ path: `b/${name}`, body: audio(10 + i, 500) })));
+    const { summary, bytes } = await bundleOf({ blobs, catalogue }, request);
+    const rid = (i: number) => f.manifest.members[3 + i]!.rid;
+    const names = summary.files.filter((x) => x.path.startsWith('recordings/')).map((x) => x.path);
+    expect(names).toEqual(expect.arrayContaining([`recordings/${rid(0)}_x___img src=x_.wav`, `recordings/${rid(1)}_a_b_c_d_e.wav`, `recordings/${rid(2)}_ends with dot_`, `recordings/${rid(3)}_dots and space___`]));
+    for (const name of names) expect(name.slice('recordings/'.length)).not.toMatch(/[<>:"|?*\\]|[. ]$/);
+    expect((await verifyBundle(readerOf(bytes), bytes.length)).ok).toBe(true);
+  });
+
   it('fails verification naming the altered recording when one byte of it changes', async () => {
     const { blobs, catalogue, request, f } = await setup();
     const { bytes } = await bundleOf({ blobs, catalogue }, request);
