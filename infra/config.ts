@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../core/layout.ts';
+import { ALL_SITES_GROUP, siteGroup } from '../core/console-access.ts';
 import { siteTreeRetentionSchema } from '../core/tree-retention.ts';
 import { Cron } from '../core/fleet-cron.ts';
 import { SEARCH_READ_LIMIT_DEFAULT } from '../core/catalogue-budget.ts';
@@ -274,6 +275,8 @@ export const deploymentConfigSchema = z
       ids.set(id, site.name);
       for (const p of siteLimitProblems(config.stackPrefix, site, i)) ctx.addIssue({ code: 'custom', ...p });
       if (seen.has(site.name)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `site "${site.name}" is listed twice` });
+      // The console's groups are officer-{site} and officer-all (every site): a site named `all` would hand its officers every site.
+      if (siteGroup(site.name) === ALL_SITES_GROUP) ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `"${site.name}" is reserved: its console group would be ${ALL_SITES_GROUP}, the group that sees every site, so its officers would see every site's calls; rename the site` });
       seen.add(site.name);
       // A recording under Object Lock cannot be purged: retention shorter than the lock is a promise the purge cannot keep.
       if (site.retentionDays < config.objectLock.defaultRetentionDays) {

@@ -47,6 +47,13 @@ describe('deployment configuration', () => {
     expect(problems.length).toBeGreaterThanOrEqual(8);
   });
 
+  it('refuses a site named all, whose console group officer-all would show its officers every site', () => {
+    expect(problemsOf({ sites: [{ name: 'site-a', retentionDays: 90 }, { name: 'all', retentionDays: 90 }] })).toEqual([
+      'sites[1].name: "all" is reserved: its console group would be officer-all, the group that sees every site, so its officers would see every site\'s calls; rename the site',
+    ]);
+    expect(problemsOf({ sites: [{ name: 'all-sites', retentionDays: 90 }] })).toEqual([]);
+  });
+
   it('refuses a site listed twice and a retention shorter than the Object Lock', () => {
     expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90 }, { name: 'a', retentionDays: 90 }] })).toEqual(['sites[1].name: site "a" is listed twice']);
     expect(problemsOf({ sites: [{ name: 'a', retentionDays: 20 }] })).toEqual([
