@@ -7,7 +7,7 @@
 // stops the timer until pressed again. The live status line says the sites' states only, and only
 // when they change: the time of each refresh is in "Data as of", which is not announced.
 
-import { localText as localMinutes, pad, zoneName } from './shared.js';
+import { localText as localMinutes, pad, printable, zoneName } from './shared.js';
 
 const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#fleet tbody');
@@ -78,7 +78,7 @@ function textList(items) {
   const list = document.createElement('ul');
   for (const item of items) {
     const li = document.createElement('li');
-    li.textContent = item;
+    li.textContent = printable(item);
     list.append(li);
   }
   return list;
@@ -105,7 +105,7 @@ function sourceItem(source) {
   const li = document.createElement('li');
   li.dataset.source = source.name;
   const name = document.createElement('strong');
-  name.textContent = source.name;
+  name.textContent = printable(source.name);
   const parts = [];
   parts.push(source.lastGood ? `last good ${age(source.lastGoodAgeSeconds)} ago` : 'nothing offsite yet');
   if (source.pendingBatches !== undefined) {
@@ -115,14 +115,14 @@ function sourceItem(source) {
   if (source.timeToLossSeconds !== undefined) parts.push(`time to loss ${age(source.timeToLossSeconds)}`);
   if (source.rpoSeconds !== undefined) parts.push(`binlog RPO ${age(source.rpoSeconds)}`);
   if (source.problem) parts.push(`problem: ${source.problem}`);
-  li.append(name, ` (${source.type}): ${parts.join('; ')}`);
+  li.append(name, printable(` (${source.type}): ${parts.join('; ')}`));
   // The copy itself as text a keyboard and a screen reader reach (a summary takes the focus), not a hover title.
   if (source.lastGood) {
     const details = document.createElement('details');
     const summary = document.createElement('summary');
-    summary.textContent = `last good copy of ${source.name}`;
+    summary.textContent = `last good copy of ${printable(source.name)}`;
     const key = document.createElement('code');
-    key.textContent = source.lastGood.key;
+    key.textContent = printable(source.lastGood.key);
     details.append(summary, key, ' at ', timeElement(source.lastGood.at, localSeconds(source.lastGood.at)));
     li.append(details);
   }

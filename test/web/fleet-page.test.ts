@@ -233,6 +233,24 @@ describe('fleet page in Chromium', () => {
     expect((await shownRows()).find((r) => r.site === 'east')?.state).toBe('OK');
   });
 
+  it("shows a source name and problem a site's agent wrote with a bidi override or a control character escaped, not reordered", async () => {
+    const beat = simulatedHeartbeat({ name: 'east' }, new Date());
+    const at = new Date(new Date(beat.at).getTime() + 2000).toISOString();
+    const sources = [{ ...beat.sources[0]!, name: 'contact\u202estore', problem: 'batch 0001\u0007 unreadable' }, ...beat.sources.slice(1)];
+    await cloud.blobs.put(heartbeatKey('east', new Date(at)), Buffer.from(JSON.stringify({ ...beat, at, sources })));
+    await page.click('#refresh');
+    const cellOf = async () => (await shownRows()).find((r) => r.site === 'east')?.cells[COLUMN.sources] ?? '';
+    await expect.poll(cellOf, { timeout: 15_000 }).toContain('contact\\u{202e}store (recordings)');
+    expect(await cellOf()).toContain('problem: batch 0001\\x07 unreadable');
+    expect(await cellOf()).not.toMatch(/[\u202e\u0007]/);
+    expect((await shownRows()).find((r) => r.site === 'east')?.cells[COLUMN.why]).toContain('contact\\u{202e}store: batch 0001\\x07 unreadable');
+    // east reports cleanly again, as the tests after this one expect.
+    const clean = new Date(new Date(beat.at).getTime() + 3000).toISOString();
+    await cloud.blobs.put(heartbeatKey('east', new Date(clean)), Buffer.from(JSON.stringify({ ...beat, at: clean })));
+    await page.click('#refresh');
+    await expect.poll(async () => (await shownRows()).find((r) => r.site === 'east')?.state, { timeout: 15_000 }).toBe('OK');
+  });
+
   it('keeps the keyboard focus on Refresh now through timed and pressed refreshes, announces the states only when they change, and pauses auto-refresh', async () => {
     const context = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport: { width: 1600, height: 900 } });
     const p = await context.newPage();
