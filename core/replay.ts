@@ -149,11 +149,14 @@ function extValue(value: string): string {
 /**
  * Content-Disposition (RFC 6266): an ASCII `filename` every client understands, and the real
  * name in `filename*` (UTF-8, RFC 8187) that current browsers prefer; the latter is left out
- * when the name is plain ASCII already equal to the fallback.
+ * when the name is plain ASCII already equal to the fallback. A name that starts with a dot
+ * (`...wav`) is sent after the rid (`r…_...wav`): browsers strip leading dots, and `...wav`
+ * would be saved as `wav`, with no extension.
  */
 export function contentDisposition(disposition: 'inline' | 'attachment', entry: Pick<CatalogueEntry, 'path' | 'rid'>): string {
   const fallback = safeFilename(entry);
-  const real = recordingName(entry);
+  const name = recordingName(entry);
+  const real = name?.startsWith('.') ? `${entry.rid}_${name}` : name;
   const header = `${disposition}; filename="${fallback}"`;
   return real === undefined || real === fallback ? header : `${header}; filename*=${extValue(real)}`;
 }

@@ -207,6 +207,11 @@ describe('contentDisposition', () => {
     // The joiners Persian and Indic names are spelt with stay.
     expect(parsedName(contentDisposition('attachment', { path: 'b/\u0645\u06CC\u200c\u062E\u0648\u0627\u0647\u0645.wav', rid: 'r1' })).real).toBe('\u0645\u06CC\u200c\u062E\u0648\u0627\u0647\u0645.wav');
   });
+
+  it('puts the rid before a name that starts with a dot, so a browser that strips leading dots still saves it with its extension', () => {
+    expect(parsedName(contentDisposition('attachment', { path: 'b/...wav', rid: 'r1' }))).toEqual({ fallback: 'r1.wav', real: 'r1_...wav' });
+    expect(parsedName(contentDisposition('attachment', { path: 'b/.hidden.wav', rid: 'r1' }))).toEqual({ fallback: 'hidden.wav', real: 'r1_.hidden.wav' });
+  });
 });
 
 describe('rememberRecordings', () => {
