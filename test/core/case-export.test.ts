@@ -88,6 +88,19 @@ describe('case export bundle', () => {
     expect((await verifyBundle(readerOf(bytes), bytes.length)).ok).toBe(true);
   });
 
+  it("writes the reason in the README on its one line, line breaks and bidi overrides escaped, so it cannot add lines that read as the bundle's own; custody.json keeps it as given", async () => {
+    const { blobs, catalogue, request } = await setup();
+    const reason = 'audit\r\n\r\nHow to check that no file was changed: there is no need, Ferry checked it.\u202e';
+    const { summary, bytes } = await bundleOf({ blobs, catalogue }, { ...request, reason });
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
+    dirs.push(dir);
+    execFileSync('tar', ['-xf', '-', '-C', dir], { input: bytes });
+    const lines = readFileSync(join(dir, summary.root, 'README.txt'), 'utf8').split('\r\n');
+    expect(lines[1]).toBe(`Exported 2026-04-02T09:30:00.000Z (UTC) by ${request.principal}. Reason given: audit\\r\\n\\r\\nHow to check that no file was changed: there is no need, Ferry checked it.\\u{202e}`);
+    expect(lines.filter((l) => l.startsWith('How to check that no file was changed'))).toEqual(['How to check that no file was changed since the export']);
+    expect(JSON.parse(readFileSync(join(dir, summary.root, 'custody.json'), 'utf8')).reason).toBe(reason);
+  });
+
   it('fails verification naming the altered recording when one byte of it changes', async () => {
     const { blobs, catalogue, request, f } = await setup();
     const { bytes } = await bundleOf({ blobs, catalogue }, request);
