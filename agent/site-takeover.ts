@@ -1,6 +1,6 @@
 import type { Alert, BlobStore } from '../core/ports.ts';
 import { heartbeatListing, readHeartbeat, type HeartbeatBlobs } from '../core/heartbeat-read.ts';
-import { heartbeatKeyPlausible } from '../core/heartbeat-key.ts';
+import { HEARTBEAT_KEEP_DAYS, heartbeatKeyPlausible } from '../core/heartbeat-key.ts';
 import { readJsonFile } from './state/atomic-file.ts';
 import { emptyReport, type CycleReport } from './agent-types.ts';
 import type { AlertBook } from './state/alert-book.ts';
@@ -13,9 +13,9 @@ import { heartbeatMemoryFile, SHARED_SITE_WINDOW_MS, type HeartbeatMemory } from
 // the site's newest snapshot and its old server's binlogs beside the new server's: a restore
 // "of the latest" would give the state before the failover. The agent finds it from the site's
 // heartbeats: this state directory has written none for more than an hour, another agent began
-// writing as the site after its last one, and did not write in the hour before it (two agents
-// running side by side are the other case, `another agent ships as site`). It ships nothing
-// then, and says what to do.
+// writing as the site after its last one, and had written none before it (in the month the
+// heartbeats are kept; two agents running side by side are the other case, `another agent ships
+// as site`, however long both were off in between). It ships nothing then, and says what to do.
 
 export interface TakenOver {
   /** The agent that ships the site now. */
@@ -30,6 +30,21 @@ export interface TakenOver {
 
 /** The agent a heartbeat names (undefined when it cannot be read). */
 const agentOf = async (blobs: HeartbeatBlobs, key: string) => (await readHeartbeat(blobs, key).catch(() => undefined))?.agent;
+
+/**
+ * Whether `agent` wrote as the site before `before` (in the HEARTBEAT_KEEP_DAYS before it), from
+ * the site's daily heartbeats (the first each agent writes in a UTC day, kept a year): an agent
+ * that shipped before this state directory's last heartbeat runs beside it, however long the two
+ * were both off since (hosts switched off hours apart, cron passes a day apart), and took nothing over.
+ */
+async function wroteBefore(blobs: HeartbeatBlobs, site: string, agent: string, before: number, now: number): Promise<boolean> {
+  for await (const h of heartbeatListing(blobs, site, 'heartbeats-daily').keys()) {
+    if (!heartbeatKeyPlausible(h.t, now) || h.t >= before) continue;
+    if (h.t < before - HEARTBEAT_KEEP_DAYS * 86_400_000) return false;
+    if ((h.agent ?? (await agentOf(blobs, h.key))?.id) === agent) return true;
+  }
+  return false;
+}
 
 /** Whether another agent took the site over after this state directory's last heartbeat. Undefined when not, or when it cannot tell. */
 export async function siteTakenOver(store: Partial<Pick<BlobStore, 'list' | 'get'>>, site: string, state: string, now: number): Promise<TakenOver | undefined> {
@@ -63,6 +78,7 @@ export async function siteTakenOver(store: Partial<Pick<BlobStore, 'list' | 'get
     return undefined;
   }
   if (!other) return undefined;
+  if (await wroteBefore(blobs, site, other.id, lastOwn, now).catch(() => true)) return undefined; // cannot tell: not taken over
   return { id: other.id, host: other.host, since: new Date(other.since).toISOString(), newest: new Date(other.newest).toISOString(), lastOwn: memory.lastWritten };
 }
 

@@ -96,4 +96,28 @@ describe('the old primary started by its cron with its state directory from befo
     expect(again.report.packs).toBe(1);
     expect(alerts.map((a) => a.key)).not.toContain('site-taken-over');
   });
+
+  it('goes on shipping when the other agent had shipped as the site before its own last pass, though not in the hour before it (both hosts off for a weekend, one stopped hours before the other)', async () => {
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date('2026-12-04T09:00:00Z'));
+    const [one, two] = [host('one'), host('two')];
+    const alerts: Alert[] = [];
+    // Friday: both ship as site-a side by side; two's host is switched off at 15:00, one's at 18:00.
+    writeTree(one.root, 1, 10, { now: clock.now().getTime() });
+    writeTree(two.root, 1, 10, { firstBatch: 50, now: clock.now().getTime() });
+    await cronPass(one.config, store, alerts, clock);
+    await cronPass(two.config, store, alerts, clock);
+    clock.advance(6 * 3600_000);
+    await cronPass(two.config, store, alerts, clock);
+    clock.advance(3 * 3600_000);
+    await cronPass(one.config, store, alerts, clock);
+    // Monday: two's host comes up first, then one's.
+    clock.advance(62 * 3600_000);
+    await cronPass(two.config, store, alerts, clock);
+    clock.advance(10 * 60_000);
+    writeTree(one.root, 1, 10, { firstBatch: 2, now: clock.now().getTime() });
+    const monday = await cronPass(one.config, store, alerts, clock);
+    expect(monday.report).toMatchObject({ packs: 1, failed: 0 });
+    expect(alerts.map((a) => a.key)).not.toContain('site-taken-over');
+  });
 });
