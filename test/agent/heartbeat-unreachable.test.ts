@@ -180,4 +180,66 @@ sources:
       agent.close();
     }
   });
+
+  it('does not page at once for a store the configuration names since the last end-of-pass heartbeat when the pass\'s mid-pass heartbeats reached it (cloud.endpoint changed, then the line dropped)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-moved-'));
+    const root = join(dir, 'rec');
+    mkdirSync(root);
+    const clock = new ManualClock(new Date('2026-12-07T08:00:00Z'));
+    const configAt = (endpoint: string) =>
+      parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+cloud: { bucket: ferry-data, endpoint: "${endpoint}" }
+shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }
+sources:
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
+`);
+    const memory = new MemoryBlobStore();
+    const line = { down: false };
+    let reached!: () => void;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (reached = r));
+    const released = new Promise<void>((r) => (release = r));
+    let waited = false;
+    const put: BlobStore['put'] = async (key, body, options) => {
+      if (line.down && key.startsWith('heartbeats')) throw new TransientError(`connect ECONNREFUSED 10.0.0.2:443 (put ${key})`);
+      if (!waited && key.startsWith('recordings/')) {
+        waited = true;
+        reached();
+        await released;
+      }
+      return MemoryBlobStore.prototype.put.call(memory, key, body, options);
+    };
+    const store = Object.assign(memory, { put });
+    const alerts: Alert[] = [];
+    const notifier = { notify: async (a: Alert) => void alerts.push(a) };
+    // A pass to the old endpoint (nothing to ship), then the endpoint moves and a long pass begins.
+    const before = new Agent({ config: configAt('http://old-store.site-a.example:9000'), store, clock, log: silentLogger, notifier, verify: 'etag', retryDelayMs: () => 1 });
+    await before.cycle();
+    before.close();
+    clock.advance(10 * 60_000);
+    writeTree(root, 2, 10, { now: clock.now().getTime() });
+    let beat: () => Promise<void> = async () => undefined;
+    const timer: PassHeartbeatTimer = (b) => {
+      beat = b;
+      return () => void (beat = async () => undefined);
+    };
+    const agent = new Agent({ config: configAt('http://store.site-a.example:9000'), store, clock, log: silentLogger, notifier, verify: 'etag', retryDelayMs: () => 1, passHeartbeatTimer: timer });
+    try {
+      const pass = agent.cycle();
+      await held;
+      for (let m = 5; m <= 30; m += 5) {
+        clock.advance(5 * 60_000);
+        await beat();
+      }
+      line.down = true;
+      clock.advance(2 * 60_000);
+      release();
+      expect((await pass).failed).toBeGreaterThan(0);
+      expect(alerts.filter((a) => a.key === 'heartbeat')).toEqual([]);
+    } finally {
+      agent.close();
+    }
+  });
 });
