@@ -90,10 +90,11 @@ export function siteTakenOverAlert(site: string, state: string, t: TakenOver): O
     site,
     subject: `site ${site} is shipped by the agent on ${host} since ${t.since}: this agent shipped nothing`,
     message:
-      `This state directory (${state}) last wrote a heartbeat as site ${site} at ${t.lastOwn}; since ${t.since} the agent on ${host} (id ${t.id}) ships the site (its newest heartbeat ${t.newest}): the site failed over to that host. ` +
+      `This state directory (${state}) last wrote a heartbeat as site ${site} at ${t.lastOwn}; since ${t.since} the agent on ${host} (id ${t.id}) ships the site (its newest heartbeat ${t.newest}): the site was moved to that host (a failover), or that agent was started as this site. ` +
       `Shipping from here would publish this host's older share and its old server's binlogs as the site's newest, so nothing was shipped. ` +
       `If that agent is the site now, stop this one (its cron line or service). To fail back to this host, stop that agent first, restore the database and the share from the cloud, ` +
-      `then start this agent with a new, empty state directory (\`state:\` in its configuration) and take a full (docs/restore.md, "Failing over, and back").`,
+      `then start this agent with a new, empty state directory (\`state:\` in its configuration) and take a full (docs/restore.md, "Failing over, and back"). ` +
+      `If that agent should never have shipped as site ${site} (a test host, a copied configuration) and this host's database and share are the site's, restore nothing: stop that agent, then start this one with a new, empty state directory and take a full.`,
     details: { otherAgent: t.id, otherHost: t.host, since: t.since, newest: t.newest, lastOwn: t.lastOwn },
   };
 }

@@ -50,7 +50,7 @@ const keysUnder = async (store: MemoryBlobStore, prefix: string) => {
 };
 
 describe('the old primary started by its cron with its state directory from before a failover', () => {
-  it('ships nothing (no share snapshot, no pack) and raises a critical alert naming the host that ships the site and what to do', async () => {
+  it('ships nothing (no share snapshot, no pack) and raises a critical alert naming the host that ships the site and what to do, after a failover or after an agent started as the site by mistake', async () => {
     const store = new MemoryBlobStore();
     const clock = new ManualClock(new Date());
     const [primary, secondary] = [host('primary'), host('secondary')];
@@ -77,6 +77,7 @@ describe('the old primary started by its cron with its state directory from befo
     expect(taken).toEqual([expect.objectContaining({ severity: 'critical' })]);
     expect(taken[0]!.subject).toMatch(/^site site-a is shipped by the agent on .+ since .+: this agent shipped nothing$/);
     expect(taken[0]!.message).toContain('stop that agent first, restore the database and the share from the cloud, then start this agent with a new, empty state directory');
+    expect(taken[0]!.message).toContain('If that agent should never have shipped as site site-a (a test host, a copied configuration) and this host\'s database and share are the site\'s, restore nothing');
     expect(back.status.openAlerts.map((a) => [a.key, a.severity])).toContainEqual(['site-taken-over', 'critical']);
   });
 
