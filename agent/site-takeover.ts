@@ -12,8 +12,9 @@ import { heartbeatMemoryFile, SHARED_SITE_WINDOW_MS, type HeartbeatMemory } from
 // ships the site from the secondary host. Shipping then would publish the old host's share as
 // the site's newest snapshot and its old server's binlogs beside the new server's: a restore
 // "of the latest" would give the state before the failover. The agent finds it from the site's
-// heartbeats: this state directory has written none for more than an hour, another agent began
-// writing as the site after its last one, and had written none before it (in the month the
+// heartbeats: this state directory has written none for more than an hour (its last is the newest
+// under its id: one put back from a VM snapshot wrote later ones before it went back), another
+// agent began writing as the site after its last one, and had written none before it (in the month the
 // heartbeats are kept; two agents running side by side are the other case, `another agent ships
 // as site`, however long both were off in between). It ships nothing then, and says what to do.
 
@@ -51,9 +52,10 @@ export async function siteTakenOver(store: Partial<Pick<BlobStore, 'list' | 'get
   const memory = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(state));
   if (!memory?.agentId || !memory.lastWritten || !store.list || !store.get) return undefined;
   const blobs = { list: store.list.bind(store), get: store.get.bind(store) };
-  const lastOwn = Date.parse(memory.lastWritten);
+  let lastOwn = Date.parse(memory.lastWritten);
   // Silent for less than the hour (a pass interval, a reboot): another agent's heartbeats since are a second agent's, not a takeover.
-  if (!(now - lastOwn > SHARED_SITE_WINDOW_MS)) return undefined;
+  const silent = () => now - lastOwn > SHARED_SITE_WINDOW_MS;
+  if (!silent()) return undefined;
   let other: { id: string; host: string; since: number; newest: number } | undefined;
   try {
     for await (const h of heartbeatListing(blobs, site).keys()) {
@@ -61,9 +63,15 @@ export async function siteTakenOver(store: Partial<Pick<BlobStore, 'list' | 'get
       if (h.t < lastOwn - SHARED_SITE_WINDOW_MS) break;
       const id = h.agent ?? (await agentOf(blobs, h.key))?.id;
       if (id === undefined) continue;
-      // This agent's own id after its last heartbeat: a copy or a rollback of this directory (staleState), not a takeover.
+      // This agent's own id after its last heartbeat: written by this directory before it was put
+      // back from an older copy (a VM snapshot), or by a copy of it running elsewhere (staleState).
+      // The site was shipped under this id until then: the newest such heartbeat is the one another
+      // agent took over after, if any did (newest first: the other heartbeats seen so far are after it).
       if (id === memory.agentId) {
-        if (h.t > lastOwn) return undefined;
+        if (h.t > lastOwn) {
+          lastOwn = h.t;
+          if (!silent()) return undefined;
+        }
         continue;
       }
       if (h.t > lastOwn) {
@@ -79,7 +87,7 @@ export async function siteTakenOver(store: Partial<Pick<BlobStore, 'list' | 'get
   }
   if (!other) return undefined;
   if (await wroteBefore(blobs, site, other.id, lastOwn, now).catch(() => true)) return undefined; // cannot tell: not taken over
-  return { id: other.id, host: other.host, since: new Date(other.since).toISOString(), newest: new Date(other.newest).toISOString(), lastOwn: memory.lastWritten };
+  return { id: other.id, host: other.host, since: new Date(other.since).toISOString(), newest: new Date(other.newest).toISOString(), lastOwn: new Date(lastOwn).toISOString() };
 }
 
 /** The critical alert of a pass that ships nothing because the site is shipped from another host now. */

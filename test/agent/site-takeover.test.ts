@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -79,6 +79,38 @@ describe('the old primary started by its cron with its state directory from befo
     expect(taken[0]!.message).toContain('stop that agent first, restore the database and the share from the cloud, then start this agent with a new, empty state directory');
     expect(taken[0]!.message).toContain('If that agent should never have shipped as site site-a (a test host, a copied configuration) and this host\'s database and share are the site\'s, restore nothing');
     expect(back.status.openAlerts.map((a) => [a.key, a.severity])).toContainEqual(['site-taken-over', 'critical']);
+  });
+
+  it('ships nothing either when its state directory was put back from a VM snapshot taken before its last passes (heartbeats under its own id after the snapshot, then the other agent\'s)', async () => {
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    const [primary, secondary] = [host('primary'), host('secondary')];
+    writeTree(primary.root, 1, 10, { now: clock.now().getTime() });
+    writeFileSync(join(primary.share, 'book.txt'), 'address book, before the failover');
+    const alerts: Alert[] = [];
+    await cronPass(primary.config, store, alerts, clock);
+    const snapshot = `${primary.config.state}-snapshot`;
+    cpSync(primary.config.state, snapshot, { recursive: true });
+    // The primary ships for another day after the VM snapshot, then its host is lost; the secondary ships the site.
+    clock.advance(24 * 3600_000);
+    writeTree(primary.root, 1, 10, { firstBatch: 2, now: clock.now().getTime() });
+    await cronPass(primary.config, store, alerts, clock);
+    clock.advance(2 * 3600_000);
+    writeFileSync(join(secondary.share, 'book.txt'), 'address book, edited during the failover week');
+    for (let day = 0; day < 2; day++) {
+      writeTree(secondary.root, 1, 10, { firstBatch: 1 + day, now: clock.now().getTime() });
+      await cronPass(secondary.config, store, [], clock);
+      clock.advance(24 * 3600_000);
+    }
+    // The primary's VM is brought back from its snapshot, and its cron runs the agent.
+    rmSync(primary.config.state, { recursive: true });
+    cpSync(snapshot, primary.config.state, { recursive: true });
+    const before = await keysUnder(store, 'manifests/site-a/');
+    writeTree(primary.root, 1, 10, { firstBatch: 3, now: clock.now().getTime() });
+    const back = await cronPass(primary.config, store, alerts, clock);
+    expect(back.report).toMatchObject({ packs: 0, artefacts: 0, failed: 1 });
+    expect(await keysUnder(store, 'manifests/site-a/')).toEqual(before);
+    expect(alerts.filter((a) => a.key === 'site-taken-over')).toEqual([expect.objectContaining({ severity: 'critical' })]);
   });
 
   it('goes on shipping when the other agent began within the hour of its own last pass (two agents side by side: "another agent ships as site")', async () => {
