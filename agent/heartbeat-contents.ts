@@ -22,9 +22,13 @@ export function recentLossesOf(losses: HeartbeatDeps['losses'], now: Date): Pick
 
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 } as const;
 
+/** Open alerts in the order they are shown (a heartbeat's, `agent status`'s): critical first, then the oldest. */
+export const mostUrgentFirst = (a: { severity: keyof typeof SEVERITY_ORDER; raisedAt: string }, b: { severity: keyof typeof SEVERITY_ORDER; raisedAt: string }): number =>
+  SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.raisedAt.localeCompare(b.raisedAt);
+
 /** The open alerts a heartbeat carries: critical first, then the oldest; at most OPEN_ALERTS_MAX. */
 export function openAlerts(alerts: PassView['openAlerts']): Pick<Heartbeat, 'alerts'> {
-  const open = [...(alerts ?? [])].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.raisedAt.localeCompare(b.raisedAt)).slice(0, OPEN_ALERTS_MAX);
+  const open = [...(alerts ?? [])].sort(mostUrgentFirst).slice(0, OPEN_ALERTS_MAX);
   return open.length === 0 ? {} : { alerts: open.map((a) => ({ key: a.key, severity: a.severity, subject: a.subject, since: a.raisedAt })) };
 }
 

@@ -2,6 +2,7 @@ import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { StatusReport } from './agent-commands.ts';
 import { formatBytes } from './progress.ts';
 import type { AlertState } from '../agent/state/alert-book.ts';
+import { mostUrgentFirst } from '../agent/heartbeat-contents.ts';
 
 // `agent status`'s lines for the backup, binlog, archive and tree sources, and for the losses.
 
@@ -97,14 +98,12 @@ export function lossLines(s: Pick<StatusReport, 'recentLosses' | 'lossRecords' |
   return lines;
 }
 
-const SEVERITY_ORDER: Record<AlertState['severity'], number> = { critical: 0, warning: 1, info: 2 };
-
 /**
  * The open alerts, right under the site's name, critical first and then the oldest: on a site
  * that has run for years they came last, after every source's line and the losses.
  */
 export function alertLines(open: readonly AlertState[]): string[] {
   return [...open]
-    .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.raisedAt.localeCompare(b.raisedAt))
+    .sort(mostUrgentFirst)
     .map((a) => `ALERT ${a.severity.padEnd(12)}${a.subject} (since ${a.raisedAt})${a.undelivered !== undefined ? ` NOT DELIVERED: ${a.undelivered}` : ''}`);
 }
