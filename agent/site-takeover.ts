@@ -1,5 +1,5 @@
 import type { Alert, BlobStore } from '../core/ports.ts';
-import { heartbeatListing, readHeartbeat, type HeartbeatBlobs } from '../core/heartbeat-read.ts';
+import { heartbeatListing, readHeartbeat, type HeartbeatBlobs, type ListedHeartbeat } from '../core/heartbeat-read.ts';
 import { HEARTBEAT_KEEP_DAYS, heartbeatKeyPlausible } from '../core/heartbeat-key.ts';
 import { readJsonFile } from './state/atomic-file.ts';
 import { emptyReport, type CycleReport } from './agent-types.ts';
@@ -32,6 +32,9 @@ export interface TakenOver {
 /** The agent a heartbeat names (undefined when it cannot be read). */
 const agentOf = async (blobs: HeartbeatBlobs, key: string) => (await readHeartbeat(blobs, key).catch(() => undefined))?.agent;
 
+/** The id of the agent that wrote a listed heartbeat: from its key, or read from it (the keys of agents before it was kept there). */
+const idOf = async (blobs: HeartbeatBlobs, h: ListedHeartbeat) => h.agent ?? (await agentOf(blobs, h.key))?.id;
+
 /**
  * Whether `agent` wrote as the site before `before` (in the HEARTBEAT_KEEP_DAYS before it), from
  * the site's daily heartbeats (the first each agent writes in a UTC day, kept a year): an agent
@@ -42,7 +45,7 @@ async function wroteBefore(blobs: HeartbeatBlobs, site: string, agent: string, b
   for await (const h of heartbeatListing(blobs, site, 'heartbeats-daily').keys()) {
     if (!heartbeatKeyPlausible(h.t, now) || h.t >= before) continue;
     if (h.t < before - HEARTBEAT_KEEP_DAYS * 86_400_000) return false;
-    if ((h.agent ?? (await agentOf(blobs, h.key))?.id) === agent) return true;
+    if ((await idOf(blobs, h)) === agent) return true;
   }
   return false;
 }
@@ -61,7 +64,7 @@ export async function siteTakenOver(store: Partial<Pick<BlobStore, 'list' | 'get
     for await (const h of heartbeatListing(blobs, site).keys()) {
       if (!heartbeatKeyPlausible(h.t, now)) continue;
       if (h.t < lastOwn - SHARED_SITE_WINDOW_MS) break;
-      const id = h.agent ?? (await agentOf(blobs, h.key))?.id;
+      const id = await idOf(blobs, h);
       if (id === undefined) continue;
       // This agent's own id after its last heartbeat: written by this directory before it was put
       // back from an older copy (a VM snapshot), or by a copy of it running elsewhere (staleState).
