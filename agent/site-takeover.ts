@@ -1,7 +1,8 @@
+import { join } from 'node:path';
 import type { Alert, BlobStore } from '../core/ports.ts';
 import { heartbeatListing, readHeartbeat, type HeartbeatBlobs, type ListedHeartbeat } from '../core/heartbeat-read.ts';
 import { HEARTBEAT_KEEP_DAYS, heartbeatKeyPlausible } from '../core/heartbeat-key.ts';
-import { readJsonFile } from './state/atomic-file.ts';
+import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 import { emptyReport, type CycleReport } from './agent-types.ts';
 import type { AlertBook } from './state/alert-book.ts';
 import type { Logger } from './log.ts';
@@ -111,14 +112,29 @@ export function siteTakenOverAlert(site: string, state: string, t: TakenOver): O
 }
 
 /**
+ * `taken-over.json` in the state directory: the takeover once found, kept, so the directory is
+ * refused at every run whatever the site's heartbeats say later (the bucket expires them after
+ * HEARTBEAT_KEEP_DAYS: the other agent stopped, the old share would become the newest again).
+ */
+export const takenOverFile = (state: string) => join(state, 'taken-over.json');
+
+/**
  * The first pass of a process whose site another agent took over (siteTakenOver): nothing ships,
  * the critical alert is raised (held in alerts.json, `agent status` shows it), the pass fails.
  * Undefined when the site is not taken over: the pass goes on.
  */
 export async function takenOverPass(deps: { store: Partial<Pick<BlobStore, 'list' | 'get'>>; config: { site: string; state: string }; log: Pick<Logger, 'error'> }, alerts: Pick<AlertBook, 'raise'>, now: Date): Promise<CycleReport | undefined> {
   const { site, state } = deps.config;
-  const over = await siteTakenOver(deps.store, site, state, now.getTime());
+  const kept = readJsonFile<TakenOver>(takenOverFile(state));
+  const over = kept?.id ? kept : await siteTakenOver(deps.store, site, state, now.getTime());
   if (!over) return undefined;
+  if (!kept?.id) {
+    try {
+      writeFileAtomic(takenOverFile(state), JSON.stringify(over));
+    } catch (error) {
+      deps.log.error('the takeover found is not saved in the state directory: the next run looks again', { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
   const alert = siteTakenOverAlert(site, state, over);
   deps.log.error(alert.subject, alert.details ?? {});
   await alerts.raise('site-taken-over', alert);

@@ -81,6 +81,29 @@ describe('the old primary started by its cron with its state directory from befo
     expect(back.status.openAlerts.map((a) => [a.key, a.severity])).toContainEqual(['site-taken-over', 'critical']);
   });
 
+  it('still ships nothing once the other agent stopped and the bucket expired its heartbeats: the state directory stays refused', async () => {
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    const [primary, secondary] = [host('primary'), host('secondary')];
+    writeTree(primary.root, 1, 10, { now: clock.now().getTime() });
+    const alerts: Alert[] = [];
+    await cronPass(primary.config, store, alerts, clock);
+    clock.advance(2 * 3600_000);
+    writeTree(secondary.root, 1, 10, { firstBatch: 1, now: clock.now().getTime() });
+    await cronPass(secondary.config, store, [], clock);
+    clock.advance(24 * 3600_000);
+    expect((await cronPass(primary.config, store, alerts, clock)).report).toMatchObject({ packs: 0, failed: 1 });
+    // The secondary is stopped; 40 days on, the lifecycle rules have expired every heartbeat it wrote.
+    clock.advance(40 * 24 * 3600_000);
+    for (const prefix of ['heartbeats/', 'heartbeats-daily/']) for (const key of await keysUnder(store, prefix)) await store.delete(key);
+    const before = await keysUnder(store, 'manifests/site-a/');
+    writeTree(primary.root, 1, 10, { firstBatch: 2, now: clock.now().getTime() });
+    const later = await cronPass(primary.config, store, alerts, clock);
+    expect(later.report).toMatchObject({ packs: 0, artefacts: 0, failed: 1 });
+    expect(await keysUnder(store, 'manifests/site-a/')).toEqual(before);
+    expect(later.status.openAlerts.map((a) => [a.key, a.severity])).toContainEqual(['site-taken-over', 'critical']);
+  });
+
   it('ships nothing either when its state directory was put back from a VM snapshot taken before its last passes (heartbeats under its own id after the snapshot, then the other agent\'s)', async () => {
     const store = new MemoryBlobStore();
     const clock = new ManualClock(new Date());
