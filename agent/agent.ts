@@ -88,7 +88,8 @@ export class Agent {
     this.journal = new Journal(deps.config.state, deps.syncJournal ? { sync: deps.syncJournal } : {});
     this.shipRate = new ShipRateWindow(deps.clock, this.journal.totals.bytes);
     this.observations = new Observations(deps.config.state);
-    this.lossLog = new LossLog(deps.config.state);
+    this.lossLog = new LossLog(deps.config.state, { now: deps.clock.now() });
+    if (this.lossLog.compactionProblem) deps.log.warn('loss log not compacted', { problem: this.lossLog.compactionProblem });
     this.losses = new LossReporter({ losses: this.lossLog, notifier: deps.notifier, log: deps.log, site: deps.config.site });
     this.alerts = new AlertBook(deps.config.state, { notifier: deps.notifier, now: () => deps.clock.now(), repeatHours: deps.config.alerts.repeatHours });
     this.alerts.keepRoom();
@@ -374,7 +375,7 @@ export class Agent {
       lastCycle: this.lastReport ? { packs: this.lastReport.packs, recordings: this.lastReport.recordings, bytes: this.lastReport.bytes, artefacts: this.lastReport.artefacts, artefactBytes: this.lastReport.artefactBytes, failed: this.lastReport.failed, lost: this.lastReport.lost } : undefined,
       inflight: this.journal.inflightPacks().length + this.journal.inflightArtefacts().length,
       recentLosses: losses.slice(-10),
-      lossRecords: losses.length,
+      lossRecords: this.lossLog.records(),
       openAlerts: this.alerts.openAlerts(),
       lastError: this.lastError,
       ...(this.lastShipRate ? { shipRate: this.lastShipRate } : {}),

@@ -28,6 +28,7 @@ import { StateLockedError } from '../agent/state/state-lock.ts';
 import { inflightLine, inflightUploads, passLine, runningAgent, runningLine, unfinishedPass, uploadLine, type RunningAgent, type UnfinishedPass, type UploadShown } from './status-running.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
+import { writeEveryLoss } from './every-loss.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
 import { ConfigError, InvalidInputError, messageOf } from '../core/errors.ts';
@@ -134,11 +135,7 @@ export async function checkCommand(opts: { config: string }): Promise<void> {
 
 /** `agent status`: backlog, losses and totals from the state directory, as text, JSON or every loss. */
 export async function statusCommand(opts: { config: string; json?: boolean; losses?: boolean }): Promise<void> {
-  if (opts.losses) {
-    const config = loadConfig(opts.config);
-    process.stdout.write(`${JSON.stringify({ site: config.site, losses: new LossLog(config.state, { readOnly: true }).all() }, null, 2)}\n`);
-    return;
-  }
+  if (opts.losses) return writeEveryLoss(loadConfig(opts.config));
   const status = await collectStatus(opts.config);
   if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
   else process.stdout.write(renderStatus(status));
@@ -340,8 +337,8 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     inflightArtefacts: journal.inflightArtefacts().map((a) => `${a.source}/${a.name}`),
     inflightUploads: inflightUploads(config.state, journal.inflightArtefacts(), running.running),
     recentLosses: losses.all().slice(-10),
-    lossRecords: losses.all().length,
-    ...(losses.all().length > 0 ? { lastLossAt: losses.all().at(-1)!.at } : {}),
+    lossRecords: losses.records(),
+    ...(losses.lastAt() ? { lastLossAt: losses.lastAt()! } : {}),
     recentLossesSince: new Date(now - RECENT_LOSS_DAYS * 86_400_000).toISOString(),
     openAlerts: AlertBook.read(config.state),
     agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,

@@ -1,11 +1,13 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { writeAllSync } from './atomic-file.ts';
+import { ARCHIVE_AFTER_DAYS, ARCHIVE_FILE, COMPACT_ABOVE_BYTES, NO_ARCHIVE, archivable, archivedLosses, batchKeys, compactLosses, type ArchivedLosses } from './loss-archive.ts';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 
 // Every loss the agent ever reported, in full: an append-only JSON-lines file in the state
-// directory, fsynced before the loss counts as recorded and never compacted (losses are rare
-// and each one matters to somebody). A file version is recorded lost at most once, whatever
+// directory, fsynced before the loss counts as recorded. Nothing is ever deleted from it (each
+// loss matters to somebody), but the old recordings losses move to an archive beside it that no
+// pass reads, counted in the file's first line (loss-archive.ts): a pass reads the recent ones. A file version is recorded lost at most once, whatever
 // restarts, crashes or repeated passes happen; the alert for a loss is marked delivered in the
 // same file, so a loss recorded just before a crash is still alerted by the next process.
 
@@ -58,26 +60,55 @@ export interface LossEntry {
   pagedBy?: string;
 }
 
-type Line = { e: 'lost'; loss: LossEntry } | { e: 'alerted'; id: string };
+type Line = { e: 'lost'; loss: LossEntry } | { e: 'alerted'; id: string } | ArchivedLosses;
 
 const fileKey = (source: string, batch: string, f: Pick<LostFile, 'name' | 'size' | 'mtimeMs'>) => `${source}\t${batch}\t${f.name}\t${f.size}\t${Math.trunc(f.mtimeMs)}`;
 
 export class LossLog {
   private readonly file: string;
+  private readonly archive: string;
   private fd: number | undefined;
-  private readonly entries: LossEntry[] = [];
-  private readonly known = new Set<string>();
+  private entries: LossEntry[] = [];
+  private known = new Set<string>();
+  /** What the archive holds (the file's first line once it was compacted). */
+  private archived: ArchivedLosses = NO_ARCHIVE;
+  /** Why the old losses could not be moved to the archive on opening (a full disk): they stay where they were. */
+  readonly compactionProblem: string | undefined;
   private readonly alerted = new Set<string>();
   /** The file ends in a torn line (a crash or a full disk mid-append): the next line starts on a line of its own. */
   private torn = false;
 
-  constructor(directory: string, options: { readOnly?: boolean } = {}) {
+  /** `now`: a writer given the time moves the recordings losses older than ARCHIVE_AFTER_DAYS to the archive first. */
+  constructor(directory: string, options: { readOnly?: boolean; now?: Date } = {}) {
     this.file = join(directory, 'losses.jsonl');
-    if (existsSync(this.file)) this.load(readFileSync(this.file, 'utf8'));
+    this.archive = join(directory, ARCHIVE_FILE);
+    const text = existsSync(this.file) ? readFileSync(this.file, 'utf8') : '';
+    this.load(text);
     if (!options.readOnly) {
       mkdirSync(directory, { recursive: true });
+      if (options.now && Buffer.byteLength(text) > COMPACT_ABOVE_BYTES) this.compactionProblem = this.compact(options.now);
       this.fd = openSync(this.file, 'a');
     }
+  }
+
+  /** Moves what loss-archive.ts says may go to the archive; returns why it could not. */
+  private compact(now: Date): string | undefined {
+    const before = new Date(now.getTime() - ARCHIVE_AFTER_DAYS * 86_400_000).toISOString();
+    const moved = archivable(this.entries, this.alerted, before);
+    if (moved.length === 0) return undefined;
+    const gone = new Set(moved);
+    const kept = this.entries.filter((l) => !gone.has(l));
+    const goneIds = new Set(moved.map((l) => l.id));
+    const lines = [...kept.map((loss) => `${JSON.stringify({ e: 'lost', loss })}\n`), ...[...this.alerted].filter((id) => !goneIds.has(id)).map((id) => `${JSON.stringify({ e: 'alerted', id })}\n`)];
+    try {
+      this.archived = compactLosses(this.file, this.archive, this.archived, moved, lines);
+    } catch (error) {
+      return `the loss records older than ${ARCHIVE_AFTER_DAYS} days could not be moved to ${ARCHIVE_FILE} (${(error as Error).message}): they stay in losses.jsonl`;
+    }
+    this.entries = kept;
+    this.known = new Set(kept.flatMap((l) => l.files.map((f) => fileKey(l.source, l.batch, f))));
+    this.torn = false;
+    return undefined;
   }
 
   private load(text: string): void {
@@ -99,6 +130,11 @@ export class LossLog {
       this.alerted.add(ev.id);
       return;
     }
+    if (ev.e === 'archived') {
+      this.archived = ev;
+      return;
+    }
+    if (ev.e !== 'lost') return;
     this.entries.push(ev.loss);
     for (const f of ev.loss.files) this.known.add(fileKey(ev.loss.source, ev.loss.batch, f));
   }
@@ -141,8 +177,25 @@ export class LossLog {
     return this.entries.filter((l) => !this.alerted.has(l.id));
   }
 
+  /** The losses in `losses.jsonl`: every loss of the last ARCHIVE_AFTER_DAYS, the newest KEEP_NEWEST, every artefact loss (the archive has the others). */
   all(): readonly LossEntry[] {
     return this.entries;
+  }
+
+  /** Every loss ever recorded, oldest first: the archive's, then the file's (`agent status --losses`). */
+  *everything(): Generator<LossEntry> {
+    yield* archivedLosses(this.archive, this.archived.archiveBytes);
+    yield* this.entries;
+  }
+
+  /** How many loss records there are, the archived ones included. */
+  records(): number {
+    return this.archived.records + this.entries.length;
+  }
+
+  /** When the newest loss was recorded. */
+  lastAt(): string | undefined {
+    return this.entries.at(-1)?.at ?? (this.archived.lastAt || undefined);
   }
 
   /**
@@ -159,13 +212,10 @@ export class LossLog {
     let lostArtefacts = 0;
     for (const l of this.entries) {
       if (l.kind === 'artefact') lostArtefacts += l.files.length;
-      else if (l.unseen) for (const f of l.files) batches.add(`${l.source}\t${f.name}`);
-      else {
-        batches.add(`${l.source}\t${l.batch}`);
-        lostRecordings += l.files.length;
-      }
+      else if (!l.unseen) lostRecordings += l.files.length;
+      for (const k of batchKeys(l)) batches.add(k);
     }
-    return { lostBatches: batches.size, lostRecordings, lostArtefacts };
+    return { lostBatches: this.archived.lostBatches + batches.size, lostRecordings: this.archived.lostRecordings + lostRecordings, lostArtefacts };
   }
 
   close(): void {
