@@ -89,7 +89,8 @@ export interface AgentStatusFile {
   sources: SourceStatus[];
   lastCycle?: Omit<CycleReport, 'sources' | 'manifests'>;
   inflight: number;
-  recentLosses: LossEntry[];
+  /** The last ten losses, each with its first RECENT_LOSS_PATHS files and, when it has more, how many in `filesInAll`. */
+  recentLosses: Array<LossEntry & { filesInAll?: number }>;
   /** Loss records in the loss log (`agent status --losses` lists them all). */
   lossRecords: number;
   openAlerts: AlertState[];

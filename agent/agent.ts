@@ -34,6 +34,7 @@ import { emptyReport, mergeReport, type AgentDeps, type AgentStatusFile, type Cy
 import { KeptBatches } from './kept-batches.ts';
 import { adoptRenamedSources } from './source-rename.ts';
 import { failureMarked, markPassStarted, readPassMarker } from './state/pass-marker.ts';
+import { RECENT_LOSS_PATHS } from '../core/fleet.ts';
 
 export { RECORDINGS_SLICE_MS } from './ship-recordings.ts';
 export { mergeReport } from './agent-types.ts';
@@ -374,7 +375,8 @@ export class Agent {
       sources: (this.lastReport?.sources ?? []).map((s) => ('lost' in s ? { ...s, lost: this.lossLog.lostVersions(s.name) } : s)),
       lastCycle: this.lastReport ? { packs: this.lastReport.packs, recordings: this.lastReport.recordings, bytes: this.lastReport.bytes, artefacts: this.lastReport.artefacts, artefactBytes: this.lastReport.artefactBytes, failed: this.lastReport.failed, lost: this.lastReport.lost } : undefined,
       inflight: this.journal.inflightPacks().length + this.journal.inflightArtefacts().length,
-      recentLosses: losses.slice(-10),
+      // Each with its first paths, as the heartbeat names them: `agent status --losses` has every one.
+      recentLosses: losses.slice(-10).map((l) => (l.files.length > RECENT_LOSS_PATHS ? { ...l, files: l.files.slice(0, RECENT_LOSS_PATHS), filesInAll: l.files.length } : l)),
       lossRecords: this.lossLog.records(),
       openAlerts: this.alerts.openAlerts(),
       lastError: this.lastError,

@@ -133,3 +133,32 @@ describe('the loss log of a site that has lost a batch a day for a year', () => 
     expect(existsSync(join(s.state, 'losses.jsonl.tmp'))).toBe(false);
   });
 });
+
+describe('status.json, rewritten by every pass', () => {
+  it('carries each of the last ten losses with its first 20 paths and how many files it has in all, not every path', async () => {
+    const s = site();
+    const log = new LossLog(s.state);
+    for (let b = 1; b <= 12; b++) {
+      const batch = String(b).padStart(6, '0');
+      const files = Array.from({ length: 100 }, (_, i) => ({ name: `call-${batch}-${i}.wav`, size: 480_000 + i, mtimeMs: NOW - DAY, path: join(s.root, batch, `call-${batch}-${i}.wav`) }));
+      log.markAlerted(log.record({ source: 'rec', batch, kind: 'recordings', files, reason: 'deleted by the recorder before it was shipped', at: new Date(NOW - DAY).toISOString() })!.id);
+    }
+    log.close();
+    const agent = new Agent({ config: loadConfig(s.config), store: new MemoryBlobStore(), clock: new ManualClock(new Date(NOW)), log: silentLogger, notifier: { notify: async () => undefined }, verify: 'etag' });
+    try {
+      await agent.cycle();
+    } finally {
+      agent.close();
+    }
+    const text = readFileSync(join(s.state, 'status.json'), 'utf8');
+    const status = JSON.parse(text) as { recentLosses: (LossEntry & { filesInAll?: number })[]; lossRecords: number };
+    expect(status.recentLosses.map((l) => l.batch)).toEqual(Array.from({ length: 10 }, (_, i) => String(i + 3).padStart(6, '0')));
+    for (const l of status.recentLosses) {
+      expect(l.files.map((f) => f.name)).toEqual(Array.from({ length: 20 }, (_, i) => `call-${l.batch}-${i}.wav`));
+      expect(l.filesInAll).toBe(100);
+    }
+    expect(status.lossRecords).toBe(12);
+    // With every path it was over 200 KB (a thousand paths).
+    expect(text.length).toBeLessThan(60_000);
+  });
+});
