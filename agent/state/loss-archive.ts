@@ -10,7 +10,9 @@ import type { LossEntry } from './loss-log.ts';
 // --losses`, which lists every loss) once it is a recordings loss, alerted, older than
 // ARCHIVE_AFTER_DAYS and not among the newest KEEP_NEWEST; `losses.jsonl` then starts with a summary
 // line counting what was moved (records, batches, recordings, the newest one's time and how many
-// bytes of the archive are its records). Nothing is deleted.
+// bytes of the archive are its records). Nothing is deleted. That line reads as an `alerted` line
+// of an id no loss has (`{"e":"alerted","id":"archive","archived":{…}}`): an older agent put back
+// on this state directory (a rollback) reads the file as before, without the archived losses.
 //
 // Binlog and backup losses stay: there are few of them, and the gap checks read them by name
 // for as long as the run of the numbering lasts. A recordings loss older than ARCHIVE_AFTER_DAYS
@@ -34,7 +36,6 @@ export const ARCHIVE_FILE = 'losses-archive.jsonl';
 
 /** What the archive holds, counted: the first line of a compacted `losses.jsonl`. */
 export interface ArchivedLosses {
-  e: 'archived';
   records: number;
   lostBatches: number;
   lostRecordings: number;
@@ -44,7 +45,10 @@ export interface ArchivedLosses {
   archiveBytes: number;
 }
 
-export const NO_ARCHIVE: ArchivedLosses = { e: 'archived', records: 0, lostBatches: 0, lostRecordings: 0, lastAt: '', archiveBytes: 0 };
+/** The id of the summary line (loss ids are `l` and hex). */
+export const ARCHIVE_LINE_ID = 'archive';
+
+export const NO_ARCHIVE: ArchivedLosses = { records: 0, lostBatches: 0, lostRecordings: 0, lastAt: '', archiveBytes: 0 };
 
 /** The batches (as totals counts them) a recordings loss names: its batch, or each batch directory of one lost unseen. */
 export function batchKeys(l: LossEntry): string[] {
@@ -82,14 +86,13 @@ export function compactLosses(file: string, archive: string, summary: ArchivedLo
   }
   const batches = new Set(moved.flatMap(batchKeys));
   const next: ArchivedLosses = {
-    e: 'archived',
     records: summary.records + moved.length,
     lostBatches: summary.lostBatches + batches.size,
     lostRecordings: summary.lostRecordings + moved.reduce((n, l) => n + (l.unseen ? 0 : l.files.length), 0),
     lastAt: moved.reduce((at, l) => (l.at > at ? l.at : at), summary.lastAt),
     archiveBytes: size,
   };
-  writeFileAtomic(file, `${JSON.stringify(next)}\n${keptLines.join('')}`);
+  writeFileAtomic(file, `${JSON.stringify({ e: 'alerted', id: ARCHIVE_LINE_ID, archived: next })}\n${keptLines.join('')}`);
   return next;
 }
 

@@ -60,7 +60,8 @@ export interface LossEntry {
   pagedBy?: string;
 }
 
-type Line = { e: 'lost'; loss: LossEntry } | { e: 'alerted'; id: string } | ArchivedLosses;
+/** An `alerted` line with `archived` is the count of what the archive holds (loss-archive.ts). */
+type Line = { e: 'lost'; loss: LossEntry } | { e: 'alerted'; id: string; archived?: ArchivedLosses };
 
 const fileKey = (source: string, batch: string, f: Pick<LostFile, 'name' | 'size' | 'mtimeMs'>) => `${source}\t${batch}\t${f.name}\t${f.size}\t${Math.trunc(f.mtimeMs)}`;
 
@@ -127,11 +128,8 @@ export class LossLog {
 
   private apply(ev: Line): void {
     if (ev.e === 'alerted') {
-      this.alerted.add(ev.id);
-      return;
-    }
-    if (ev.e === 'archived') {
-      this.archived = ev;
+      if (ev.archived) this.archived = ev.archived;
+      else this.alerted.add(ev.id);
       return;
     }
     if (ev.e !== 'lost') return;

@@ -109,6 +109,20 @@ describe('the loss log of a site that has lost a batch a day for a year', () => 
     expect([...kept.everything()].map((l) => l.id).sort()).toEqual([unalerted.id, artefact.id, ...ids].sort());
   });
 
+  it('writes losses.jsonl in lines an agent of an older release reads (a rollback): each a lost record with its files or an alerted id', () => {
+    const s = site();
+    lostDaily(s.state, s.root, 100);
+    new LossLog(s.state, { now: new Date(NOW) }).close();
+    expect(existsSync(join(s.state, 'losses-archive.jsonl'))).toBe(true);
+    const lines = readFileSync(join(s.state, 'losses.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { e: string; id?: unknown; loss?: { files?: unknown } });
+    // The loss log of before the archive: `alerted` adds its id to a set, anything else is a loss whose files it reads.
+    for (const line of lines) {
+      if (line.e === 'alerted') expect(typeof line.id).toBe('string');
+      else expect(Array.isArray(line.loss?.files)).toBe(true);
+    }
+    expect(lines[0]).toMatchObject({ e: 'alerted', id: 'archive', archived: { records: 100 - ARCHIVE_AFTER_DAYS } });
+  });
+
   it('lists each loss once after a crash between appending to the archive and replacing losses.jsonl, and the next compaction cuts what that one appended', () => {
     const s = site();
     lostDaily(s.state, s.root, 100);
