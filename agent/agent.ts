@@ -89,8 +89,7 @@ export class Agent {
     this.journal = new Journal(deps.config.state, deps.syncJournal ? { sync: deps.syncJournal } : {});
     this.shipRate = new ShipRateWindow(deps.clock, this.journal.totals.bytes);
     this.observations = new Observations(deps.config.state);
-    this.lossLog = new LossLog(deps.config.state, { now: deps.clock.now() });
-    if (this.lossLog.compactionProblem) deps.log.warn('loss log not compacted', { problem: this.lossLog.compactionProblem });
+    this.lossLog = new LossLog(deps.config.state);
     this.losses = new LossReporter({ losses: this.lossLog, notifier: deps.notifier, log: deps.log, site: deps.config.site });
     this.alerts = new AlertBook(deps.config.state, { notifier: deps.notifier, now: () => deps.clock.now(), repeatHours: deps.config.alerts.repeatHours });
     this.alerts.keepRoom();
@@ -169,6 +168,8 @@ export class Agent {
     this.staleChecked = true;
     if (!stale) await this.alerts.resolve('state-restored', this.deps.config.site, 'The state directory is current again: losses are looked for as usual.');
     await this.losses.deliverPending();
+    const archiving = this.lossLog.archiveOld(this.deps.clock.now());
+    if (archiving) log.warn('old losses not moved to the archive', { problem: archiving });
     const configured = new Set(this.deps.config.sources.map((s) => s.name));
     // A recordings source renamed keeps what its old name shipped, before anything is forgotten.
     await adoptRenamedSources(this.deps.config, this.journal, this.observations, log);

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { writeAllSync } from './atomic-file.ts';
 import { ARCHIVE_AFTER_DAYS, ARCHIVE_FILE, COMPACT_ABOVE_BYTES, NO_ARCHIVE, archivable, archivedLosses, batchKeys, compactLosses, type ArchivedLosses } from './loss-archive.ts';
 import { join } from 'node:path';
@@ -73,30 +73,42 @@ export class LossLog {
   private known = new Set<string>();
   /** What the archive holds (the file's first line once it was compacted). */
   private archived: ArchivedLosses = NO_ARCHIVE;
-  /** Why the old losses could not be moved to the archive on opening (a full disk): they stay where they were. */
-  readonly compactionProblem: string | undefined;
   private readonly alerted = new Set<string>();
   /** The file ends in a torn line (a crash or a full disk mid-append): the next line starts on a line of its own. */
   private torn = false;
 
-  /** `now`: a writer given the time moves the recordings losses older than ARCHIVE_AFTER_DAYS to the archive first. */
-  constructor(directory: string, options: { readOnly?: boolean; now?: Date } = {}) {
+  constructor(directory: string, options: { readOnly?: boolean } = {}) {
     this.file = join(directory, 'losses.jsonl');
     this.archive = join(directory, ARCHIVE_FILE);
     const text = existsSync(this.file) ? readFileSync(this.file, 'utf8') : '';
     this.load(text);
     if (!options.readOnly) {
       mkdirSync(directory, { recursive: true });
-      if (options.now && Buffer.byteLength(text) > COMPACT_ABOVE_BYTES) this.compactionProblem = this.compact(options.now);
       this.fd = openSync(this.file, 'a');
     }
   }
 
-  /** Moves what loss-archive.ts says may go to the archive; returns why it could not. */
-  private compact(now: Date): string | undefined {
+  /**
+   * Once the file is past COMPACT_ABOVE_BYTES, moves what loss-archive.ts says may go to the
+   * archive (a pass calls it once its undelivered alerts were sent); returns why it could not (a
+   * full disk: the losses stay where they were, and the next pass tries again).
+   */
+  archiveOld(now: Date): string | undefined {
+    if (this.fd === undefined) throw new Error('the loss log is open read-only');
+    if (fstatSync(this.fd).size <= COMPACT_ABOVE_BYTES) return undefined;
     const before = new Date(now.getTime() - ARCHIVE_AFTER_DAYS * 86_400_000).toISOString();
     const moved = archivable(this.entries, this.alerted, before);
     if (moved.length === 0) return undefined;
+    // The file is replaced: the next append goes to the new one.
+    closeSync(this.fd);
+    try {
+      return this.compact(moved);
+    } finally {
+      this.fd = openSync(this.file, 'a');
+    }
+  }
+
+  private compact(moved: LossEntry[]): string | undefined {
     const gone = new Set(moved);
     const kept = this.entries.filter((l) => !gone.has(l));
     const goneIds = new Set(moved.map((l) => l.id));

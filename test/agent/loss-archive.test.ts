@@ -42,6 +42,13 @@ function lostDaily(state: string, root: string, days: number): void {
   log.close();
 }
 
+/** What a pass does once it has alerted what was not alerted yet. */
+function archiveOld(state: string, now: number): void {
+  const log = new LossLog(state);
+  expect(log.archiveOld(new Date(now))).toBeUndefined();
+  log.close();
+}
+
 function ferry(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: mkdtempSync(join(tmpdir(), 'ferry-home-')) }, timeout: 60_000, maxBuffer: 64 << 20 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -98,8 +105,7 @@ describe('the loss log of a site that has lost a batch a day for a year', () => 
       ids.push(entry.id);
     }
     log.close();
-    const reopened = new LossLog(s.state, { now: new Date(NOW) });
-    reopened.close();
+    archiveOld(s.state, NOW);
     const kept = new LossLog(s.state, { readOnly: true });
     expect(kept.all().map((l) => l.id)).toEqual([unalerted.id, artefact.id, ...ids.slice(-KEEP_NEWEST)]);
     // The one not alerted yet is still alerted by the next pass.
@@ -109,10 +115,32 @@ describe('the loss log of a site that has lost a batch a day for a year', () => 
     expect([...kept.everything()].map((l) => l.id).sort()).toEqual([unalerted.id, artefact.id, ...ids].sort());
   });
 
+  it('a loss recorded by the same process after the move is in losses.jsonl, and a long-running agent moves the old losses at a later pass', async () => {
+    const s = site();
+    lostDaily(s.state, s.root, 40);
+    const clock = new ManualClock(new Date(NOW));
+    const agent = new Agent({ config: loadConfig(s.config), store: new MemoryBlobStore(), clock, log: silentLogger, notifier: { notify: async () => undefined }, verify: 'etag' });
+    try {
+      await agent.cycle();
+      expect(existsSync(join(s.state, 'losses-archive.jsonl'))).toBe(false);
+      // Sixty days on, the same process: the losses of 45 days ago and more move.
+      clock.advance(60 * DAY);
+      await agent.cycle();
+      expect(existsSync(join(s.state, 'losses-archive.jsonl'))).toBe(true);
+      const late = agent.lossLog.record({ source: 'rec', batch: '000099', kind: 'recordings', files: [{ name: 'late.wav', size: 1, mtimeMs: 1, path: join(s.root, '000099', 'late.wav') }], reason: 'deleted', at: clock.now().toISOString() })!;
+      const read = new LossLog(s.state, { readOnly: true });
+      expect(read.all().map((l) => l.id)).toContain(late.id);
+      expect(read.records()).toBe(41);
+      expect([...read.everything()]).toHaveLength(41);
+    } finally {
+      agent.close();
+    }
+  });
+
   it('writes losses.jsonl in lines an agent of an older release reads (a rollback): each a lost record with its files or an alerted id', () => {
     const s = site();
     lostDaily(s.state, s.root, 100);
-    new LossLog(s.state, { now: new Date(NOW) }).close();
+    archiveOld(s.state, NOW);
     expect(existsSync(join(s.state, 'losses-archive.jsonl'))).toBe(true);
     const lines = readFileSync(join(s.state, 'losses.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { e: string; id?: unknown; loss?: { files?: unknown } });
     // The loss log of before the archive: `alerted` adds its id to a set, anything else is a loss whose files it reads.
@@ -127,7 +155,7 @@ describe('the loss log of a site that has lost a batch a day for a year', () => 
     const s = site();
     lostDaily(s.state, s.root, 100);
     const archive = join(s.state, 'losses-archive.jsonl');
-    new LossLog(s.state, { now: new Date(NOW) }).close();
+    archiveOld(s.state, NOW);
     const archived = statSync(archive).size;
     // A compaction cut short: records appended to the archive, losses.jsonl not replaced.
     const stray = readFileSync(archive, 'utf8').split('\n')[0]!;
@@ -136,7 +164,7 @@ describe('the loss log of a site that has lost a batch a day for a year', () => 
     expect([...read.everything()]).toHaveLength(100);
     expect(read.records()).toBe(100);
     // A day later one more loss is old enough to move: the stray bytes go first.
-    new LossLog(s.state, { now: new Date(NOW + DAY) }).close();
+    archiveOld(s.state, NOW + DAY);
     const next = new LossLog(s.state, { readOnly: true });
     const ids = [...next.everything()].map((l) => l.id);
     expect(ids).toHaveLength(100);
