@@ -58,7 +58,7 @@ export interface DynamoCatalogueOptions {
 
 const BATCH_SIZE = 25;
 
-/** Conditional DeleteItems in flight while a pack's entries are forgotten (one request each, where a BatchWrite took 25). */
+/** Requests in flight for one per recording: the conditional DeleteItems forgetting a pack's entries (where a BatchWrite took 25), the Queries of their copies. */
 const FORGET_CONCURRENCY = 16;
 
 /** CatalogueStore on one DynamoDB table laid out by core/catalogue-table.ts. Query only, never Scan. */
@@ -122,15 +122,19 @@ export class DynamoCatalogue implements CatalogueStore {
     await this.inFlight(chunks, (chunk) => this.writeChunk(chunk));
   }
 
-  /** One Query a recording: its partition's COPY# items (an erasure asks for a few calls at a time). */
+  /**
+   * One Query a recording: its partition's COPY# items. An erasure asks for a few calls; a purge
+   * for every call it forgets (a pack's hundred, in each of a batch's packs), so they go
+   * FORGET_CONCURRENCY at a time, as the deletes do.
+   */
   async copiesOf(site: string, rids: readonly string[]): Promise<Map<string, RecordingCopy[]>> {
     const found = new Map<string, RecordingCopy[]>();
-    for (const rid of new Set(rids)) {
+    await this.inFlight([...new Set(rids)], async (rid) => {
       const copies: RecordingCopy[] = [];
       const input = { TableName: this.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :copy)', ExpressionAttributeValues: { ':pk': recordingKey(site, rid).pk, ':copy': COPY_SK_PREFIX } };
       for await (const item of this.queryAll(input)) copies.push(itemToCopy(item));
       if (copies.length) found.set(recordingLookupKey(site, rid), copies);
-    }
+    }, FORGET_CONCURRENCY);
     return found;
   }
 

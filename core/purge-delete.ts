@@ -6,6 +6,7 @@ import type { ErasureStore } from './erasure-items.ts';
 import { markErased } from './erasure-purge.ts';
 import { ArchivedError, messageOf, NotFoundError } from './errors.ts';
 import { artefactEntryOf } from './ingest-artefact.ts';
+import { ingestManifest } from './ingest.ts';
 import { isPackManifestKey, sitePrefix } from './layout.ts';
 import type { LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
@@ -55,8 +56,9 @@ export interface PurgeDeleteDeps {
   archive?: Pick<ArchiveStore, 'requestRestore'>;
   deleter: ObjectDeleter;
   locks: Pick<LockStore, 'heartbeat'>;
-  blobs: Pick<BlobStore, 'get' | 'list'>;
-  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'packKeysOf'>;
+  /** `head` and the catalogue's `copiesOf` and writes: a call still offsite in another copy is catalogued again from it (catalogueFromCopies). */
+  blobs: Pick<BlobStore, 'get' | 'list' | 'head'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'packKeysOf' | 'copiesOf' | 'putRecordings' | 'putPack' | 'putCopies'>;
   /**
    * Copy-out of held calls (core/copy-out.ts), with legal hold ON on the copies and OFF on the
    * pack they leave. Absent: a pack planned for copy-out is kept and reported failed.
@@ -89,7 +91,7 @@ function callLine(member: ReturnType<typeof parseManifest>['members'][number]): 
 }
 
 /** Forgets the catalogue entries a deleted object's manifest made; returns the recordings forgotten (none for an artefact). */
-async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = []): Promise<Forgotten> {
+async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = [], erased: string[] = []): Promise<Forgotten> {
   const text = await readText(deps.blobs, manifestKey);
   if (isPackManifestKey(manifestKey)) {
     const m = parseManifest(text);
@@ -102,11 +104,37 @@ async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey
     // Every member is named, so that the pack's copies of calls catalogued elsewhere go with it:
     // forgetPack deletes an entry only while it names this pack, so the others' entries stay.
     await deps.catalogue.forgetPack(site, m.packId, m.members.map((x) => x.rid));
-    const gone = new Set(forgotten);
-    return { rids: forgotten, calls: m.members.filter((x) => gone.has(x.rid)).map(callLine) };
+    // An erased call is not catalogued again from a copy its erasure has yet to delete.
+    const again = await catalogueFromCopies(deps, site, m.packId, forgotten.filter((rid) => !erased.includes(rid)));
+    const gone = new Set(forgotten.filter((rid) => !again.has(rid)));
+    return { rids: [...gone], calls: m.members.filter((x) => gone.has(x.rid)).map(callLine) };
   }
   await deps.catalogue.forgetArtefact(artefactEntryOf(parseArtefactManifest(text), manifestKey));
   return { rids: [], calls: [] };
+}
+
+/**
+ * The calls of a purged pack that another pack still holds (the same recording shipped twice: the
+ * copy ingest recorded, putCopies), catalogued again from that pack's manifest. Without it a call
+ * still offsite left every search and replay with its first copy, and the purge, which finds a
+ * pack dated after the cutoff by its calls' entries, never found the second. A copy whose pack is
+ * gone too (purged in the same batch) is left: its own forget removes it. Returns the rids
+ * catalogued again.
+ */
+async function catalogueFromCopies(deps: PurgeDeleteDeps, site: string, packId: string, rids: string[]): Promise<Set<string>> {
+  if (rids.length === 0) return new Set();
+  const copies = await deps.catalogue.copiesOf(site, rids);
+  const packs = new Map<string, string>();
+  for (const list of copies.values()) for (const c of list) if (c.packId !== packId) packs.set(c.manifestKey, c.packKey);
+  let ingested = 0;
+  for (const [manifestKey, packKey] of packs) {
+    if (!(await deps.blobs.head(packKey))) continue;
+    await ingestManifest(deps, manifestKey);
+    ingested++;
+  }
+  if (ingested === 0) return new Set();
+  const where = await deps.catalogue.packKeysOf(rids.map((rid) => ({ site, rid })));
+  return new Set(rids.filter((rid) => where.has(recordingLookupKey(site, rid))));
 }
 
 /** Who the audit trail names as having deleted what the retention let go. */
@@ -163,7 +191,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const forgotten = new Map<string, Forgotten>();
   for (const t of ready.filter((x) => x.then && gone.has(x.key))) {
     try {
-      forgotten.set(t.key, await forgetCatalogued(deps, site, t.then!, t.keep));
+      forgotten.set(t.key, await forgetCatalogued(deps, site, t.then!, t.keep, t.erase));
       // Point the kept calls at their copy again, in case the old manifest was ingested once more meanwhile.
       const copy = copies.get(t.key);
       if (copy && deps.copyOut) await copyOutHeld(deps.copyOut, site, t.then!, copy.rids, copyOptions(t));

@@ -388,12 +388,13 @@ describe('the purge erases every copy of the call', () => {
     expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
   });
 
-  it('keeps the request pending while the second copy is still under Object Lock, then erases it there', async () => {
+  it('keeps the request pending while the second copy is still under Object Lock, the erased call not catalogued again from it, then erases it there', async () => {
     const w = await world();
     const copy = await shipAgain(w, new Date(NOW.getTime() - 5 * DAY));
     const first = await purge(w);
     expect(await exists(w, w.f.packKey)).toBe(false);
     expect(await exists(w, copy.packKey)).toBe(true);
+    expect(await w.catalogue.getRecording(SITE, w.rids[2]!)).toBeUndefined();
     expect(first.plan.summary.erasures).toMatchObject({ locked: { count: 1, until: new Date(NOW.getTime() + 25 * DAY).toISOString() } });
     expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('pending');
     await erasedUnreachable(w);

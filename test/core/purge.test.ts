@@ -172,11 +172,35 @@ describe('deletePurgeBatch', () => {
     expect((await catalogue.copiesOf('site-a', [a1!.rid])).size).toBe(0);
   });
 
+  it("catalogues a call again from its other copy when it purges the pack its entry named (shipped twice, the copy still in the bucket): the call stays searchable and playable", async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const call = { path: '000001/a1.wav', body: audio(1) };
+    const first = buildPack('site-a', [call], { seed: 'first' });
+    // The second shipping holds a younger call too: the retention lets the first pack go, not this one.
+    const again = buildPack('site-a', [call, { path: '000001/a2.wav', body: audio(2) }], { seed: 'again' });
+    for (const p of [first, again]) {
+      await publish(blobs, p);
+      await ingestManifest({ blobs, catalogue }, p.manifestKey);
+    }
+    const rid = first.manifest.members[0]!.rid;
+    expect(await catalogue.getRecording('site-a', rid)).toMatchObject({ packKey: first.packKey });
+    const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
+    const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
+    const result = await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue }, 'site-a', g.token, batch([{ key: first.packKey, then: first.manifestKey }]));
+    expect(result).toMatchObject({ failedCount: 0, targetsDone: 1 });
+    expect(await blobs.head(first.packKey)).toBeUndefined();
+    const entry = await catalogue.getRecording('site-a', rid);
+    expect(entry).toMatchObject({ packKey: again.packKey, manifestKey: again.manifestKey });
+    expect(await blobs.head(entry!.packKey)).toBeDefined();
+    expect((await catalogue.searchRecordings({ site: 'site-a' })).items.map((e) => e.rid).sort()).toEqual(again.manifest.members.map((m) => m.rid).sort());
+  });
+
   it('keeps a manifest whose catalogue entries could not be removed, for the next purge', async () => {
     const blobs = new MemoryBlobStore();
     const a = buildPack('site-a', [{ path: '000001/a1.wav', body: audio(1) }]);
     await publish(blobs, a);
-    const catalogue = { forgetPack: async () => Promise.reject(new Error('table unavailable')), forgetArtefact: async () => undefined, forgetSnapshot: async () => undefined, putSnapshot: async () => undefined, packKeysOf: async () => new Map<string, string>() };
+    const catalogue = { forgetPack: async () => Promise.reject(new Error('table unavailable')), forgetArtefact: async () => undefined, forgetSnapshot: async () => undefined, putSnapshot: async () => undefined, packKeysOf: async () => new Map<string, string>(), copiesOf: async () => new Map(), putRecordings: async () => undefined, putPack: async () => undefined, putCopies: async () => undefined };
     const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
     const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
     const result = await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue }, 'site-a', g.token, batch([{ key: a.packKey, then: a.manifestKey }]));
