@@ -267,6 +267,7 @@ function walkOf(
       previous: s.observations.previousPending(source.name),
       next: o.next,
       warn: o.warn,
+      ...(o.lastSeen ? { lastSeen: o.lastSeen } : {}),
       lost: (batch, files, when, how) => reportLost(s, source, batch, files, lossReason(reason[when], how), when === 'between passes' ? o.lastSeen : undefined, how),
       lookahead: s.deps.config.shipping.packConcurrency * 2,
       left: leftView(s.journal, s.lossLog, source.name),

@@ -35,6 +35,8 @@ export interface WalkDeps {
   previous: PendingViewReader;
   next: PendingViewWriter;
   warn: (message: string, path: string) => void;
+  /** When the last pass looked at the source (ISO): a file gone between passes is judged as that pass saw it. */
+  lastSeen?: string;
   /** Records pending files of `batch` that are gone; resolves to how many were newly lost. */
   lost: (batch: string, files: FileStamp[], when: 'between passes' | 'while shipping', o?: LossKind) => Promise<number>;
   /** Ready batches queued with their file records (the rest are queued by name). */
@@ -239,8 +241,10 @@ export class RecordingsWalk {
     // A file held back as shorter than the one of its name that shipped from the batch (a copy of
     // the calls folder cut short) never shipped, and the longer one is offsite: the call is lost
     // only if the short one was a new call under an old name. A warning too, saying so.
-    const now = this.deps.clock.now().getTime();
-    const held = (f: FileStamp) => !before(f) && now - f.mtimeMs < CUT_SHORT_HOLD_MS && this.shippedLonger(entry.batch, f);
+    // Gone between passes, it was held back if it was at the last look: a pass that comes after
+    // the hold would have ended (a daily cron) finds it gone, never shipped, all the same.
+    const looked = when === 'between passes' && this.deps.lastSeen ? Date.parse(this.deps.lastSeen) : this.deps.clock.now().getTime();
+    const held = (f: FileStamp) => !before(f) && looked - f.mtimeMs < CUT_SHORT_HOLD_MS && this.shippedLonger(entry.batch, f);
     const lost = files.filter((f) => !before(f) && !held(f));
     const doubtful = files.filter(before);
     const cutShort = files.filter(held);

@@ -295,4 +295,24 @@ describe('recordings shorter than the ones of their names already offsite, held 
     const log = readFileSync(join(state, 'losses.jsonl'), 'utf8');
     expect(log).toContain('"cutShort":true');
   });
+
+  it('records a recording held back as cut short at the last pass as a warning when the next pass comes after the hold would have ended (a daily cron), not a certain loss', async () => {
+    const { oldRoot, newRoot, alerts, clock, pass } = site();
+    await pass(oldRoot);
+    const at = new Date(clock.now().getTime() - 20 * 60_000);
+    copyWithoutTimes(oldRoot, newRoot, at);
+    const name = readdirSync(join(newRoot, '000002')).find((n) => n.endsWith('.wav'))!;
+    const whole = readFileSync(join(oldRoot, '000002', name));
+    writeFileSync(join(newRoot, '000002', name), whole.subarray(0, whole.length >> 1));
+    utimesSync(join(newRoot, '000002', name), at, at);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, found: { packs: 3, recordings: 29 } });
+    alerts.length = 0;
+    // Evicted while held back; the next pass runs a day later, past the hold.
+    rmSync(join(newRoot, '000002'), { recursive: true });
+    clock.advance(25 * 3600_000);
+    expect(await pass(newRoot)).toMatchObject({ lost: 0 });
+    const losses = alerts.filter((a) => /gone|lost/.test(a.subject));
+    expect(losses).toEqual([expect.objectContaining({ severity: 'warning', subject: '1 recording(s) gone while held back: shorter than the one of their name already offsite' })]);
+  });
 });
