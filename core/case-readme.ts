@@ -1,3 +1,4 @@
+import { printable } from './printable.ts';
 import { SHA256SUMS } from './sha256sums.ts';
 import type { ExportRequest } from './case-export.ts';
 
@@ -7,21 +8,13 @@ import type { ExportRequest } from './case-export.ts';
 /** The bundle's own explanation, in plain text with Windows line ends (Notepad shows it right; every other reader too). */
 export const README = 'README.txt';
 
-// Control characters and the Unicode controls that reorder or hide text, as the CLI's printable
-// escapes them: the reason an officer typed is one line of the README, whatever it holds, so a
-// line break in it cannot add lines of instructions that read as the bundle's own.
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
-const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' };
-
-function oneLine(text: string): string {
-  return text.replace(CONTROLS, (c) => NAMED[c] ?? (c.charCodeAt(0) <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u{${c.charCodeAt(0).toString(16)}}`));
-}
-
 export function bundleReadme(request: Pick<ExportRequest, 'caseId' | 'site' | 'at' | 'principal' | 'reason'>, root: string, recordings: number): string {
   const what = request.caseId ? `case ${request.caseId} of site ${request.site}` : `${recordings} call(s) of site ${request.site}`;
   return [
     `Ferry export: ${what}`,
-    `Exported ${request.at.toISOString()} (UTC) by ${oneLine(request.principal)}. Reason given: ${oneLine(request.reason)}`,
+    // The reason an officer typed, and who asked, on their one line whatever they hold (line breaks and
+    // bidi controls escaped): a line break in a reason cannot add instructions that read as the bundle's own.
+    `Exported ${request.at.toISOString()} (UTC) by ${printable(request.principal)}. Reason given: ${printable(request.reason)}`,
     `${recordings} recording(s).`,
     '',
     'What this folder holds',
