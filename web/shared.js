@@ -5,10 +5,10 @@
 export const pad = (n) => String(n).padStart(2, '0');
 
 // Control characters (C0, DEL, C1) and the Unicode controls that reorder or hide text (bidi
-// overrides and isolates, zero-width characters, the BOM), as the CLI's printable escapes them:
+// marks, the Arabic letter mark included, overrides and isolates, zero-width characters, the BOM), as the CLI's printable escapes them:
 // a caller's name, a file name or a reason written with U+202E would otherwise show reversed
 // ("Bob<RLO> evil" read as "Bob live"), and an officer would read what is not stored.
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' };
 
 /** Text from outside (call metadata, file names, reasons) as shown on a page: every control character visible as its escape (`\n`, `\x07`, `\u{202e}`). */

@@ -64,13 +64,13 @@ describe('ferry calls search', () => {
 
   it("shows a sidecar's control characters escaped, never obeyed: no escape sequence, carriage return or newline reaches the terminal, one row a call", () => {
     const hostile = entry(1);
-    hostile.meta = { ...hostile.meta, agent: 'Eve\u001b[2K\r2024-03-26 10:40:00Z  LEGIT-CALL\u001b]0;pwned\u0007', called: '+44\nFAKE ROW', caller: 'a\u202eb' };
+    hostile.meta = { ...hostile.meta, agent: 'Eve\u001b[2K\r2024-03-26 10:40:00Z  LEGIT-CALL\u001b]0;pwned\u0007', called: '+44\nFAKE ROW', caller: 'a\u202eb\u061cc' };
     const out = renderCalls([hostile, entry(2)]);
     expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
     expect(out.trim().split('\n')).toHaveLength(4); // header, two calls, count
     expect(out).toContain('Eve\\e[2K\\r2024-03-26 10:40:00Z  LEGIT-CALL\\e]0;pwned\\x07');
     expect(out).toContain('+44\\nFAKE ROW');
-    expect(out).toContain('a\\u{202e}b');
+    expect(out).toContain('a\\u{202e}b\\u{61c}c');
   });
 
   it('refuses a filter given empty, naming the option, before asking anything', async () => {
