@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { writeAllSync, writeFileAtomic } from './atomic-file.ts';
 import type { LossEntry } from './loss-log.ts';
@@ -72,6 +72,12 @@ export function archivable(entries: readonly LossEntry[], alerted: ReadonlySet<s
  * `keptLines` (the file's lines for the losses that stay). Returns the new summary.
  */
 export function compactLosses(file: string, archive: string, summary: ArchivedLosses, moved: readonly LossEntry[], keptLines: readonly string[]): ArchivedLosses {
+  // An archive deleted or cut short (tidied away while an older release that does not know it ran):
+  // appending would start it again, and the count would name bytes that are other records.
+  const held = existsSync(archive) ? statSync(archive).size : undefined;
+  if (held === undefined ? summary.archiveBytes > 0 : held < summary.archiveBytes) {
+    throw new Error(`${ARCHIVE_FILE} ${held === undefined ? 'is missing' : `holds ${held} bytes`}, but losses.jsonl counts ${summary.archiveBytes} bytes of loss records in it (${summary.records} records): put it back from a copy of the state directory`);
+  }
   const fd = openSync(archive, 'a+');
   let size: number;
   try {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -173,6 +173,25 @@ describe('the loss log of a site that has lost a batch a day for a year', () => 
     expect(readFileSync(archive, 'utf8')).not.toContain('ltorn');
     expect(next.records()).toBe(100);
     expect(existsSync(join(s.state, 'losses.jsonl.tmp'))).toBe(false);
+  });
+
+  it('moves nothing while the archive losses.jsonl counts is gone (deleted during a rollback): the losses stay in losses.jsonl and --losses still names the missing file', () => {
+    const s = site();
+    lostDaily(s.state, s.root, 100);
+    const archive = join(s.state, 'losses-archive.jsonl');
+    archiveOld(s.state, NOW);
+    rmSync(archive);
+    const before = readFileSync(join(s.state, 'losses.jsonl'), 'utf8');
+    // Twenty days on, twenty more losses are old enough to move.
+    const log = new LossLog(s.state);
+    expect(log.archiveOld(new Date(NOW + 20 * DAY))).toMatch(/losses-archive\.jsonl is missing, but losses\.jsonl counts \d+ bytes of loss records in it \(55 records\)/);
+    log.close();
+    expect(readFileSync(join(s.state, 'losses.jsonl'), 'utf8')).toBe(before);
+    expect(existsSync(archive)).toBe(false);
+    const read = new LossLog(s.state, { readOnly: true });
+    expect(read.records()).toBe(100);
+    expect(read.all()).toHaveLength(ARCHIVE_AFTER_DAYS);
+    expect(() => [...read.everything()]).toThrow(/losses-archive\.jsonl is missing/);
   });
 });
 
