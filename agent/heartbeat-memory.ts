@@ -84,7 +84,29 @@ export interface HeartbeatMemory {
    * pages at once, not after the hour a line that dropped is given (heartbeat-alerts.ts).
    */
   storeAddress?: string;
+  /**
+   * The heartbeat (its time) that reached storeAddress. An agent of an older release put back on
+   * this directory (a rollback) writes heartbeats and keeps storeAddress as it found it: once a
+   * later heartbeat went out, storeAddress says the store of an earlier one (reachedStore).
+   */
+  storeAddressAt?: string;
   sources: Record<string, SourceMemory>;
+}
+
+/** Remembers that the heartbeat of `at` went out to the store the configuration names. */
+export function rememberStore(memory: HeartbeatMemory, cloud: { endpoint?: string; region: string } | undefined, at: string): void {
+  memory.storeAddress = storeAddress(cloud);
+  memory.storeAddressAt = at;
+}
+
+/**
+ * The store the newest heartbeat that went out (end-of-pass or mid-pass) reached; undefined when
+ * unknown: none went out, or the newest was written by a release that does not record it (one of
+ * before 2026-12-07, or a rollback to it since), whatever store an earlier one reached.
+ */
+export function reachedStore(memory: HeartbeatMemory): string | undefined {
+  const newest = [memory.lastWritten, memory.midPassOut].filter((t) => t !== undefined).sort().at(-1);
+  return memory.storeAddressAt !== undefined && memory.storeAddressAt === newest ? memory.storeAddress : undefined;
 }
 
 /** Where the configuration sends the agent's writes: cloud.endpoint, AWS's S3 in cloud.region, or the local store (no cloud block). */

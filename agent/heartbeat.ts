@@ -11,7 +11,7 @@ import type { BlobStore } from '../core/ports.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { Logger } from './log.ts';
 import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
-import { SHARED_SITE_WINDOW_MS, heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, storeAddress, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
+import { SHARED_SITE_WINDOW_MS, heartbeatMemoryFile, reachedStore, readHeartbeatMemory, rememberOwn, rememberStore, storeAddress, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
 import { freeBytes } from './state/state-space.ts';
 import { siteHeartbeats } from './site-heartbeats.ts';
 import { readStateBirth } from './state/state-birth.ts';
@@ -245,7 +245,7 @@ export class HeartbeatWriter {
         this.memory.lastLosses = heartbeat.losses;
         this.memory.lastFailed = heartbeat.lastPass.failed;
         this.memory.lastAlerts = alertKeys;
-        this.memory.storeAddress = storeAddress(this.deps.config.cloud);
+        rememberStore(this.memory, this.deps.config.cloud, heartbeat.at);
         delete this.memory.midPass;
       }
       const saved = this.save();
@@ -261,7 +261,7 @@ export class HeartbeatWriter {
 
   /** What the store's failure says; the store not reached (the line down): since the last heartbeat that went out (end-of-pass or mid-pass, kept in heartbeat.json), to the store configured now. */
   private storeFailure(error: unknown): string {
-    const address = storeAddress(this.deps.config.cloud), was = this.memory.storeAddress ?? address;
+    const address = storeAddress(this.deps.config.cloud), was = reachedStore(this.memory) ?? address;
     if (error instanceof TransientError && was === address) this.unreachableSince = [this.memory.lastWritten, this.memory.midPassOut].filter((t) => t !== undefined).sort().at(-1);
     return `${shippingError(error, this.deps.config.site)}${was !== address ? ` (the configuration now sends it to ${address}; the last heartbeat that went out reached ${was})` : ''}`;
   }

@@ -2,7 +2,7 @@ import { heartbeatKey, type Heartbeat, type HeartbeatSource } from '../core/flee
 import { shippedTotalsOf, type ShippedTotals } from '../core/fleet-shipped.ts';
 import { AlreadyExistsError, messageOf } from '../core/errors.ts';
 import { HEARTBEAT_MIN_SECONDS, artefactCopies, backlogOf, heartbeatAround, timeToLoss, type HeartbeatDeps, type PassBacklog, type PassView } from './heartbeat.ts';
-import { heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, storeAddress, type HeartbeatMemory } from './heartbeat-memory.ts';
+import { heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, rememberStore, type HeartbeatMemory } from './heartbeat-memory.ts';
 import { backlogOfView } from './recordings-walk.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
 import type { RecordingsState } from './ship-recordings.ts';
@@ -113,7 +113,7 @@ async function writeMidPass(deps: HeartbeatDeps, live: PassLive): Promise<void> 
     });
     // It went out: a store not reached at the pass's end has been out of reach since this one, and was reached before.
     memory.midPassOut = heartbeat.at;
-    memory.storeAddress = storeAddress(deps.config.cloud);
+    rememberStore(memory, deps.config.cloud, heartbeat.at);
     saveQuietly(deps.config.state, memory);
   } catch (error) {
     // The next beat, or the pass's own heartbeat, tries again; the end-of-pass one alerts a store that refuses.

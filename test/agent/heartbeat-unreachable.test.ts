@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -57,7 +57,7 @@ function setUp() {
     }
   };
   const heartbeatAlerts = () => alerts.filter((a) => a.key === 'heartbeat');
-  return { line, clock, pass, heartbeatAlerts, configure };
+  return { line, clock, pass, heartbeatAlerts, configure, state: join(dir, 'state') };
 }
 
 describe('the heartbeat of a pass that cannot reach the store', () => {
@@ -109,6 +109,29 @@ describe('the heartbeat of a pass that cannot reach the store', () => {
     s.clock.advance(15 * 60_000);
     await s.pass();
     expect(s.heartbeatAlerts()).toEqual([]);
+  });
+
+  it('still waits the hour after an older release (a rollback) reached the store configured now, though the store heartbeat.json names is the one before', async () => {
+    const s = setUp();
+    s.configure('cloud: { bucket: ferry-data, endpoint: "http://store.site-a.example:9000" }\n');
+    await s.pass();
+    // The previous release, put back, ships to a new endpoint for a day: it writes its heartbeats
+    // and keeps heartbeat.json's fields it does not know as they were.
+    const file = join(s.state, 'heartbeat.json');
+    const memory = JSON.parse(readFileSync(file, 'utf8')) as { lastWritten: string; storeAddress: string };
+    expect(memory.storeAddress).toBe('http://store.site-a.example:9000');
+    s.clock.advance(86_400_000);
+    writeFileSync(file, JSON.stringify({ ...memory, lastWritten: s.clock.now().toISOString() }));
+    // This release again, on that endpoint: the line drops.
+    s.configure('cloud: { bucket: ferry-data, endpoint: "http://store2.site-a.example:9000" }\n');
+    s.line.down = true;
+    s.clock.advance(15 * 60_000);
+    await s.pass();
+    expect(s.heartbeatAlerts()).toEqual([]);
+    s.clock.advance(UNREACHABLE_PAGE_MINUTES * 60_000);
+    await s.pass();
+    expect(s.heartbeatAlerts()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'the heartbeat cannot be written to the store' })]);
+    expect(s.heartbeatAlerts()[0]!.message).not.toContain('the last heartbeat that went out reached');
   });
 
   it('pages at once when no heartbeat ever went out (a new agent that cannot reach the store)', async () => {
