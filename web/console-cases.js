@@ -187,7 +187,7 @@ function renderExport(status) {
   wireDownload();
   $('export-panel').hidden = false;
   const state = $('export-state');
-  state.textContent = `${EXPORT_WORDS[status.state] ?? `Export ${status.state}`}${status.error ? ` ${status.error}` : ''}`;
+  state.textContent = printable(`${EXPORT_WORDS[status.state] ?? `Export ${status.state}`}${status.error ? ` ${status.error}` : ''}`);
   state.dataset.state = status.state;
   const dl = $('export-facts');
   dl.replaceChildren();

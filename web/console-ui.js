@@ -9,12 +9,12 @@ export const $ = (id) => document.getElementById(id);
 /**
  * An error said where the officer is: beside `near` (a form, a control: in that form's own alert,
  * scrolled into view), else at the top of the page. At 200 % zoom the top is a screen away from
- * the form that failed.
+ * the form that failed. Its text shows printable: a refusal may quote a call id or a reason as stored.
  */
 export function showError(message, near) {
   const form = near?.closest?.('form, fieldset');
   if (!form) {
-    $('error').textContent = message;
+    $('error').textContent = printable(message);
     $('error').hidden = false;
     return;
   }
@@ -23,7 +23,7 @@ export function showError(message, near) {
     box = el('p', '', { className: 'form-error near-error', role: 'alert' });
     form.append(box);
   }
-  box.textContent = message;
+  box.textContent = printable(message);
   box.hidden = false;
   box.scrollIntoView({ block: 'nearest' });
 }
@@ -44,11 +44,11 @@ export function clearError() {
  * A polite announcement (a recall that completed, a hold placed…). The live region stays in the
  * page, empty rather than hidden (a region unhidden as its text is set is often not read out), and
  * is scrolled into view when the officer's action caused it (`scroll`), so that at 200 % zoom
- * something is seen to happen.
+ * something is seen to happen. Its text shows printable (it may quote a call id as stored).
  */
 export function notify(message, { scroll = true } = {}) {
   const notice = $('notice');
-  notice.textContent = message;
+  notice.textContent = message ? printable(message) : '';
   if (!message || !scroll) return;
   const { top, bottom } = notice.getBoundingClientRect();
   if (top < 0 || bottom > innerHeight) notice.scrollIntoView({ block: 'nearest' });
@@ -68,7 +68,7 @@ export function fieldError(input, message) {
     input.addEventListener('input', () => clearFieldError(input));
     input.addEventListener('change', () => clearFieldError(input));
   }
-  box.textContent = message;
+  box.textContent = printable(message);
   box.hidden = false;
   input.setAttribute('aria-invalid', 'true');
   const described = (input.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean);

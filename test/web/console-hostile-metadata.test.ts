@@ -23,6 +23,7 @@ let dir: string;
 let cloud: LocalCloud;
 let browser: Browser;
 let rid: string;
+let archivedRid: string;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
@@ -36,6 +37,15 @@ beforeAll(async () => {
   await cloud.drain();
   expect(cloud.ingestErrors).toEqual([]);
   rid = fixture.manifest.members[0]!.rid;
+  // A call in the archive tier whose call id carries an override: an export of it fails, quoting the id.
+  const archived = buildPack(SITE, [
+    { path: '2023/vault.wav', body: wavFile(10, 'tone'), meta: { callId: `Vault${RLO} kcab`, agent: 'Archie', direction: 'outbound', durationSec: 10, start: '2023-01-05T10:00:00.000Z' } },
+  ], { day: '2023-01-05T00:00:00Z', seed: 'hostile-archived', createdAt: '2023-01-05T11:00:00.000Z' });
+  await cloud.blobs.put(archived.packKey, archived.pack, { storageClass: 'DEEP_ARCHIVE' });
+  await cloud.blobs.put(archived.manifestKey, archived.manifestBytes, { contentType: 'application/json' });
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+  archivedRid = archived.manifest.members[0]!.rid;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 180_000);
 
@@ -79,4 +89,33 @@ describe('call metadata written to reorder or hide text, in the console', () => 
     }
     expect(pageErrors).toEqual([]);
   });
+
+  it('shows the notice and a failed export\'s error, which quote the call id, escaped', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=cases`, { pageErrors });
+    try {
+      await p.waitForSelector('#case-name');
+      await p.fill('#case-name', 'Vault');
+      await p.fill('#case-id', 'C-RLO-1');
+      await p.fill('#case-reason', 'Court order 7/2026');
+      await p.getByRole('button', { name: 'Create case' }).click();
+      await p.waitForSelector('#case-detail:not([hidden])');
+      await p.goto(`${p.url().split('#')[0]}#site=${SITE}&view=call&rid=${archivedRid}`);
+      await p.waitForSelector('#call-body:not([hidden])');
+      await expect.poll(() => p.$$eval('#call-case option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toContain('C-RLO-1');
+      await p.selectOption('#call-case', 'C-RLO-1');
+      await p.getByRole('button', { name: 'Add to case' }).click();
+      await expect.poll(() => p.textContent('#notice')).toBe('Call Vault\\u{202e} kcab added to case C-RLO-1.');
+      await p.goto(`${p.url().split('#')[0]}#site=${SITE}&view=cases&case=C-RLO-1`);
+      await p.waitForSelector('#case-detail:not([hidden])');
+      await p.fill('#export-case-reason', 'Disclosure, order 7/2026');
+      await p.getByRole('button', { name: 'Export this case' }).click();
+      await expect.poll(() => p.textContent('#export-state'), { timeout: 30_000 }).toMatch(/^Export FAILED\. /);
+      const failed = await p.textContent('#export-state');
+      expect(failed).toContain('call Vault\\u{202e} kcab (');
+      expect(failed).not.toMatch(/[\u202e]/);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });
