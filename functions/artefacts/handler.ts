@@ -8,6 +8,7 @@ import type { Audit } from '../shared/audit.ts';
 import { openCursor, sealCursor } from '../../core/paging.ts';
 import { cloudDeps, cursorKeyFrom } from '../shared/deps.ts';
 import { httpErrors } from '../shared/errors.ts';
+import { queryEncoding } from '../shared/query-encoding.ts';
 import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import type { Log } from '../shared/log.ts';
@@ -72,7 +73,7 @@ export function createHandler(deps: ArtefactsHandlerDeps): Handler<HttpEvent, Ht
   const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
     const { site } = z.object({ site: siteSchema }).parse({ site: event.pathParameters?.site });
     return event.pathParameters && 'source' in event.pathParameters ? restorePlan(deps, event, site, event.pathParameters.source) : list(deps, event, site);
-  }).use(httpErrors({ log: deps.log }));
+  }).use(httpErrors({ log: deps.log })).use(queryEncoding());
   return asHandler(chain);
 }
 

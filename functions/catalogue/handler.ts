@@ -11,6 +11,7 @@ import { cloudDeps, cursorKeyFrom, recallStarterFromEnv, searchReadLimitFrom } f
 import { SEARCH_READ_LIMIT_DEFAULT, searchBudget } from '../../core/catalogue-budget.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { httpErrors } from '../shared/errors.ts';
+import { queryEncoding } from '../shared/query-encoding.ts';
 import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import type { Log } from '../shared/log.ts';
 import { cursorSchema, isoTime, limitSchema, searchParamsSchema, siteSchema } from '../shared/params.ts';
@@ -152,7 +153,7 @@ export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, Ht
     if (rid !== undefined && event.requestContext.http.method.toUpperCase() === 'POST') return startRecall(deps, event, site, rid);
     if (rid !== undefined && /\/recall\/?$/.test(event.rawPath)) return recallStatus(deps, event, site, rid);
     return rid === undefined ? search(deps, event, site, context) : getOne(deps, event, site, rid);
-  }).use(httpErrors({ log: deps.log }));
+  }).use(httpErrors({ log: deps.log })).use(queryEncoding());
   return asHandler(chain);
 }
 

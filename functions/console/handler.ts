@@ -25,6 +25,7 @@ import { exportStatus, startExport, type ConsoleExportDeps } from './exports.ts'
 import type { Audit } from '../shared/audit.ts';
 import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, jsonVariable, parseEnv, recallStarterFromEnv, searchReadLimitFrom } from '../shared/deps.ts';
 import { errorResponse, httpErrors } from '../shared/errors.ts';
+import { queryEncoding } from '../shared/query-encoding.ts';
 import { header, json, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
@@ -174,7 +175,7 @@ export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, Http
       return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed on ${event.rawPath}` }, { Allow: matched.allowed.join(', ') });
     }
     return route(deps, { catalogue, holds }, event, caller, matched, context);
-  }).use(httpErrors({ log: deps.log }));
+  }).use(httpErrors({ log: deps.log })).use(queryEncoding());
   return asHandler(chain);
 }
 

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { readFleet, type FleetReadDeps, type FleetSiteConfig } from '../../core/fleet-read.ts';
 import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
 import { httpErrors } from '../shared/errors.ts';
+import { queryEncoding } from '../shared/query-encoding.ts';
 import { fleetSitesSchema } from '../shared/fleet-sites.ts';
 import { json, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -33,7 +34,7 @@ export function createHandler(deps: FleetHandlerDeps): Handler<HttpEvent, HttpRe
     const now = deps.clock.now();
     const rows = await readFleet(deps, deps.sites, now);
     return json(200, rows, { 'X-Ferry-As-Of': now.toISOString() });
-  }).use(httpErrors({ log: deps.log }));
+  }).use(httpErrors({ log: deps.log })).use(queryEncoding());
   return asHandler(chain);
 }
 

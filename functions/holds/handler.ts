@@ -15,6 +15,7 @@ import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeH
 import type { Audit } from '../shared/audit.ts';
 import { auditFromEnv, baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
 import { httpErrors } from '../shared/errors.ts';
+import { queryEncoding } from '../shared/query-encoding.ts';
 import { UnderLegalHoldError } from '../../core/errors.ts';
 import { json, jsonBody, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -215,7 +216,7 @@ export function createHandler(deps: HoldsHandlerDeps): Handler<HttpEvent, HttpRe
     const route = routeOf(event);
     if (!route) return json(404, { error: 'NotFoundError', message: `no route ${event.requestContext.http.method} ${event.rawPath}` });
     return route(deps, event, site);
-  }).use(httpErrors({ log: deps.log }));
+  }).use(httpErrors({ log: deps.log })).use(queryEncoding());
   return asHandler(chain);
 }
 

@@ -9,6 +9,7 @@ import type { Audit } from '../shared/audit.ts';
 import { cloudDeps, rangeReaderFromEnv } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { httpErrors } from '../shared/errors.ts';
+import { queryEncoding } from '../shared/query-encoding.ts';
 import { header, json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import type { Log } from '../shared/log.ts';
 import { emfCount, type Count } from '../shared/metrics.ts';
@@ -144,7 +145,7 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     });
     if (audited) (deps.count ?? emfCount)('Replays', site);
     return { statusCode: result.status, headers: result.headers, body: result.body ?? '' };
-  }).use(httpErrors({ log: deps.log }));
+  }).use(httpErrors({ log: deps.log })).use(queryEncoding());
   return asHandler(chain);
 }
 

@@ -120,4 +120,22 @@ describe('the console on the local cloud', () => {
     tampered.searchParams.set('officer', 'someone-else');
     expect((await fetch(tampered)).status).toBe(403);
   });
+
+  it('refuses a query parameter that is not valid %-encoded UTF-8 with a 400 naming it, and searches or audits nothing for it', async () => {
+    const token = await accessToken();
+    const audited = () => readFileSync(cloud.auditFile, 'utf8').trim().split('\n').length;
+    const before = audited();
+    for (const [query, field] of [['agent=%ff%fe', 'agent'], ['agent=%', 'agent'], ['callId=ab%2', 'callId'], ['agent=x&number=%c3', 'number'], ['%zz=1', 'query']] as const) {
+      const res = await consoleCall(token, `/sites/${A}/recordings?${query}`);
+      expect(res.status, query).toBe(400);
+      const body = (await res.json()) as { error: string; message: string; issues: { field: string }[] };
+      expect(body.error, query).toBe('InvalidInputError');
+      expect(body.issues.map((i) => i.field), query).toEqual([field]);
+      expect(body.message, query).toContain('is not valid %-encoded UTF-8');
+    }
+    expect(audited()).toBe(before);
+    // Well-formed escapes (UTF-8 é, a space as + or %20) are searched as before.
+    for (const query of ['agent=Ren%C3%A9e', 'agent=Ann+Lee', 'agent=Ann%20Lee']) expect((await consoleCall(token, `/sites/${A}/recordings?${query}`)).status, query).toBe(200);
+  });
 });
+
