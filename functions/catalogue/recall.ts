@@ -5,7 +5,7 @@ import type { CatalogueEntry, CatalogueStore } from '../../core/ports.ts';
 import { archiveView, recallView, type ArchiveView, type PackTier, type RecallStatusStore } from '../../core/recall-status.ts';
 import type { RecallStarter } from '../../core/recall.ts';
 import type { Audit } from '../shared/audit.ts';
-import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
+import { json, noBodyFields, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import type { Clock } from '../../core/clock.ts';
 
 // The catalogue's recall routes and a recording's archive state:
@@ -16,6 +16,8 @@ import type { Clock } from '../../core/clock.ts';
 //  - GET …/recordings/{rid} carries `archive`: the pack's tier predicted from the lifecycle rule
 //    (PACK_TIERS) and its upload time (the pack record), combined with the recall status record.
 //    No S3 read: these functions may not read packs.
+
+const noQuery = z.object({}).strict('unknown parameter (this route takes none)');
 
 export interface RecallRouteDeps {
   catalogue: Pick<CatalogueStore, 'getRecording' | 'getPack'>;
@@ -49,7 +51,8 @@ export async function archiveOf(deps: RecallRouteDeps, entry: CatalogueEntry): P
 
 /** Starts the recall of the recording's pack; the workflow notifies the requester when it plays again. */
 export async function startRecall(deps: RecallRouteDeps, event: HttpEvent, site: string, rawRid: string): Promise<HttpResult> {
-  const rid = z.object({ rid: ridSchema }).parse({ rid: rawRid }).rid;
+  const rid = z.object({ rid: ridSchema, query: noQuery }).parse({ rid: rawRid, query: event.queryStringParameters ?? {} }).rid;
+  noBodyFields(event);
   if (!deps.recall) {
     const message = 'recall is not available here: no recall workflow is deployed with this catalogue';
     return json(501, { error: 'NotImplemented', message });
@@ -67,7 +70,7 @@ export async function startRecall(deps: RecallRouteDeps, event: HttpEvent, site:
 /** The recall status of the recording's pack: `{ state: none|restoring|available|gave-up, requestedAt, availableUntil, … }`. */
 export async function recallStatus(deps: RecallRouteDeps, event: HttpEvent, site: string, rawRid: string): Promise<HttpResult> {
   const entry = await entryOf(deps, site, rawRid);
-  z.object({}).strict('unknown parameter (this route takes none)').parse(event.queryStringParameters ?? {});
+  noQuery.parse(event.queryStringParameters ?? {});
   if (!deps.recalls) return json(501, { error: 'NotImplemented', message: 'recall status is not available here: this function has no recall records to read' });
   const view = recallView(await deps.recalls.get(site, entry.packKey), deps.clock.now());
   return json(200, { site, rid: entry.rid, packKey: entry.packKey, ...view });

@@ -26,7 +26,7 @@ import type { Audit } from '../shared/audit.ts';
 import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, jsonVariable, parseEnv, recallStarterFromEnv, searchReadLimitFrom } from '../shared/deps.ts';
 import { errorResponse, httpErrors } from '../shared/errors.ts';
 import { queryEncoding } from '../shared/query-encoding.ts';
-import { header, json, type HttpEvent, type HttpResult } from '../shared/http.ts';
+import { header, json, noBodyFields, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 import { siteSchema } from '../shared/params.ts';
@@ -113,6 +113,7 @@ function asOfficerEvent(event: HttpEvent, caller: ConsoleCaller, path: string, p
 
 async function link(deps: ConsoleHandlerDeps, event: HttpEvent, caller: ConsoleCaller, site: string, rawRid: string, download: boolean) {
   const { rid } = z.object({ rid: ridSchema, query: noQuery }).parse({ rid: rawRid, query: event.queryStringParameters ?? {} });
+  noBodyFields(event);
   const entry = await deps.catalogue.getRecording(site, rid);
   if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
   const place = { packKey: entry.packKey, offset: entry.offset, length: entry.length };

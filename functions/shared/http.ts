@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors.ts';
 
 // The slice of API Gateway HTTP API (payload 2.0) events and results the functions use.
@@ -66,4 +67,11 @@ export function jsonBody(event: HttpEvent): unknown {
   } catch {
     throw new InvalidInputError('body: must be a JSON object');
   }
+}
+
+const emptyBody = z.object({}).strict('unknown field (this route takes no body fields)');
+
+/** A POST route that takes no body: none, or `{}`; any field is refused (400 naming each), as an unknown query parameter is. */
+export function noBodyFields(event: HttpEvent): void {
+  emptyBody.parse(jsonBody(event));
 }

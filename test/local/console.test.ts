@@ -137,5 +137,23 @@ describe('the console on the local cloud', () => {
     // Well-formed escapes (UTF-8 é, a space as + or %20) are searched as before.
     for (const query of ['agent=Ren%C3%A9e', 'agent=Ann+Lee', 'agent=Ann%20Lee']) expect((await consoleCall(token, `/sites/${A}/recordings?${query}`)).status, query).toBe(200);
   });
+
+  it('refuses a body with fields on the POST routes that take none (play link, download link, recall) with a 400 naming each, and mints with none or {}', async () => {
+    const token = await accessToken();
+    const rid = packs[A]!.manifest.members[0]!.rid;
+    const post = (path: string, body?: string) =>
+      fetch(`${cloud.console.apiUrl}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }, ...(body === undefined ? {} : { body }) });
+    for (const route of ['play-link', 'download-link', 'recall']) {
+      const res = await post(`/sites/${A}/recordings/${rid}/${route}`, JSON.stringify({ x: 1, officer: 'someone-else' }));
+      expect(res.status, route).toBe(400);
+      const body = (await res.json()) as { error: string; message: string; issues: { field: string }[] };
+      expect(body.error, route).toBe('InvalidInputError');
+      expect(body.issues.map((i) => i.field), route).toEqual(['x, officer']);
+      expect(body.message, route).toContain('unknown field');
+    }
+    expect((await post(`/sites/${A}/recordings/${rid}/play-link`, 'not json')).status).toBe(400);
+    expect((await post(`/sites/${A}/recordings/${rid}/play-link`, '{}')).status).toBe(200);
+    expect((await post(`/sites/${A}/recordings/${rid}/play-link`)).status).toBe(200);
+  });
 });
 
