@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Alert, BlobStore } from '../core/ports.ts';
 import { heartbeatListing, readHeartbeat, type HeartbeatBlobs, type ListedHeartbeat } from '../core/heartbeat-read.ts';
@@ -94,20 +95,30 @@ export async function siteTakenOver(store: Partial<Pick<BlobStore, 'list' | 'get
   return { id: other.id, host: other.host, since: new Date(other.since).toISOString(), newest: new Date(other.newest).toISOString(), lastOwn: new Date(lastOwn).toISOString() };
 }
 
-/** The critical alert of a pass that ships nothing because the site is shipped from another host now. */
-export function siteTakenOverAlert(site: string, state: string, t: TakenOver): Omit<Alert, 'key'> {
+/**
+ * The critical alert of a pass that ships nothing because the site is shipped from another host now.
+ * `ownHost` is this machine's name: when the other agent's heartbeats carry the same one (a standby
+ * that took the primary's name, a rebuilt host that mounts its old state directory again), the alert
+ * says it is another agent on a host of that name, not "the agent on" this host's own name.
+ */
+export function siteTakenOverAlert(site: string, state: string, t: TakenOver, ownHost: string = hostname()): Omit<Alert, 'key'> {
   const host = t.host || 'another host';
+  const sameName = t.host !== '' && t.host.toLowerCase() === ownHost.toLowerCase();
+  const who = sameName ? `another agent (id ${t.id}) on a host also named ${t.host}` : `the agent on ${host}`;
+  const itIs = sameName
+    ? `another agent (id ${t.id}, not this state directory's) ships the site (its newest heartbeat ${t.newest}). It ran on a host named ${t.host}, as this one is named, but it is not this agent: a standby that took this host's name at a failover, or this host rebuilt with a new state directory while this old one was mounted again, or another agent was started as this site. `
+    : `the agent on ${host} (id ${t.id}) ships the site (its newest heartbeat ${t.newest}): the site was moved to that host (a failover), or that agent was started as this site. `;
   return {
     severity: 'critical',
     site,
-    subject: `site ${site} is shipped by the agent on ${host} since ${t.since}: this agent shipped nothing`,
+    subject: `site ${site} is shipped by ${who} since ${t.since}: this agent shipped nothing`,
     message:
-      `This state directory (${state}) last wrote a heartbeat as site ${site} at ${t.lastOwn}; since ${t.since} the agent on ${host} (id ${t.id}) ships the site (its newest heartbeat ${t.newest}): the site was moved to that host (a failover), or that agent was started as this site. ` +
+      `This state directory (${state}) last wrote a heartbeat as site ${site} at ${t.lastOwn}; since ${t.since} ${itIs}` +
       `Shipping from here would publish this host's older share and its old server's binlogs as the site's newest, so nothing was shipped. ` +
       `If that agent is the site now, stop this one (its cron line or service). To fail back to this host, stop that agent first, restore the database and the share from the cloud, ` +
       `then start this agent with a new, empty state directory (\`state:\` in its configuration) and take a full (docs/restore.md, "Failing over, and back"). ` +
       `If that agent should never have shipped as site ${site} (a test host, a copied configuration) and this host's database and share are the site's, restore nothing: stop that agent, then start this one with a new, empty state directory and take a full.`,
-    details: { otherAgent: t.id, otherHost: t.host, since: t.since, newest: t.newest, lastOwn: t.lastOwn },
+    details: { otherAgent: t.id, otherHost: t.host, ...(sameName ? { otherHostSameName: true } : {}), since: t.since, newest: t.newest, lastOwn: t.lastOwn },
   };
 }
 

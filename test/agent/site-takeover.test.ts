@@ -1,9 +1,11 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.ts';
 import { HEARTBEAT_MIN_SECONDS } from '../../agent/heartbeat.ts';
+import { heartbeatMemoryFile, type HeartbeatMemory } from '../../agent/heartbeat-memory.ts';
+import { siteTakenOverAlert } from '../../agent/site-takeover.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
@@ -75,7 +77,10 @@ describe('the old primary started by its cron with its state directory from befo
     expect(await keysUnder(store, 'manifests/site-a/')).toEqual(before);
     const taken = alerts.filter((a) => a.key === 'site-taken-over');
     expect(taken).toEqual([expect.objectContaining({ severity: 'critical' })]);
-    expect(taken[0]!.subject).toMatch(/^site site-a is shipped by the agent on .+ since .+: this agent shipped nothing$/);
+    // Both hosts of this test are this machine: the alert names the other agent by its id, on a host of the same name, not "the agent on" this host.
+    const otherId = (JSON.parse(readFileSync(heartbeatMemoryFile(secondary.config.state), 'utf8')) as HeartbeatMemory).agentId!;
+    expect(taken[0]!.subject).toBe(`site site-a is shipped by another agent (id ${otherId}) on a host also named ${hostname()} since ${taken[0]!.details!.since as string}: this agent shipped nothing`);
+    expect(taken[0]!.message).toContain(`It ran on a host named ${hostname()}, as this one is named, but it is not this agent`);
     expect(taken[0]!.message).toContain('stop that agent first, restore the database and the share from the cloud, then start this agent with a new, empty state directory');
     expect(taken[0]!.message).toContain('If that agent should never have shipped as site site-a (a test host, a copied configuration) and this host\'s database and share are the site\'s, restore nothing');
     expect(back.status.openAlerts.map((a) => [a.key, a.severity])).toContainEqual(['site-taken-over', 'critical']);
@@ -177,3 +182,24 @@ describe('the old primary started by its cron with its state directory from befo
     expect(alerts.map((a) => a.key)).not.toContain('site-taken-over');
   });
 });
+
+describe('the takeover alert and the other agent\'s host name', () => {
+  const taken = { id: 'agent-b7', host: 'pbx-1', since: '2026-03-02T08:00:00.000Z', newest: '2026-03-05T08:00:00.000Z', lastOwn: '2026-03-01T20:00:00.000Z' };
+
+  it('names the other host when it is not this machine\'s name', () => {
+    const alert = siteTakenOverAlert('site-a', '/var/lib/ferry', taken, 'pbx-2');
+    expect(alert.subject).toBe('site site-a is shipped by the agent on pbx-1 since 2026-03-02T08:00:00.000Z: this agent shipped nothing');
+    expect(alert.message).toContain('since 2026-03-02T08:00:00.000Z the agent on pbx-1 (id agent-b7) ships the site');
+    expect(alert.details).not.toHaveProperty('otherHostSameName');
+  });
+
+  it('says another agent (its id) on a host of the same name when the other host carries this machine\'s name, in any case', () => {
+    const alert = siteTakenOverAlert('site-a', '/var/lib/ferry', taken, 'PBX-1');
+    expect(alert.subject).toBe('site site-a is shipped by another agent (id agent-b7) on a host also named pbx-1 since 2026-03-02T08:00:00.000Z: this agent shipped nothing');
+    expect(alert.message).toContain('since 2026-03-02T08:00:00.000Z another agent (id agent-b7, not this state directory\'s) ships the site');
+    expect(alert.message).toContain('It ran on a host named pbx-1, as this one is named, but it is not this agent');
+    expect(alert.message).not.toContain('the agent on pbx-1');
+    expect(alert.details).toMatchObject({ otherAgent: 'agent-b7', otherHost: 'pbx-1', otherHostSameName: true });
+  });
+});
+
