@@ -1,10 +1,10 @@
 import { mkdirSync, openSync, fsyncSync, closeSync, renameSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LineFileReader } from './line-file.ts';
 import { JournalWriter, type JournalSync } from './journal-writer.ts';
 import { ShippedIndex } from './state/shipped-index.ts';
 import { ArtefactLedger, type ArtefactEvent, type ArtefactRecord, type ArtefactSnapshot, type InflightArtefact } from './artefact-ledger.ts';
-import { writeAllSync } from './state/atomic-file.ts';
+import { fsyncDirectory, writeAllSync } from './state/atomic-file.ts';
 import { FerryError } from '../core/errors.ts';
 
 // Crash-safe journal: append-only JSON lines, made durable before the step they record is
@@ -12,8 +12,8 @@ import { FerryError } from '../core/errors.ts';
 // (agent/journal-writer.ts: in order, group commit, through libuv's thread pool), so the main
 // thread goes on filling other packs while the disk works; the caller awaits it before the step
 // the line guards. A torn last line (crash mid-append) is ignored on load.
-// Compaction writes a snapshot to a temporary file, fsyncs it, and renames it over the journal
-// (atomic); it waits for the appends under way. What shipped from each batch is not held here
+// Compaction writes a snapshot to a temporary file, fsyncs it, renames it over the journal (atomic)
+// and fsyncs the directory; it waits for the appends under way. What shipped from each batch is not held here
 // but in the shipped index beside the journal (state/shipped-index.ts): compaction merges what
 // was published since into it first, so the snapshot need not list it, and loading streams the
 // journal line by line.
@@ -374,6 +374,7 @@ export class Journal {
     closeSync(fd);
     this.writer?.closeNow();
     renameSync(tmp, this.file);
+    fsyncDirectory(dirname(this.file)); // the rename durable too, as writeFileAtomic's and the shipped index's are
     this.writer = new JournalWriter(this.file, this.sync);
     this.lines = 1;
     this.bytesSinceSnapshot = 0;
