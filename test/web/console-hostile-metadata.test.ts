@@ -118,4 +118,18 @@ describe('call metadata written to reorder or hide text, in the console', () => 
     }
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
+  it('shows an error quoting a case id from the address escaped (a link written with an override)', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=cases&case=${encodeURIComponent(`C-${RLO}1-evil`)}`, { pageErrors });
+    try {
+      await p.waitForSelector('#error:not([hidden])');
+      const error = await p.textContent('#error');
+      expect(error).toContain('Opening case C-\\u{202e}1-evil');
+      expect(error).not.toMatch(/[\u202e]/);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
 });
+
