@@ -10,7 +10,7 @@ import { ArtefactRunner } from './artefact-runner.ts';
 import { oneAtATime } from './activity-worker.ts';
 import { PartPool } from './part-pool.ts';
 import { Observations } from './state/observations.ts';
-import { LossLog } from './state/loss-log.ts';
+import { LossLog, withFirstPaths } from './state/loss-log.ts';
 import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
@@ -34,7 +34,6 @@ import { emptyReport, mergeReport, type AgentDeps, type AgentStatusFile, type Cy
 import { KeptBatches } from './kept-batches.ts';
 import { adoptRenamedSources } from './source-rename.ts';
 import { failureMarked, markPassStarted, readPassMarker } from './state/pass-marker.ts';
-import { RECENT_LOSS_PATHS } from '../core/fleet.ts';
 
 export { RECORDINGS_SLICE_MS } from './ship-recordings.ts';
 export { mergeReport } from './agent-types.ts';
@@ -376,8 +375,7 @@ export class Agent {
       sources: (this.lastReport?.sources ?? []).map((s) => ('lost' in s ? { ...s, lost: this.lossLog.lostVersions(s.name) } : s)),
       lastCycle: this.lastReport ? { packs: this.lastReport.packs, recordings: this.lastReport.recordings, bytes: this.lastReport.bytes, artefacts: this.lastReport.artefacts, artefactBytes: this.lastReport.artefactBytes, failed: this.lastReport.failed, lost: this.lastReport.lost } : undefined,
       inflight: this.journal.inflightPacks().length + this.journal.inflightArtefacts().length,
-      // Each with its first paths, as the heartbeat names them: `agent status --losses` has every one.
-      recentLosses: losses.slice(-10).map((l) => (l.files.length > RECENT_LOSS_PATHS ? { ...l, files: l.files.slice(0, RECENT_LOSS_PATHS), filesInAll: l.files.length } : l)),
+      recentLosses: losses.slice(-10).map(withFirstPaths),
       lossRecords: this.lossLog.records(),
       openAlerts: this.alerts.openAlerts(),
       lastError: this.lastError,

@@ -3,9 +3,10 @@ import { dirname, join } from 'node:path';
 import { LineFileReader } from './line-file.ts';
 import { JournalWriter, type JournalSync } from './journal-writer.ts';
 import { ShippedIndex } from './state/shipped-index.ts';
-import { ArtefactLedger, type ArtefactEvent, type ArtefactRecord, type ArtefactSnapshot, type InflightArtefact } from './artefact-ledger.ts';
+import { ArtefactLedger, type ArtefactRecord, type InflightArtefact } from './artefact-ledger.ts';
 import { fsyncDirectory, writeAllSync } from './state/atomic-file.ts';
 import { FerryError } from '../core/errors.ts';
+import type { Event, FileStamp, InflightPack, LossRecord, Totals } from './journal-records.ts';
 
 // Crash-safe journal: append-only JSON lines, made durable before the step they record is
 // taken. Every append returns a promise that resolves once its line is written and synced
@@ -38,67 +39,6 @@ export function shipRetryable(error: unknown): boolean {
   return error instanceof FerryError ? error.retryable : true;
 }
 
-export interface FileStamp {
-  /** File name inside the batch directory. */
-  name: string;
-  size: number;
-  mtimeMs: number;
-}
-
-export interface InflightPack {
-  packId: string;
-  source: string;
-  batch: string;
-  packKey: string;
-  manifestKey: string;
-  files: FileStamp[];
-  uploads: string[];
-  /** Begun for a pack found already offsite (nothing sent): recovered, it is counted found, not shipped. */
-  found?: true;
-}
-
-export interface Totals {
-  packs: number;
-  recordings: number;
-  bytes: number;
-  lostBatches: number;
-  lostRecordings: number;
-  /** Artefacts (backups, segments incl. partials, archives) published. */
-  artefacts: number;
-  artefactBytes: number;
-  /** Artefact versions the site removed or overwrote before they were shipped. */
-  lostArtefacts: number;
-  /**
-   * Packs found already offsite (an earlier state directory shipped them: a host rebuilt, a
-   * directory restored from a copy) and not sent again: not in `packs`, `recordings`, `bytes`,
-   * which count what this directory sent.
-   */
-  foundPacks?: number;
-  foundRecordings?: number;
-  foundBytes?: number;
-}
-
-export interface LossRecord {
-  source: string;
-  batch: string;
-  files: string[];
-  reason: string;
-  at: string;
-  /** 'artefact': `batch` is the file name and one artefact version was lost (not recordings). */
-  kind?: 'artefact';
-}
-
-type Event =
-  | { e: 'begin'; pack: Omit<InflightPack, 'uploads'> }
-  | { e: 'upload'; packId: string; uploadId: string }
-  | { e: 'upload-end'; packId: string; uploadId: string }
-  | { e: 'published'; packId: string; recordings: number; bytes: number; found?: 1 }
-  | { e: 'abandoned'; packId: string; reason: string }
-  | { e: 'lost'; loss: LossRecord }
-  // `index: 1`: the shipped files are in the shipped index (`shipped` is empty); older snapshots list them.
-  | ({ e: 'snapshot'; shipped: Record<string, string[]>; index?: 1; inflight: InflightPack[]; totals: Totals; losses: LossRecord[] } & Partial<ArtefactSnapshot>)
-  | ArtefactEvent;
-
 export const stampKey = (f: FileStamp): string => `${f.name}\t${f.size}\t${Math.trunc(f.mtimeMs)}`;
 const batchKey = (source: string, batch: string): string => `${source}\t${batch}`;
 const MAX_LOSSES_KEPT = 200;
@@ -112,6 +52,7 @@ export const COMPACT_AFTER_LINES = 5000;
 export const COMPACT_AFTER_BYTES = 4 * 2 ** 20;
 
 export type { JournalSync } from './journal-writer.ts';
+export type { FileStamp, InflightPack, LossRecord, Totals } from './journal-records.ts';
 
 export class Journal {
   private readonly file: string;

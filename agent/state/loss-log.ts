@@ -3,6 +3,7 @@ import { writeAllSync } from './atomic-file.ts';
 import { ARCHIVE_AFTER_DAYS, ARCHIVE_FILE, COMPACT_ABOVE_BYTES, NO_ARCHIVE, archivable, archivedLosses, batchKeys, compactLosses, type ArchivedLosses } from './loss-archive.ts';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { RECENT_LOSS_PATHS } from '../../core/fleet.ts';
 
 // Every loss the agent ever reported, in full: an append-only JSON-lines file in the state
 // directory, fsynced before the loss counts as recorded. Nothing is ever deleted from it (each
@@ -233,3 +234,6 @@ export class LossLog {
     this.fd = undefined;
   }
 }
+
+/** A loss with its first paths, as the heartbeat names them (status.json's recent losses): `agent status --losses` has every one. */
+export const withFirstPaths = (l: LossEntry): LossEntry & { filesInAll?: number } => (l.files.length > RECENT_LOSS_PATHS ? { ...l, files: l.files.slice(0, RECENT_LOSS_PATHS), filesInAll: l.files.length } : l);
