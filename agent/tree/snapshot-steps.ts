@@ -54,11 +54,11 @@ export async function publishIndex(ctx: TreeSnapshotContext, key: string, header
  * or aborted, and the packs the purge removed forgotten (their content is packed again if met).
  */
 export async function contentOfStore(ctx: TreeSnapshotContext, dir: string, firstHere = false): Promise<ContentIndex> {
-  const { store, source } = ctx;
+  const { store, site, source } = ctx;
   // The listing is asked for first and read while the content index loads: one round trip to the
   // store less before the walk. Recovery below only adopts packs already in the store (it
   // completes no upload), so a listing begun before it names the same packs.
-  const listing = listKeys(store.list(packsPrefix(ctx)));
+  const listing = listKeys(store.list(`${sitePrefix('trees', site)}${source.name}/packs/`));
   // Read (and its failure handled) only once the index is loaded; never left unhandled meanwhile.
   listing.catch(() => undefined);
   const content = new ContentIndex(dir);
@@ -70,9 +70,6 @@ export async function contentOfStore(ctx: TreeSnapshotContext, dir: string, firs
   if (firstHere) await seedOrWarn(ctx, content, present);
   return content;
 }
-
-/** Where the source's content packs are. */
-const packsPrefix = (ctx: Pick<TreeSnapshotContext, 'site' | 'source'>): string => `${sitePrefix('trees', ctx.site)}${ctx.source.name}/packs/`;
 
 async function listKeys(objects: AsyncIterable<{ key: string }>): Promise<Set<string>> {
   const keys = new Set<string>();
@@ -140,37 +137,22 @@ export class PackGoneError extends Error {
   override readonly name = 'PackGoneError';
 }
 
-/** HEADs a snapshot sends at once to look at the packs it reuses. */
-const HEADS_AT_ONCE = 8;
-/** Keys a LIST request answers (S3's page). */
-const LIST_PAGE = 1000;
-
 /**
  * The one race with the purge (docs/restore.md): content reused from a pack that only forgotten
  * snapshots listed, and the pack deleted before this manifest is out. Every pack the manifest
  * names is looked at just before it is published; when one is gone nothing is published, the
- * content index forgets that pack, and the next pass packs its content again. A manifest that
- * names many packs (a share whose files were written over years reuses a pack of nearly every
- * day since the install) is checked against one listing of the source's packs, a request per
- * 1,000, rather than a HEAD each: the HEADs grew with the site's age, a thousand a snapshot by
- * its third year.
+ * content index forgets that pack, and the next pass packs its content again.
  */
 export async function assertPacksPresent(ctx: TreeSnapshotContext, content: ContentIndex, keys: string[]): Promise<void> {
-  let gone: string[] = [];
-  const pages = Math.ceil(Math.max(content.allPacks().length, keys.length, 1) / LIST_PAGE);
-  if (keys.length > HEADS_AT_ONCE * 2 * pages) {
-    const present = await listKeys(ctx.store.list(packsPrefix(ctx)));
-    gone = keys.filter((k) => !present.has(k));
-  } else {
-    let next = 0;
-    const worker = async () => {
-      while (next < keys.length) {
-        const key = keys[next++]!;
-        if (!(await ctx.store.head(key))) gone.push(key);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(HEADS_AT_ONCE, keys.length) }, worker));
-  }
+  const gone: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      if (!(await ctx.store.head(key))) gone.push(key);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, keys.length) }, worker));
   if (gone.length === 0) return;
   const goneSet = new Set(gone);
   content.retainPacks(new Set(content.allPacks().map((p) => p.key).filter((k) => !goneSet.has(k))));
