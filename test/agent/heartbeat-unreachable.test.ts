@@ -142,6 +142,40 @@ describe('the heartbeat of a pass that cannot reach the store', () => {
   });
 });
 
+/**
+ * A store whose first recordings upload waits until released (a slow uplink while the pass's
+ * mid-pass heartbeats go out) and whose heartbeat puts fail while `line.down` (from `address`).
+ */
+function heldPackStore(address: string) {
+  const memory = new MemoryBlobStore();
+  const line = { down: false };
+  let reached!: () => void;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (reached = r));
+  const released = new Promise<void>((r) => (release = r));
+  let waited = false;
+  const put: BlobStore['put'] = async (key, body, options) => {
+    if (line.down && key.startsWith('heartbeats')) throw new TransientError(`connect ECONNREFUSED ${address} (put ${key})`);
+    if (!waited && key.startsWith('recordings/')) {
+      waited = true;
+      reached();
+      await released;
+    }
+    return MemoryBlobStore.prototype.put.call(memory, key, body, options);
+  };
+  return { store: Object.assign(memory, { put }), line, held, release };
+}
+
+/** A mid-pass heartbeat timer the test drives: `beat()` sends the pass's next mid-pass heartbeat. */
+function manualBeats() {
+  let next: () => Promise<void> = async () => undefined;
+  const timer: PassHeartbeatTimer = (b) => {
+    next = b;
+    return () => void (next = async () => undefined);
+  };
+  return { timer, beat: () => next() };
+}
+
 describe('the heartbeat at the end of a long pass that cannot reach the store', () => {
   it('counts the hour from the last mid-pass heartbeat that went out: no page 2 min after it, a critical page naming it once an hour passed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-midpass-'));
@@ -157,28 +191,8 @@ sources:
   - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
 `);
     // The first pack waits (a slow uplink) while the pass's beats go out; the line then drops before the pass's own heartbeat.
-    const memory = new MemoryBlobStore();
-    const line = { down: false };
-    let reached!: () => void;
-    let release!: () => void;
-    const held = new Promise<void>((r) => (reached = r));
-    const released = new Promise<void>((r) => (release = r));
-    let waited = false;
-    const put: BlobStore['put'] = async (key, body, options) => {
-      if (line.down && key.startsWith('heartbeats')) throw new TransientError(`connect ECONNREFUSED 10.0.0.1:443 (put ${key})`);
-      if (!waited && key.startsWith('recordings/')) {
-        waited = true;
-        reached();
-        await released;
-      }
-      return MemoryBlobStore.prototype.put.call(memory, key, body, options);
-    };
-    const store = Object.assign(memory, { put });
-    let beat: () => Promise<void> = async () => undefined;
-    const timer: PassHeartbeatTimer = (b) => {
-      beat = b;
-      return () => void (beat = async () => undefined);
-    };
+    const { store, line, held, release } = heldPackStore('10.0.0.1:443');
+    const { timer, beat } = manualBeats();
     const alerts: Alert[] = [];
     const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'etag', retryDelayMs: () => 1, passHeartbeatTimer: timer });
     try {
@@ -218,23 +232,7 @@ shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 
 sources:
   - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
 `);
-    const memory = new MemoryBlobStore();
-    const line = { down: false };
-    let reached!: () => void;
-    let release!: () => void;
-    const held = new Promise<void>((r) => (reached = r));
-    const released = new Promise<void>((r) => (release = r));
-    let waited = false;
-    const put: BlobStore['put'] = async (key, body, options) => {
-      if (line.down && key.startsWith('heartbeats')) throw new TransientError(`connect ECONNREFUSED 10.0.0.2:443 (put ${key})`);
-      if (!waited && key.startsWith('recordings/')) {
-        waited = true;
-        reached();
-        await released;
-      }
-      return MemoryBlobStore.prototype.put.call(memory, key, body, options);
-    };
-    const store = Object.assign(memory, { put });
+    const { store, line, held, release } = heldPackStore('10.0.0.2:443');
     const alerts: Alert[] = [];
     const notifier = { notify: async (a: Alert) => void alerts.push(a) };
     // A pass to the old endpoint (nothing to ship), then the endpoint moves and a long pass begins.
@@ -243,11 +241,7 @@ sources:
     before.close();
     clock.advance(10 * 60_000);
     writeTree(root, 2, 10, { now: clock.now().getTime() });
-    let beat: () => Promise<void> = async () => undefined;
-    const timer: PassHeartbeatTimer = (b) => {
-      beat = b;
-      return () => void (beat = async () => undefined);
-    };
+    const { timer, beat } = manualBeats();
     const agent = new Agent({ config: configAt('http://store.site-a.example:9000'), store, clock, log: silentLogger, notifier, verify: 'etag', retryDelayMs: () => 1, passHeartbeatTimer: timer });
     try {
       const pass = agent.cycle();
