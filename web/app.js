@@ -27,7 +27,8 @@ let current = null;
 let generation = 0;
 
 function showError(message) {
-  errorBox.textContent = message;
+  // An answer's message can quote what a request carried (a call id, a site): shown as the other texts are.
+  errorBox.textContent = printable(message);
   errorBox.hidden = false;
 }
 

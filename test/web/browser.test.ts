@@ -199,4 +199,19 @@ describe('compliance web page in Chromium', () => {
     expect(await error.isVisible()).toBe(false);
     expect((await rows()).map((r) => r.cells[1])).toEqual([recordings[5]!.metadata.callId]);
   });
+
+  it("shows an error message quoting bidi and control characters escaped, not as the characters", async () => {
+    // Whatever the API quotes back (a call id typed into the form): the answer is stood in for at the page's edge.
+    const hostile = 'callId: no call "abc\u202Evaw.exe" \u0007here';
+    const search = (url: URL): boolean => url.pathname === `/sites/${SITE}/recordings`;
+    await page.route(search, (route) => route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ message: hostile }) }));
+    try {
+      await submitSearch({ callId: 'abc' });
+      const shown = (await page.getByRole('alert').textContent()) ?? '';
+      expect(shown).toContain('no call "abc\\u{202e}vaw.exe" \\x07here');
+      expect(shown).not.toMatch(/[\u202e\u0007]/);
+    } finally {
+      await page.unroute(search);
+    }
+  });
 });
