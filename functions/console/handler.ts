@@ -25,7 +25,7 @@ import { exportStatus, startExport, type ConsoleExportDeps } from './exports.ts'
 import type { Audit } from '../shared/audit.ts';
 import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, jsonVariable, parseEnv, recallStarterFromEnv, searchReadLimitFrom } from '../shared/deps.ts';
 import { errorResponse, httpErrors } from '../shared/errors.ts';
-import { queryEncoding } from '../shared/query-encoding.ts';
+import { checkQueryEncoding } from '../shared/query-encoding.ts';
 import { header, json, noBodyFields, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
@@ -169,6 +169,8 @@ export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, Http
       if (error instanceof UnauthorizedError) return unauthorized(error.message);
       return errorResponse(error, deps.log);
     }
+    // After sign-in, as the front door's JWT authorizer answers 401 before the function sees anything on AWS.
+    checkQueryEncoding(event.rawQueryString);
     const method = event.requestContext.http.method.toUpperCase();
     const matched = matchConsoleRoute(method, event.rawPath);
     if (!matched) return json(404, { error: 'NotFoundError', message: `no console route ${method} ${event.rawPath}` });
@@ -176,7 +178,7 @@ export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, Http
       return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed on ${event.rawPath}` }, { Allow: matched.allowed.join(', ') });
     }
     return route(deps, { catalogue, holds }, event, caller, matched, context);
-  }).use(httpErrors({ log: deps.log })).use(queryEncoding());
+  }).use(httpErrors({ log: deps.log }));
   return asHandler(chain);
 }
 

@@ -134,6 +134,9 @@ describe('the console on the local cloud', () => {
       expect(body.message, query).toContain('is not valid %-encoded UTF-8');
     }
     expect(audited()).toBe(before);
+    // Without a sign-in the answer is 401 whatever the query says, as the front door's authorizer answers first on AWS.
+    const anonymous = await fetch(`${cloud.console.apiUrl}/sites/${A}/recordings?agent=%ff`);
+    expect(anonymous.status).toBe(401);
     // Well-formed escapes (UTF-8 é, a space as + or %20) are searched as before.
     for (const query of ['agent=Ren%C3%A9e', 'agent=Ann+Lee', 'agent=Ann%20Lee']) expect((await consoleCall(token, `/sites/${A}/recordings?${query}`)).status, query).toBe(200);
   });
