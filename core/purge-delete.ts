@@ -4,6 +4,7 @@ import type { Clock } from './clock.ts';
 import { copyOutHeld, type CopyOutDeps, type CopyOutOptions, type CopyOutResult } from './copy-out.ts';
 import type { ErasureStore } from './erasure-items.ts';
 import { markErased } from './erasure-purge.ts';
+import { deleteReplicas, type ReplicaBucket } from './erasure-replica.ts';
 import { ArchivedError, messageOf, NotFoundError } from './errors.ts';
 import { artefactEntryOf } from './ingest-artefact.ts';
 import { ingestManifest } from './ingest.ts';
@@ -66,6 +67,8 @@ export interface PurgeDeleteDeps {
   copyOut?: CopyOutDeps;
   /** Erasure requests (core/erasure-purge.ts): those of a pack gone are marked done; absent, they stay pending. */
   erasures?: Pick<ErasureStore, 'getErasure' | 'markDone' | 'noteWaiting'>;
+  /** The DR bucket (`replication`): the copies of the packs an erasure deletes go there first (core/erasure-replica.ts); absent, no DR bucket is touched. */
+  replica?: ReplicaBucket;
 }
 
 /** How a target's kept calls are copied: held calls under legal hold, or (an erasure) every call but the erased, held only if one of them is. */
@@ -182,7 +185,14 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const foreign = batch.targets.flatMap((t) => [t.key, ...(t.then ? [t.then] : [])]).filter((k) => !own(k));
   if (foreign.length) throw new Error(`purge batch ${batch.index} names keys outside site ${site}: ${foreign.slice(0, 3).join(', ')}`);
 
-  const { ready, copies, copyFailed } = await copyOut(deps, site, batch.targets);
+  const copied = await copyOut(deps, site, batch.targets);
+  const { copies, copyFailed } = copied;
+  // An erasure's pack goes here only once its DR copy is gone: one kept there keeps it here too, for the next purge.
+  const { ready, refused } = await deleteReplicas(deps.replica, copied.ready);
+  for (const { target, reason } of refused) {
+    copyFailed.push({ key: target.key, reason });
+    if (target.erase?.length) await noteErasureWaiting(deps, site, target.erase, `pack ${target.key}: ${reason}`);
+  }
   const first = await deps.deleter.deleteObjects(ready.map((t) => t.key));
   first.failed.push(...copyFailed);
   const gone = new Set(first.deleted);

@@ -254,7 +254,8 @@ function deadAttempts(packKey: string, superseded: string[] = []): string[] {
 function withDeadAttempts(targets: PurgeTarget[], dead: Map<string, string[]>): PurgeTarget[] {
   return targets.flatMap((t) => {
     const keys = t.kind === 'pack' ? (dead.get(t.key) ?? []) : [];
-    return [...keys.map((key) => ({ key, kind: t.kind, source: t.source, reason: `dead attempt at pack ${t.key}, which goes` })), t];
+    const replica = t.erase?.length ? { replica: true as const } : {};
+    return [...keys.map((key) => ({ key, kind: t.kind, source: t.source, reason: `dead attempt at pack ${t.key}, which goes`, ...replica })), t];
   });
 }
 

@@ -129,6 +129,11 @@ export interface PurgeTarget {
    * retention deletes, with or without erased calls: its audit record names the retention's days.
    */
   rule?: 'erasure';
+  /**
+   * A dead attempt at a pack an erasure deletes (it holds the erased calls' bytes too): like that
+   * pack (`erase`), its copy in the DR bucket goes with it (core/erasure-replica.ts).
+   */
+  replica?: true;
 }
 
 export interface RetentionPlan {
@@ -342,7 +347,7 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
 }
 
 /** What the delete step needs of a target; the reasons stay in the planner's log (the workflow state is limited to 256 KB). */
-export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep' | 'erase' | 'eraseLater' | 'keepHeld' | 'rule'>;
+export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep' | 'erase' | 'eraseLater' | 'keepHeld' | 'rule' | 'replica'>;
 
 export interface PurgeBatch {
   index: number;
@@ -363,7 +368,7 @@ export function batchTargets(targets: PurgeTarget[], objects: number): PurgeBatc
       current = [];
       size = 0;
     }
-    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}), ...(t.erase ? { erase: t.erase } : {}), ...(t.eraseLater?.length ? { eraseLater: t.eraseLater } : {}), ...(t.keepHeld ? { keepHeld: true } : {}), ...(t.rule ? { rule: t.rule } : {}) });
+    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}), ...(t.erase ? { erase: t.erase } : {}), ...(t.eraseLater?.length ? { eraseLater: t.eraseLater } : {}), ...(t.keepHeld ? { keepHeld: true } : {}), ...(t.rule ? { rule: t.rule } : {}), ...(t.replica ? { replica: true as const } : {}) });
     size += weight;
   }
   if (current.length > 0) batches.push({ index: batches.length, targets: current });

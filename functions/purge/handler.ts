@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import type { HoldStore } from '../../core/hold-items.ts';
 import type { ErasureStore } from '../../core/erasure-items.ts';
+import type { ReplicaBucket } from '../../core/erasure-replica.ts';
 import type { ObjectHolder } from '../../core/holds.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { LockStore } from '../../core/lock.ts';
@@ -37,6 +38,8 @@ const targetSchema = z.object({
   keepHeld: z.boolean().optional(),
   /** `erasure`: the pack goes for an erasure alone; its audit record says so, not the retention's days. */
   rule: z.literal('erasure').optional(),
+  /** A dead attempt at a pack an erasure deletes: its DR copy goes too (core/erasure-replica.ts). */
+  replica: z.literal(true).optional(),
 });
 const batchSchema = z.object({
   index: z.number().int().nonnegative(),
@@ -75,6 +78,8 @@ export interface PurgeHandlerDeps {
   /** Legal hold ON on copied-out calls' new pack, OFF on the pack they leave. */
   holder: ObjectHolder;
   deleter: ObjectDeleter;
+  /** The DR bucket (`replication`): an erasure's packs are deleted there too, first; absent, none is. */
+  replica?: ReplicaBucket;
   locks: Pick<LockStore, 'heartbeat'>;
   /** Where each run's start is recorded. */
   purgeRuns: Pick<PurgeRunStore, 'putPurgeRun'>;

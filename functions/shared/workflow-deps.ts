@@ -8,6 +8,7 @@ import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
 import type { RecallStatusStore } from '../../core/recall-status.ts';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
+import { createS3Client } from '../../adapters/aws-clients.ts';
 import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
 import type { HoldStore } from '../../core/hold-items.ts';
 import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
@@ -17,6 +18,7 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import type { LockStore } from '../../core/lock.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { ObjectDeleter } from '../../core/purge.ts';
+import type { ReplicaBucket } from '../../core/erasure-replica.ts';
 import type { ArchiveStore } from '../../core/recall.ts';
 import type { RunStore } from '../../core/window.ts';
 import { jsonLog, type Log } from './log.ts';
@@ -34,6 +36,8 @@ export interface WorkflowDeps {
   /** The purge's record of each run (PURGERUN# items). */
   purgeRuns: PurgeRunStore;
   deleter: ObjectDeleter;
+  /** The DR bucket the data bucket replicates to (`replication`: DR_BUCKET, DR_REGION, set on the purge only): an erasure reaches it. */
+  replica?: ReplicaBucket;
   holds: HoldStore;
   /** Erasure requests the purge carries out (written to the bucket first, then the table). */
   erasures: ErasureStore;
@@ -49,6 +53,9 @@ export interface WorkflowDeps {
 const envSchema = baseEnvSchema.extend({
   /** 'false' for stores without versioning (stand-ins); default: versions when talking to AWS. */
   PURGE_DELETE_VERSIONS: z.enum(['true', 'false']).optional(),
+  /** The DR bucket (`replication`) and its region: the purge deletes an erasure's packs there too. */
+  DR_BUCKET: z.string().min(3, 'the DR bucket name must be at least 3 characters').optional(),
+  DR_REGION: z.string().min(1).optional(),
 });
 
 export function loadWorkflowDeps(env: Record<string, string | undefined>): WorkflowDeps {
@@ -56,6 +63,10 @@ export function loadWorkflowDeps(env: Record<string, string | undefined>): Workf
   const clients = baseClients(cfg);
   const { s3, doc, blobs, catalogue } = clients;
   const versions = cfg.PURGE_DELETE_VERSIONS === undefined ? cfg.AWS_ENDPOINT_URL_S3 === undefined : cfg.PURGE_DELETE_VERSIONS === 'true';
+  // The DR bucket's own region (another region than the data bucket's, by design): its own client.
+  const replica = cfg.DR_BUCKET
+    ? { name: cfg.DR_BUCKET, deleter: new S3ObjectDeleter(createS3Client({ region: cfg.DR_REGION ?? cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_S3 }), cfg.DR_BUCKET, { versions }) }
+    : undefined;
   return {
     blobs,
     catalogue,
@@ -63,6 +74,7 @@ export function loadWorkflowDeps(env: Record<string, string | undefined>): Workf
     runs: new DynamoRunStore(doc, cfg.TABLE),
     purgeRuns: new DynamoPurgeRunStore(doc, cfg.TABLE),
     deleter: new S3ObjectDeleter(s3, cfg.BUCKET, { versions }),
+    ...(replica ? { replica } : {}),
     holds: new DynamoHoldStore(doc, cfg.TABLE),
     erasures: new MirroredErasureStore(new DynamoErasureStore(doc, cfg.TABLE), blobs),
     holder: new S3ObjectHolder(s3, cfg.BUCKET),
