@@ -63,3 +63,30 @@ export class Replication extends Construct {
     ];
   }
 }
+
+/** The DR bucket's name and region (the region of its KMS key: an S3 bucket ARN names none). */
+export function replicaLocation(config: ReplicationConfig): { bucket: string; region: string } {
+  return { bucket: config.destinationBucketArn.split(':::')[1]!, region: config.kmsKeyArn.split(':')[3]! };
+}
+
+/** The purge function's environment for the DR bucket (functions/shared/workflow-deps.ts reads it). */
+export function replicaEnvironment(config: ReplicationConfig | undefined): Record<string, string> {
+  if (!config) return {};
+  const { bucket, region } = replicaLocation(config);
+  return { DR_BUCKET: bucket, DR_REGION: region };
+}
+
+/**
+ * What the purge needs on the DR bucket to carry an erasure out there (core/erasure-replica.ts):
+ * list the versions of one exact key (a prefix condition: the packs' and manifests' classes) and
+ * delete each version, never bypassing Object Lock (the purge role's explicit deny covers the DR
+ * bucket too). No read, no write, no KMS: deleting a version needs none. A DR bucket in another
+ * account must also allow these in its bucket policy (docs/deploy.md).
+ */
+export function grantReplicaErasure(role: iam.IRole, config: ReplicationConfig, prefixes: string[]): void {
+  const arn = config.destinationBucketArn;
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListErasedInReplica', actions: ['s3:ListBucketVersions'], resources: [arn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }));
+  const objects = prefixes.map((p) => `${arn}/${p}*`);
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'DeleteErasedInReplica', actions: ['s3:DeleteObjectVersion'], resources: objects }));
+  for (const r of objects) acknowledgeWildcardResource(role, r, "an erasure deletes the erased call's old pack and manifest in the DR bucket too, by exact key (core/erasure-replica.ts): S3 does not replicate version deletes");
+}

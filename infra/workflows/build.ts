@@ -18,6 +18,7 @@ import { functionEntry } from '../function-bundling.ts';
 import { ferryFunctionProps } from '../functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
 import { mayListBucket, objectsArn, viaService } from '../names.ts';
+import { grantReplicaErasure, replicaEnvironment } from '../replication.ts';
 import { deployedPurgeSettings } from '../site-purge.ts';
 import { notifyWorkflowFailures } from './failure-notice.ts';
 import { addWorkflows, type Workflows } from './index.ts';
@@ -57,8 +58,9 @@ function buildFunction(scope: Construct, name: WorkflowFunctionName, context: Wo
     scope,
     id,
     // What functions/shared/workflow-deps.ts reads. Object Lock buckets are versioned: the purge deletes by version.
-    // The purge records every deletion in the sites' durable audit trail (AUDIT_TRAIL=chain).
-    ferryFunctionProps(functionEntry(name), { ...spec, role, logGroup, environment: { BUCKET: context.bucketName, TABLE: context.catalogueTable.tableName, PURGE_DELETE_VERSIONS: 'true', ...(name === 'purge' ? { AUDIT_TRAIL: 'chain' } : {}) } }),
+    // The purge records every deletion in the sites' durable audit trail (AUDIT_TRAIL=chain), and
+    // with replication deletes an erasure's packs in the DR bucket too (DR_BUCKET, DR_REGION).
+    ferryFunctionProps(functionEntry(name), { ...spec, role, logGroup, environment: { BUCKET: context.bucketName, TABLE: context.catalogueTable.tableName, PURGE_DELETE_VERSIONS: 'true', ...(name === 'purge' ? { AUDIT_TRAIL: 'chain', ...replicaEnvironment(context.config.replication) } : {}) } }),
   );
   acknowledge(fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x like every Ferry function: the Node line the handlers and their bundled dependencies are tested on');
   return fn;
@@ -99,6 +101,8 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
     }),
   );
   objects(fns.purge, context, 'DeleteExpired', ['s3:DeleteObject', 's3:DeleteObjectVersion'], purgeable, 'the purge deletes only what the retention plan allows (core/retention.ts), fenced by the site lock; Object Lock still refuses protected versions');
+  // With replication, an erasure's old pack and manifest in the DR bucket too (core/erasure-replica.ts): S3 never replicates a version's deletion.
+  if (context.config.replication) grantReplicaErasure(fns.purge.role!, context.config.replication, (['recordings', 'manifests'] as DataClass[]).map(classPrefix));
   fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverBypassObjectLock', effect: iam.Effect.DENY, actions: ['s3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
   tableItems(fns.purge, context, 'LegalHolds', ['dynamodb:Query'], leadingKeyPatterns(['hold']), false);
   // The backups and log segments it judges, from the catalogue's artefact items (core/purge-artefacts.ts), not by reading every manifest.
