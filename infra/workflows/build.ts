@@ -1,6 +1,6 @@
 import { CATALOGUE_INDEXES } from '../../core/catalogue-schema.ts';
 import { grantAuditChain } from '../function-grants.ts';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -189,6 +189,8 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
     const names: WorkflowFunctionName[] = ['lock', 'window', 'purge', 'recall'];
     const functions = Object.fromEntries(names.map((n) => [n, buildFunction(root, n, context)])) as Record<WorkflowFunctionName, NodejsFunction>;
     grant(functions, context);
+    // A DR bucket in another account must name this role in its bucket policy (docs/deploy.md).
+    if (context.config.replication) new CfnOutput(Stack.of(scope), 'PurgeRoleArn', { value: functions.purge.role!.roleArn, description: 'the purge function\'s role: a DR bucket in another account must let it list and delete an erasure\'s versions (docs/deploy.md)' });
     context.useWorkflowConfig(workflowConfig(options.config));
     const built = addWorkflows(root, {
       functions,

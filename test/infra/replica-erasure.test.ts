@@ -41,6 +41,12 @@ describe('the purge function with replication', () => {
     expect(purgeEnvironment(plain)).not.toHaveProperty('DR_REGION');
   });
 
+  it("outputs the purge function's role (PurgeRoleArn), which a DR bucket in another account must allow; without replication, no such output", () => {
+    expect(Object.keys(replicated.synth.processingTemplate.findOutputs('PurgeRoleArn'))).toEqual(['PurgeRoleArn']);
+    expect(replicated.synth.processingTemplate.findOutputs('PurgeRoleArn').PurgeRoleArn!.Value).toEqual({ 'Fn::GetAtt': [logicalId(replicated.built.functions.purge.role!), 'Arn'] });
+    expect(Object.keys(plain.synth.processingTemplate.findOutputs('PurgeRoleArn'))).toEqual([]);
+  });
+
   it("may list a pack's or manifest's versions in the DR bucket and delete them; nothing else there: no other prefix, no read, no write, no plain delete, no Object Lock bypass", () => {
     const p = purgePolicies(replicated);
     for (const key of [PACK, MANIFEST]) {
