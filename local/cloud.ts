@@ -63,6 +63,12 @@ export interface LocalCloudOptions {
   schedules?: { clock?: Clock; pollMs?: number };
   /** Runtimes of the replay function (default 1): concurrent invocations spread over them (local/lambda-pool.ts). */
   replayEnvironments?: number;
+  /**
+   * A second bucket on the S3 stand-in, versioned under the same Object Lock, standing for the DR
+   * bucket of `replication` (its name as the deployment's `destinationBucketArn` gives it). The
+   * stand-in does not replicate: a test puts the replicas itself, under the same keys.
+   */
+  drBucket?: string;
 }
 
 export interface LocalCloudIamOptions extends Pick<LocalIamOptions, 'editTemplates' | 'onDecision' | 'snapshot'> {
@@ -173,7 +179,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   if (options.fresh) rmSync(options.directory, { recursive: true, force: true });
   mkdirSync(options.directory, { recursive: true });
   const events = createS3EventDelivery(deliveryLog(options.directory, options.log));
-  const s3 = await startLocalS3({ directory: join(options.directory, 's3'), buckets: [LOCAL_BUCKET], onEvent: (e) => events.deliver(e), ...(options.restoreDelayMs === undefined ? {} : { restoreDelayMs: options.restoreDelayMs }) });
+  const s3 = await startLocalS3({ directory: join(options.directory, 's3'), buckets: [LOCAL_BUCKET, ...(options.drBucket ? [options.drBucket] : [])], onEvent: (e) => events.deliver(e), ...(options.restoreDelayMs === undefined ? {} : { restoreDelayMs: options.restoreDelayMs }) });
   const dynamo = await startLocalDynamo({ directory: join(options.directory, 'dynamo') }).catch(async (e: unknown) => {
     await s3.stop();
     throw e;

@@ -13,6 +13,7 @@ import { LocalWorkflows, type ExecutionEvent, type StatusEventSink } from './ste
 import type { LocalCloudEvents, LocalCloudIam } from './cloud.ts';
 import { generatedWorkflows } from './workflow-definitions.ts';
 import { functionEnvironment } from './function-environment.ts';
+import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
 
 // The orchestration of one site on the embedded local cloud, from the deployment's own
 // artefacts: the state machines as CDK synthesized them (local/workflows.generated.json) and
@@ -41,6 +42,8 @@ export interface LocalOrchestrationOptions {
   onFunctionLog?: (fn: WorkflowFunctionName, line: string) => void;
   /** Where the function bundles are built (default: node_modules/.cache/ferry-functions). */
   bundleDir?: string;
+  /** The synthesized deployment whose functions' environment the workflow functions get (default: the generated local deployment): the cloud's own snapshot, when it has one. */
+  snapshot?: DeploymentSnapshot;
   onEvent?: (event: ExecutionEvent) => void;
 }
 
@@ -78,7 +81,7 @@ async function startWorkflowFunctions(options: LocalOrchestrationOptions): Promi
     // The settings the app gives the function (PURGE_DELETE_VERSIONS: the bucket is versioned under
     // Object Lock, and the stand-in keeps versions and lock rules as S3 does); the endpoints, names
     // and keys are the local cloud's.
-    const app = functionEnvironment(fn, { BUCKET: options.cloud.bucket, TABLE: options.cloud.table });
+    const app = functionEnvironment(fn, { BUCKET: options.cloud.bucket, TABLE: options.cloud.table }, options.snapshot);
     return { ...app, ...standInEnvironment(cloud) };
   };
   const onLog = (fn: WorkflowFunctionName) => options.onFunctionLog && ((line: string) => options.onFunctionLog?.(fn, line));

@@ -13,15 +13,16 @@ import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 
 const CACHE = join(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'ferry-test', 'iam');
 
-/** The synthesized deployment of `sites`: the generated one, a cached synth, or a fresh synth. */
-export async function deploymentFor(sites: string[]): Promise<DeploymentSnapshot> {
+/** The synthesized deployment of `sites` (and other top-level `settings`: `replication`): the generated one, a cached synth, or a fresh synth. */
+export async function deploymentFor(sites: string[], settings: Record<string, unknown> = {}): Promise<DeploymentSnapshot> {
   const generated = readFileSync(GENERATED_DEPLOYMENT_FILE, 'utf8');
   const generatedSites = (JSON.parse(generated) as DeploymentSnapshot).sites;
-  if ([...generatedSites].sort().join(',') === [...sites].sort().join(',')) return JSON.parse(generated) as DeploymentSnapshot;
-  const key = createHash('sha256').update(generated).update(JSON.stringify([...sites].sort())).digest('hex').slice(0, 24);
+  const plain = Object.keys(settings).length === 0;
+  if (plain && [...generatedSites].sort().join(',') === [...sites].sort().join(',')) return JSON.parse(generated) as DeploymentSnapshot;
+  const key = createHash('sha256').update(generated).update(JSON.stringify([...sites].sort())).update(plain ? '' : JSON.stringify(settings)).digest('hex').slice(0, 24);
   const file = join(CACHE, `${key}.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DeploymentSnapshot;
-  const snapshot = await synthesizeDeployment(sites);
+  const snapshot = await synthesizeDeployment(sites, settings);
   mkdirSync(CACHE, { recursive: true });
   // Written aside then renamed: test files running at once never read half a file.
   const aside = `${file}.${process.pid}.tmp`;
@@ -33,13 +34,15 @@ export async function deploymentFor(sites: string[]): Promise<DeploymentSnapshot
 export interface TestCloudOptions extends Omit<LocalCloudOptions, 'iam'> {
   /** The sites of the deployment (each gets its agent and DR roles). */
   sites: string[];
+  /** Other top-level settings of the deployment synthesized for them (`replication`). */
+  settings?: Record<string, unknown>;
   iam?: Omit<LocalCloudIamOptions, 'sites' | 'snapshot'>;
 }
 
 /** The local cloud with its IAM gateway for `sites`. */
 export async function startTestCloud(options: TestCloudOptions): Promise<LocalCloud> {
-  const { sites, iam, ...rest } = options;
-  return startLocalCloud({ ...rest, iam: { ...iam, sites, snapshot: await deploymentFor(sites) } });
+  const { sites, settings, iam, ...rest } = options;
+  return startLocalCloud({ ...rest, iam: { ...iam, sites, snapshot: await deploymentFor(sites, settings) } });
 }
 
 /** The `cloud:` block of an agent config for `site`: through the gateway, signed as the site's agent role. */
