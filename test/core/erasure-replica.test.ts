@@ -120,6 +120,25 @@ describe('an erasure with a DR replica (replication)', () => {
     expect(request.waiting).toContain(`DR bucket ${DR} could not be deleted: ${w.erasedPack.packKey} (getaddrinfo ENOTFOUND`);
   });
 
+  it('deletes the DR copy of a dead attempt at the erased pack (it holds the erased call too) with the pack', async () => {
+    const w = await world();
+    const dead = w.erasedPack.packKey.replace(/\.tar$/, '-1.tar');
+    const { body } = await w.blobs.get(w.erasedPack.packKey);
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
+    for (const store of [w.blobs, w.dr]) {
+      await store.put(dead, Buffer.concat(chunks));
+      await store.put(w.erasedPack.manifestKey, Buffer.from(JSON.stringify({ ...w.erasedPack.manifest, superseded: [dead] })));
+    }
+    const { plan } = await purge(w);
+    expect(plan.batches.flatMap((b) => b.targets).find((t) => t.key === dead)).toMatchObject({ replica: true });
+    expect(await w.blobs.head(dead)).toBeUndefined();
+    expect(await w.dr.head(dead)).toBeUndefined();
+    expect(await w.dr.head(w.erasedPack.packKey)).toBeUndefined();
+    expect(await w.dr.head(w.otherPack.packKey)).toBeDefined();
+    expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
+  });
+
   it("deletes the DR copy of a pack the retention deletes anyway with an erased call, but leaves a pack the retention alone deletes to the DR bucket's lifecycle", async () => {
     const w = await world();
     await purge(w, new BlobStoreDeleter(w.dr), { ...SETTINGS, retentionDays: 5 });

@@ -27,7 +27,7 @@ function batchOf(seed: string, createdDaysAgo: number, filedDaysAgo = 10) {
   return buildPack(SITE, members, { seed, day: new Date(NOW.getTime() - filedDaysAgo * DAY).toISOString().slice(0, 10) + 'T00:00:00Z', createdAt: new Date(NOW.getTime() - createdDaysAgo * DAY).toISOString() });
 }
 
-async function world(copyCreatedDaysAgo?: number, copyFiledDaysAgo?: number) {
+async function world(copyCreatedDaysAgo?: number, copyFiledDaysAgo?: number, dr?: MemoryBlobStore) {
   const clock = new ManualClock(NOW);
   const blobs = new MemoryBlobStore({ clock });
   const catalogue = new MemoryCatalogue();
@@ -55,6 +55,7 @@ async function world(copyCreatedDaysAgo?: number, copyFiledDaysAgo?: number) {
     audit: (e) => void audit.push(e),
     holder: { setLegalHold: async () => undefined },
     deleter: new BlobStoreDeleter(blobs),
+    ...(dr ? { replica: { name: 'ferry-dr-copy', deleter: new BlobStoreDeleter(dr) } } : {}),
     locks,
     purgeRuns: new MemoryPurgeRunStore(),
     clock,
@@ -98,6 +99,23 @@ describe('purge function: erasure', () => {
     expect(await w.blobs.head(w.copy!.packKey)).toBeUndefined();
     expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('pending');
     await purgeRound(w);
+    expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
+  });
+
+  it('deletes in the DR bucket the erased pack, its manifest and a dead attempt at it (its `replica` flag kept through the JSON the workflow passes), nothing else there', async () => {
+    const dr = new MemoryBlobStore({ clock: new ManualClock(NOW) });
+    const w = await world(undefined, undefined, dr);
+    const dead = w.first.packKey.replace(/\.tar$/, '-1.tar');
+    for (const store of [w.blobs, dr]) {
+      await store.put(dead, w.first.pack);
+      await store.put(w.first.manifestKey, Buffer.from(JSON.stringify({ ...w.first.manifest, superseded: [dead] })));
+    }
+    await dr.put(w.first.packKey, w.first.pack);
+    await dr.put('recordings/site-a/other.tar', Buffer.from('another pack'));
+    await purgeRound(w);
+    const left: string[] = [];
+    for await (const info of dr.list('')) left.push(info.key);
+    expect(left).toEqual(['recordings/site-a/other.tar']);
     expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
   });
 });
