@@ -64,6 +64,13 @@ describe('the purge function with replication', () => {
     expect(isAllowed(p, { action: 's3:ListBucket', resource: DR_ARN, context: { 's3:prefix': PACK } })).toBe(false);
   });
 
+  it("keeps the purge role's inline policies under IAM's 10,240 characters with replication to the longest DR bucket name S3 allows", () => {
+    const longest = synthWith({ ...DEFAULT_CONFIG, replication: { ...REPLICATION, destinationBucketArn: `arn:aws:s3:::${'d'.repeat(63)}` } });
+    // IAM counts the policy documents without their whitespace; a role's inline policies add up.
+    const chars = purgePolicies(longest).reduce((sum, doc) => sum + JSON.stringify(doc).length, 0);
+    expect(chars).toBeLessThanOrEqual(10_240);
+  });
+
   it('may do nothing in any DR bucket without replication', () => {
     const p = purgePolicies(plain);
     expect(isAllowed(p, { action: 's3:DeleteObjectVersion', resource: `${DR_ARN}/${PACK}` })).toBe(false);
