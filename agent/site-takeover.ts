@@ -7,6 +7,8 @@ import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 import { emptyReport, type CycleReport } from './agent-types.ts';
 import type { AlertBook } from './state/alert-book.ts';
 import type { Logger } from './log.ts';
+import { REFUSED_AGENT_FORMAT, refusedAgentKey, type RefusedAgent } from '../core/refused-agent.ts';
+import { AlreadyExistsError } from '../core/errors.ts';
 import { heartbeatMemoryFile, SHARED_SITE_WINDOW_MS, type HeartbeatMemory } from './heartbeat-memory.ts';
 
 // A site failed over: its old host (or a copy of its state directory) comes back, and its cron
@@ -29,6 +31,8 @@ export interface TakenOver {
   newest: string;
   /** This state directory's last heartbeat. */
   lastOwn: string;
+  /** The first pass refused (when taken-over.json was written); absent from a file written before it was kept. */
+  refusedSince?: string;
 }
 
 /** The agent a heartbeat names (undefined when it cannot be read). */
@@ -130,14 +134,43 @@ export function siteTakenOverAlert(site: string, state: string, t: TakenOver, ow
 export const takenOverFile = (state: string) => join(state, 'taken-over.json');
 
 /**
- * The first pass of a process whose site another agent took over (siteTakenOver): nothing ships,
- * the critical alert is raised (held in alerts.json, `agent status` shows it), the pass fails.
- * Undefined when the site is not taken over: the pass goes on.
+ * The record of this refused pass in the site's heartbeat prefix (core/refused-agent.ts), so the
+ * fleet view and the daily report say the old host came back: one key per hour, If-None-Match
+ * (the passes of an hour after the first find it written). Never a heartbeat: the site's newest
+ * heartbeat stays the agent that ships it. A record that cannot be written is logged.
  */
-export async function takenOverPass(deps: { store: Partial<Pick<BlobStore, 'list' | 'get'>>; config: { site: string; state: string }; log: Pick<Logger, 'error'> }, alerts: Pick<AlertBook, 'raise'>, now: Date): Promise<CycleReport | undefined> {
+async function recordRefusal(deps: { store: Partial<Pick<BlobStore, 'put'>>; config: { site: string; state: string }; log: Pick<Logger, 'error'> }, over: TakenOver, now: Date): Promise<void> {
+  const { site, state } = deps.config;
+  const agentId = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(state))?.agentId;
+  if (!deps.store.put || !agentId) return;
+  const record: RefusedAgent = {
+    format: REFUSED_AGENT_FORMAT,
+    site,
+    at: now.toISOString(),
+    ...(over.refusedSince ? { refusedSince: over.refusedSince } : {}),
+    agent: { id: agentId, host: hostname(), state },
+    lastHeartbeat: over.lastOwn,
+    shippedBy: { id: over.id, host: over.host, since: over.since },
+  };
+  try {
+    await deps.store.put(refusedAgentKey(site, agentId, now), Buffer.from(JSON.stringify(record)), { ifNoneMatch: true, contentType: 'application/json' });
+  } catch (error) {
+    if (error instanceof AlreadyExistsError) return; // this hour's is written
+    deps.log.error('the refusal is not recorded in the store: the fleet view does not show this host came back until a later pass records it', { error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/**
+ * The first pass of a process whose site another agent took over (siteTakenOver): nothing ships,
+ * the critical alert is raised (held in alerts.json, `agent status` shows it), the refusal is
+ * recorded where the fleet view reads it (recordRefusal), the pass fails. Undefined when the site
+ * is not taken over: the pass goes on.
+ */
+export async function takenOverPass(deps: { store: Partial<Pick<BlobStore, 'list' | 'get' | 'put'>>; config: { site: string; state: string }; log: Pick<Logger, 'error'> }, alerts: Pick<AlertBook, 'raise'>, now: Date): Promise<CycleReport | undefined> {
   const { site, state } = deps.config;
   const kept = readJsonFile<TakenOver>(takenOverFile(state));
-  const over = kept?.id ? kept : await siteTakenOver(deps.store, site, state, now.getTime());
+  const found = kept?.id ? undefined : await siteTakenOver(deps.store, site, state, now.getTime());
+  const over = kept?.id ? kept : found && { ...found, refusedSince: now.toISOString() };
   if (!over) return undefined;
   if (!kept?.id) {
     try {
@@ -149,5 +182,6 @@ export async function takenOverPass(deps: { store: Partial<Pick<BlobStore, 'list
   const alert = siteTakenOverAlert(site, state, over);
   deps.log.error(alert.subject, alert.details ?? {});
   await alerts.raise('site-taken-over', alert);
+  await recordRefusal(deps, over, now);
   return { ...emptyReport(), failed: 1 };
 }

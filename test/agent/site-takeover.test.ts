@@ -12,6 +12,8 @@ import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { Alert, BlobStore } from '../../core/ports.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { heartbeatListing, latestHeartbeat } from '../../core/heartbeat-read.ts';
+import { readRefusedAgent, REFUSED_AGENT_FORMAT, refusedAgentKey, refusedAgentPrefix } from '../../core/refused-agent.ts';
 
 // A site failed over to a secondary host and ran there for days; the primary's host is repaired
 // and its cron starts the agent with the state directory it had before the failover, before anyone
@@ -139,6 +141,51 @@ describe('the old primary started by its cron with its state directory from befo
     expect(back.report).toMatchObject({ packs: 0, artefacts: 0, failed: 1 });
     expect(await keysUnder(store, 'manifests/site-a/')).toEqual(before);
     expect(alerts.filter((a) => a.key === 'site-taken-over')).toEqual([expect.objectContaining({ severity: 'critical' })]);
+  });
+
+  it('records each refused hour once under heartbeats/{site}/refused/ (host, agent id, its last heartbeat, when refused, the agent that ships the site) and still ships nothing, the site\'s newest heartbeat staying the secondary\'s', async () => {
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date('2026-12-01T08:10:00Z'));
+    const [primary, secondary] = [host('primary'), host('secondary')];
+    writeTree(primary.root, 1, 10, { now: clock.now().getTime() });
+    await cronPass(primary.config, store, [], clock);
+    const primaryId = (JSON.parse(readFileSync(heartbeatMemoryFile(primary.config.state), 'utf8')) as HeartbeatMemory).agentId!;
+    const lastOwn = (JSON.parse(readFileSync(heartbeatMemoryFile(primary.config.state), 'utf8')) as HeartbeatMemory).lastWritten!;
+    clock.advance(2 * 3600_000);
+    writeTree(secondary.root, 1, 10, { firstBatch: 1, now: clock.now().getTime() });
+    await cronPass(secondary.config, store, [], clock);
+    const secondaryId = (JSON.parse(readFileSync(heartbeatMemoryFile(secondary.config.state), 'utf8')) as HeartbeatMemory).agentId!;
+    clock.advance(24 * 3600_000);
+    const heartbeatsBefore = (await keysUnder(store, 'heartbeats/site-a/')).filter((k) => !k.includes('/refused/'));
+    const manifestsBefore = await keysUnder(store, 'manifests/site-a/');
+    writeTree(primary.root, 1, 10, { firstBatch: 2, now: clock.now().getTime() });
+    const refusedAt = clock.now().toISOString();
+    expect((await cronPass(primary.config, store, [], clock)).report).toMatchObject({ packs: 0, artefacts: 0, failed: 1 });
+    // Its cron runs it again 5 minutes later, in the same hour: nothing more is written.
+    clock.advance(5 * 60_000);
+    expect((await cronPass(primary.config, store, [], clock)).report).toMatchObject({ packs: 0, failed: 1 });
+    const records = await keysUnder(store, refusedAgentPrefix('site-a'));
+    expect(records).toEqual([refusedAgentKey('site-a', primaryId, new Date(refusedAt))]);
+    const record = await readRefusedAgent(store, records[0]!);
+    expect(record).toEqual({
+      format: REFUSED_AGENT_FORMAT,
+      site: 'site-a',
+      at: refusedAt,
+      refusedSince: refusedAt,
+      agent: { id: primaryId, host: hostname(), state: primary.config.state },
+      lastHeartbeat: lastOwn,
+      shippedBy: { id: secondaryId, host: hostname(), since: expect.any(String) },
+    });
+    // No heartbeat, no manifest: the site's newest heartbeat is still the secondary's.
+    expect((await keysUnder(store, 'heartbeats/site-a/')).filter((k) => !k.includes('/refused/'))).toEqual(heartbeatsBefore);
+    expect(await keysUnder(store, 'manifests/site-a/')).toEqual(manifestsBefore);
+    expect((await latestHeartbeat(heartbeatListing(store, 'site-a'), clock.now().getTime())).heartbeat?.agent?.id).toBe(secondaryId);
+    // An hour later (the cron still running it), a record of that hour, first refusal kept.
+    clock.advance(3600_000);
+    await cronPass(primary.config, store, [], clock);
+    const later = await keysUnder(store, refusedAgentPrefix('site-a'));
+    expect(later).toHaveLength(2);
+    expect(await readRefusedAgent(store, later[0]!)).toMatchObject({ at: clock.now().toISOString(), refusedSince: refusedAt });
   });
 
   it('goes on shipping when the other agent began within the hour of its own last pass (two agents side by side: "another agent ships as site")', async () => {
