@@ -4,13 +4,15 @@ import { readSitePurge, type FleetPurgeReadDeps } from './fleet-purge.ts';
 import { judgeSite, LOSS_WARN_HOURS, sortFleet, type FleetRow, type FleetSiteInput } from './fleet.ts';
 import { heartbeatListing, latestHeartbeat, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import type { Alert, Notifier } from './ports.ts';
+import { readRefusedAgents } from './refused-agent.ts';
 import type { RunStore } from './window.ts';
 
 export { heartbeatAsOf, heartbeatListing, latestHeartbeat, readHeartbeat } from './heartbeat-read.ts';
 
 // Reading the fleet (heartbeats from the bucket, window runs from the catalogue table) and the
 // dead-man's switch built on it. Requests per site: one LIST page (heartbeat keys sort newest
-// first) + one GET + one Query, run side by side, so 20 sites answer in the time of a few
+// first) + one GET + one LIST of its refused agents' records (core/refused-agent.ts: one GET
+// more per refused agent, a rare site has one) + one Query, run side by side, so 20 sites answer in the time of a few
 // round trips, and one GET more for each other agent that wrote as the site in the last day;
 // with `purge`, one Query more (the newest purge run) and, for a scheduled site, one GetItem (the
 // dead-man's switch's watch of it); test/fleet/fleet.test.ts counts them.
@@ -54,12 +56,17 @@ async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number):
 }
 
 async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date): Promise<FleetSiteInput> {
-  const [heartbeats, runs, purge] = await Promise.all([
+  const [heartbeats, refused, runs, purge] = await Promise.all([
     siteHeartbeats(deps.blobs, site.name, now.getTime()),
+    readRefusedAgents(deps.blobs, site.name, now.getTime()),
     deps.runs.recentRuns(site.name, 1),
     deps.purge ? readSitePurge(deps.purge, site.name, site.purgeCron) : undefined,
   ]);
-  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, ...(site.retired ? { retired: site.retired } : {}), ...heartbeats, lastRun: runs[0], ...(purge ? { purge } : {}) };
+  const ignored = [...(heartbeats.ignoredHeartbeats ?? []), ...refused.ignored];
+  return {
+    site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, ...(site.retired ? { retired: site.retired } : {}),
+    ...heartbeats, ...(ignored.length ? { ignoredHeartbeats: ignored } : {}), ...(refused.refused.length ? { refusedAgents: refused.refused } : {}), lastRun: runs[0], ...(purge ? { purge } : {}),
+  };
 }
 
 /** One row per site, worst first. A site whose data cannot be read is reported SILENT with the reason, not dropped. */

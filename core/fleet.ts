@@ -7,6 +7,7 @@ import { purgeLateReasons, purgeWarnReasons, type FleetPurge } from './fleet-pur
 import type { RunOutcome, RunRecord } from './window.ts';
 import { missedWindow, stuckWindow, WINDOW_MAX_MINUTES } from './fleet-window.ts';
 import { HEARTBEAT_KEEP_DAYS } from './heartbeat-key.ts';
+import { refusedAgentLine, refusedReplaced, REFUSED_SHOW_HOURS, type RefusedAgent } from './refused-agent.ts';
 
 export { missedWindow, stuckWindow, WINDOW_GRACE_MINUTES, WINDOW_MAX_MINUTES } from './fleet-window.ts';
 export {
@@ -153,6 +154,8 @@ export interface FleetSiteInput {
   ignoredHeartbeats?: string[];
   /** The site's scheduled purge: its newest run and whether the dead-man's switch holds it missed (core/fleet-purge.ts). */
   purge?: FleetPurge;
+  /** Agents refused as the site (a host it failed over from came back), each one's newest record of the last REFUSED_SHOW_HOURS (core/refused-agent.ts). */
+  refusedAgents?: RefusedAgent[];
 }
 
 export interface FleetSourceRow extends HeartbeatSource {
@@ -182,6 +185,8 @@ export interface FleetRow {
   stuckWindow?: string;
   /** The site's purge: schedule, newest run, a purge-missed alert open (a missed one makes the site LATE). */
   purge?: FleetPurge;
+  /** Agents refused as the site and still shown (not older than REFUSED_SHOW_HOURS, their host not running a new state directory since): each a critical reason. */
+  refusedAgents?: RefusedAgent[];
 }
 
 const ageSeconds = (at: string, now: Date) => Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000));
@@ -280,6 +285,15 @@ function retiredReasons(retired: string, hb: Heartbeat | undefined): string[] {
   return out;
 }
 
+/**
+ * The refused agents the row names: refused in the last REFUSED_SHOW_HOURS, and whose host has not
+ * written as the site since under another agent than the one that took it over (a new state directory).
+ */
+function shownRefused(input: FleetSiteInput, now: Date): RefusedAgent[] {
+  const written = [...(input.heartbeat ? [input.heartbeat] : []), ...(input.otherAgents ?? [])];
+  return (input.refusedAgents ?? []).filter((r) => now.getTime() - Date.parse(r.at) < REFUSED_SHOW_HOURS * 3600_000 && !refusedReplaced(r, written));
+}
+
 /** Why the site is SILENT: no heartbeat at all, none in silentAfterMinutes, or only a daily one left (the recent ones expired). */
 function silentReasons(input: FleetSiteInput, row: FleetRow): string[] {
   const hb = input.heartbeat;
@@ -318,7 +332,9 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   if (isRetired(input.retired, now)) return { ...row, state: 'RETIRED', reasons: [...retiredReasons(input.retired!, hb), ...purgeLateReasons(input.purge)] };
   const silent = silentReasons(input, row);
   const late = [...lateReasons(input, row, cron, now), ...purgeLateReasons(input.purge)];
-  const warn = [...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
+  const refused = shownRefused(input, now);
+  if (refused.length) row.refusedAgents = refused;
+  const warn = [...refused.map(refusedAgentLine), ...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
   if (input.ignoredHeartbeats?.length) warn.push(`heartbeat object(s) not believed, passed over: ${input.ignoredHeartbeats.join(', ')} (written with this site's agent credentials: find out who wrote them, and have an administrator remove them)`);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';

@@ -158,7 +158,7 @@ function counting(store: BlobStore) {
 }
 
 describe('reading a fleet of 20 sites', () => {
-  it('reads each site with one listing, one GET and one run query, and names exactly the sites with problems', async () => {
+  it('reads each site with one listing of its heartbeats and one of its refused agents\' records, one GET and one run query, and names exactly the sites with problems', async () => {
     const store = new MemoryBlobStore();
     const runs = new MemoryRunStore();
     let queries = 0;
@@ -175,7 +175,7 @@ describe('reading a fleet of 20 sites', () => {
     }
     const { counts, blobs } = counting(store);
     const rows = await readFleet({ blobs, runs: countingRuns }, sites, NOW);
-    expect(counts).toEqual({ list: 20, get: 20 });
+    expect(counts).toEqual({ list: 40, get: 20 });
     expect(queries).toBe(20);
     expect(rows).toHaveLength(20);
     const notOk = rows.filter((r) => r.state !== 'OK').map((r) => `${r.site}:${r.state}`);
@@ -207,7 +207,7 @@ describe('a site more than one agent wrote as (a failover host, another state di
     for (let m = 180; m >= 0; m -= 5) await putAs(store, 'standby', minutesAgo(m));
     const { counts, blobs } = counting(store);
     const [row] = await readFleet({ blobs, runs: new MemoryRunStore() }, [{ name: 'site-a' }], NOW);
-    expect(counts).toEqual({ list: 1, get: 3 });
+    expect(counts).toEqual({ list: 2, get: 3 });
     expect(row).toMatchObject({ site: 'site-a', state: 'WARN', lastHeartbeat: NOW.toISOString(), losses: 3 });
     expect(row!.reasons).toEqual(['4 file(s) lost in the last 24 h (cs: 000004, cs: 000005)']);
   });
@@ -232,7 +232,7 @@ describe('a site silent for longer than its recent heartbeats are kept', () => {
     const last = minutesAgo(45 * 1440 + 30).toISOString();
     const { counts, blobs } = counting(store);
     const [row] = await readFleet({ blobs, runs: new MemoryRunStore() }, [{ name: 'quiet' }], NOW);
-    expect(counts).toEqual({ list: 2, get: 1 });
+    expect(counts).toEqual({ list: 3, get: 1 });
     expect(row).toMatchObject({ site: 'quiet', state: 'SILENT', lastHeartbeat: last, lastHeartbeatDaily: true, sources: [{ name: 'cs', lastGood: { at: last } }] });
     expect(row!.reasons[0]).toBe(`silent since ${last}, 45 days (the agent's last daily heartbeat: the later ones expired after 31 days, so it may have run up to a day longer)`);
     const sent: Alert[] = [];
