@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../agent/log.ts';
-import { buildAgent } from '../../cli/build-agent.ts';
+import { buildAgent, buildStore } from '../../cli/build-agent.ts';
 import { main } from '../../cli/main.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { heartbeatPrefix, type FleetRow } from '../../core/fleet.ts';
@@ -12,6 +12,10 @@ import { DynamoPurgeWatchStore } from '../../adapters/dynamo-deadman.ts';
 import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { generateBatches } from '../../scripts/demo/site.ts';
+import { Agent } from '../../agent/agent.ts';
+import { heartbeatMemoryFile, type HeartbeatMemory } from '../../agent/heartbeat-memory.ts';
+import { ManualClock } from '../../core/clock.ts';
+import type { AgentConfig } from '../../core/config.ts';
 import { restoreEnv } from '../support/env.ts';
 
 // The heartbeat for real: the agent of site-a ships to the local S3 with the real SDK, its
@@ -170,5 +174,80 @@ sources:
       late: { cron: '0 6 ? * SUN *', missedSince: '2026-11-29T06:00:00.000Z' },
       manual: {},
     });
+  }, 60_000);
+
+  it('names on the site\'s row, in text and in --json, the old primary that came back with its pre-failover state directory and was refused, from the record its pass left in the local S3; the row\'s heartbeat stays the standby\'s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-fleet-refused-'));
+    dirs.push(dir);
+    const cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true });
+    clouds.push(cloud);
+    const { accessKeyId, secretAccessKey } = cloud.credentials;
+    const hostConfig = async (name: string, seed: number) => {
+      const root = join(dir, name, 'recorder');
+      await generateBatches({ root, firstBatch: seed, batches: 1, perBatch: 3, seconds: 1, start: new Date('2024-03-01T08:00:00Z'), seed, sidecar: 'xml' });
+      // Recorded three days ago: settled before the passes' clock, which runs a day behind the real one.
+      const recorded = new Date(Date.now() - 3 * 86_400_000);
+      for (const entry of readdirSync(root, { recursive: true })) utimesSync(join(root, String(entry)), recorded, recorded);
+      return parseAgentConfig(`
+site: site-a
+state: ${join(dir, name, 'state')}
+cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.s3Endpoint}, credentials: { accessKeyId: ${accessKeyId}, secretAccessKey: "${secretAccessKey}" } }
+shipping: { attempts: 1 }
+sources:
+  - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
+`);
+    };
+    const [primary, standby] = [await hostConfig('primary', 1), await hostConfig('standby', 20)];
+    // The passes' times are a manual clock's, the fleet reads at the real now: the primary ships a day ago, the standby from two hours later on.
+    const clock = new ManualClock(new Date(Date.now() - 26 * 3600_000));
+    const pass = async (config: AgentConfig) => {
+      const agent = new Agent({ config, store: buildStore(config).store, clock, log: createLogger({ json: true, level: 'error', write: () => undefined }), notifier: { notify: async () => undefined }, verify: 'read-back' });
+      try {
+        return await agent.cycle();
+      } finally {
+        agent.close();
+      }
+    };
+    expect((await pass(primary)).packs).toBe(1);
+    clock.set(new Date(Date.now() - 24 * 3600_000));
+    expect((await pass(standby)).packs).toBe(1);
+    clock.set(new Date(Date.now() - 10 * 60_000));
+    await pass(standby);
+    const standbyLast = clock.now().toISOString();
+    clock.set(new Date(Date.now() - 5 * 60_000));
+    expect(await pass(primary)).toMatchObject({ packs: 0, failed: 1 });
+    const standbyId = (JSON.parse(readFileSync(heartbeatMemoryFile(standby.state), 'utf8')) as HeartbeatMemory).agentId!;
+    const primaryId = (JSON.parse(readFileSync(heartbeatMemoryFile(primary.state), 'utf8')) as HeartbeatMemory).agentId!;
+
+    const deployment = join(dir, 'deployment.json');
+    writeFileSync(deployment, JSON.stringify({ sites: [{ name: 'site-a', retentionDays: 730 }] }));
+    const env = { ...process.env };
+    Object.assign(process.env, { FERRY_BUCKET: cloud.bucket, FERRY_TABLE: cloud.table, AWS_ENDPOINT_URL_S3: cloud.s3Endpoint, AWS_ENDPOINT_URL_DYNAMODB: cloud.dynamoEndpoint, AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey, AWS_REGION: cloud.region });
+    const status = async (...args: string[]) => {
+      const out: string[] = [];
+      const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+      try {
+        await main(['fleet', 'status', '--deployment', deployment, ...args]);
+      } finally {
+        write.mockRestore();
+        process.exitCode = undefined;
+      }
+      return out.join('');
+    };
+    let text: string;
+    let rows: FleetRow[];
+    try {
+      text = await status();
+      rows = JSON.parse(await status('--json')) as FleetRow[];
+    } finally {
+      restoreEnv(env);
+    }
+    // Both hosts of this test are this machine: the standby is another agent on a host of the same name.
+    const line = `critical: the agent on ${hostname()} (id ${primaryId}, state directory ${primary.state}) came back with the state directory it had before `;
+    expect(rows).toEqual([expect.objectContaining({ site: 'site-a', state: 'WARN', refusedAgents: [expect.objectContaining({ agent: { id: primaryId, host: hostname(), state: primary.state } })] })]);
+    expect(rows[0]!.reasons).toEqual([expect.stringContaining(line)]);
+    expect(rows[0]!.reasons[0]).toContain(`while another agent (id ${standbyId}) on a host also named ${hostname()} ships the site since`);
+    expect(text).toContain(`          ! ${line}`);
+    expect(rows[0]!.lastHeartbeat).toBe(standbyLast);
   }, 60_000);
 });
