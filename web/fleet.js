@@ -84,6 +84,29 @@ function textList(items) {
   return list;
 }
 
+/**
+ * The Why column: one item per reason. A critical one (`critical: …`, an old primary refused after
+ * a failover) is marked as a problem in words, weight and a shape a screen reader skips, not colour alone.
+ */
+function reasonList(reasons) {
+  const list = document.createElement('ul');
+  for (const reason of reasons) {
+    const li = document.createElement('li');
+    if (reason.startsWith('critical: ')) {
+      li.dataset.severity = 'critical';
+      const strong = document.createElement('strong');
+      strong.className = 'problem';
+      const mark = document.createElement('span');
+      mark.setAttribute('aria-hidden', 'true');
+      mark.textContent = '▲ ';
+      strong.append(mark, 'critical:');
+      li.append(strong, printable(reason.slice('critical:'.length)));
+    } else li.textContent = printable(reason);
+    list.append(li);
+  }
+  return list;
+}
+
 function cell(row, className) {
   const td = row.insertCell();
   if (className) td.className = className;
@@ -149,7 +172,7 @@ function addRow(site) {
   row.append(name);
 
   const why = cell(row, 'why');
-  if (site.reasons.length) why.append(textList(site.reasons));
+  if (site.reasons.length) why.append(reasonList(site.reasons));
   else why.textContent = '—';
 
   const heartbeat = cell(row);

@@ -3,14 +3,15 @@ import type { FleetSiteConfig } from '../../core/fleet-read.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import type { PurgeRunStore, PurgeWatchStore } from '../../core/purge-watch.ts';
 import type { RunRecord, RunStore } from '../../core/window.ts';
+import { REFUSED_AGENT_FORMAT, refusedAgentKey, type RefusedAgent } from '../../core/refused-agent.ts';
 
 // A simulated fleet: what N sites' agents would have reported (their newest heartbeat, in the
 // bucket where agents put it) and what the cloud recorded of their backup windows (runs in the
 // catalogue table) and of their scheduled purges (each run's start, and the dead-man's switch's
-// watch of a purge that did not run), with problems injected on chosen sites. The fleet page's browser test, its
+// watch of a purge that did not run, the record of an old primary refused after a failover), with problems injected on chosen sites. The fleet page's browser test, its
 // screenshot and the `fleet` benchmark read it back through the real readers.
 
-export type SiteProblem = 'silent' | 'lost-batch' | 'stale-binlog' | 'failed-window' | 'loss-close' | 'purge-missed';
+export type SiteProblem = 'silent' | 'lost-batch' | 'stale-binlog' | 'failed-window' | 'loss-close' | 'purge-missed' | 'refused-agent';
 
 export interface SimulatedSite {
   name: string;
@@ -90,6 +91,19 @@ async function writeSimulatedPurge(purge: NonNullable<SimulatedFleetStores['purg
   await purge.purgeWatch.putPurgeWatch(missed ? { ...watched, alertedDue: at(now, 24 * HOUR) } : watched);
 }
 
+/** The record a refused agent leaves (agent/site-takeover.ts): the old primary pbx-1, back 20 min ago with its state directory of before a failover to pbx-2 three days ago. */
+export function simulatedRefusal(site: SimulatedSite, now: Date): RefusedAgent {
+  return {
+    format: REFUSED_AGENT_FORMAT,
+    site: site.name,
+    at: at(now, 20 * MIN),
+    refusedSince: at(now, 3 * HOUR),
+    agent: { id: 'b0e1c2d3-0000-4000-8000-00000000a001', host: 'pbx-1', state: '/var/lib/ferry' },
+    lastHeartbeat: at(now, 3 * 24 * HOUR + 2 * HOUR),
+    shippedBy: { id: 'b0e1c2d3-0000-4000-8000-00000000b002', host: 'pbx-2', since: at(now, 3 * 24 * HOUR) },
+  };
+}
+
 /** Writes every site's newest heartbeat, for a site with a schedule its latest window run, and for one with a purgeCron its purge's (given `purge`). */
 export async function writeSimulatedFleet(deps: SimulatedFleetStores, sites: readonly SimulatedSite[], now: Date): Promise<void> {
   await Promise.all(
@@ -98,6 +112,10 @@ export async function writeSimulatedFleet(deps: SimulatedFleetStores, sites: rea
       await deps.blobs.put(heartbeatKey(site.name, new Date(heartbeat.at)), Buffer.from(JSON.stringify(heartbeat)));
       if (site.backupCron) await deps.runs.putRun(simulatedRun(site, now));
       if (site.purgeCron && deps.purge) await writeSimulatedPurge(deps.purge, { ...site, purgeCron: site.purgeCron }, now);
+      if (site.problem === 'refused-agent') {
+        const refused = simulatedRefusal(site, now);
+        await deps.blobs.put(refusedAgentKey(site.name, refused.agent.id, new Date(refused.at)), Buffer.from(JSON.stringify(refused)));
+      }
     }),
   );
 }

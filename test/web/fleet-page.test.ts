@@ -11,14 +11,14 @@ import { readFleet } from '../../core/fleet-read.ts';
 import { heartbeatKey, type FleetRow } from '../../core/fleet.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import type { DeploymentSnapshot } from '../../local/iam-gateway/deployment.ts';
-import { fleetSitesOf, simulatedHeartbeat, writeSimulatedFleet, type SimulatedSite } from '../../scripts/demo/fleet.ts';
+import { fleetSitesOf, simulatedHeartbeat, simulatedRefusal, writeSimulatedFleet, type SimulatedSite } from '../../scripts/demo/fleet.ts';
 import { deploymentFor } from '../support/local-cloud.ts';
 import { apiGet } from '../support/signed.ts';
 
 // The fleet status console page in a real browser (Debian's Chromium) against the embedded
 // local cloud: GET /fleet served by the fleet function's deployed bundle behind the local IAM,
-// six simulated sites with problems injected (a silent agent, a lost batch, a stale binlog, a
-// failed window, a scheduled purge the dead-man's switch holds missed) read back through it, and
+// seven simulated sites with problems injected (a silent agent, a lost batch, a stale binlog, a
+// failed window, a scheduled purge the dead-man's switch holds missed, an old primary refused after a failover) read back through it, and
 // the page showing each problem on its own site.
 // Set FERRY_FLEET_SCREENSHOT=docs/fleet.png to keep the screenshot the test takes.
 
@@ -32,6 +32,7 @@ const SITES: SimulatedSite[] = [
   { name: 'west', problem: 'stale-binlog' },
   { name: 'harbour', problem: 'failed-window', backupCron: '0 2 * * ? *' },
   { name: 'quay', problem: 'purge-missed', purgeCron: '0 6 ? * SUN *' },
+  { name: 'pier', problem: 'refused-agent' },
 ];
 
 /**
@@ -59,6 +60,8 @@ let cloud: LocalCloud;
 let browser: Browser;
 let page: Page;
 let runs: DynamoRunStore;
+/** When the simulated fleet was written: its agents' times count back from it. */
+let written: Date;
 let purge: { purgeRuns: DynamoPurgeRunStore; purgeWatch: DynamoPurgeWatchStore };
 
 beforeAll(async () => {
@@ -69,7 +72,8 @@ beforeAll(async () => {
   const { doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
   runs = new DynamoRunStore(doc, cloud.table);
   purge = { purgeRuns: new DynamoPurgeRunStore(doc, cloud.table), purgeWatch: new DynamoPurgeWatchStore(doc, cloud.table) };
-  await writeSimulatedFleet({ blobs: cloud.blobs, runs, purge }, SITES, new Date());
+  written = new Date();
+  await writeSimulatedFleet({ blobs: cloud.blobs, runs, purge }, SITES, written);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-GB', viewport: { width: 1600, height: 900 } });
   page = await context.newPage();
@@ -94,7 +98,7 @@ describe('GET /fleet (fleet function bundle behind the local IAM)', () => {
     // The CLI's reader, with the administrator's keys straight at the stand-ins, at the same instant.
     const expected = await readFleet({ blobs: cloud.blobs, runs, purge }, fleetSitesOf(SITES), new Date(asOf!));
     expect(body).toEqual(JSON.parse(JSON.stringify(expected)));
-    expect(body.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'quay:LATE', 'south:WARN', 'west:WARN', 'north:OK']);
+    expect(body.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'quay:LATE', 'pier:WARN', 'south:WARN', 'west:WARN', 'north:OK']);
     // Each site's purge, as the fleet function's role reads it through the IAM gateway: the switch's memory (GetItem DEADMAN#) and the runs.
     const purges = Object.fromEntries(body.map((r) => [r.site, r.purge]));
     expect(purges.quay).toEqual({ cron: '0 6 ? * SUN *', lastRun: expect.objectContaining({ execution: expect.stringContaining('purge-quay') }), missedSince: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
@@ -141,7 +145,7 @@ describe('fleet page in Chromium', () => {
     await expect.poll(() => page.evaluate(() => location.hash)).toBe('');
     await page.waitForSelector('#fleet tbody tr');
     const rows = await shownRows();
-    expect(rows.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'quay:LATE', 'south:WARN', 'west:WARN', 'north:OK']);
+    expect(rows.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'quay:LATE', 'pier:WARN', 'south:WARN', 'west:WARN', 'north:OK']);
     // The table's scroller takes the keyboard in every browser (at 200 % its right-hand columns are reached by scrolling it).
     expect(await page.$eval('.table-wrap', (w) => [w.getAttribute('tabindex'), w.getAttribute('role'), w.getAttribute('aria-label')])).toEqual(['0', 'region', 'Sites (scrolls sideways)']);
     const bySite = Object.fromEntries(rows.map((r) => [r.site, r.cells]));
@@ -174,17 +178,24 @@ describe('fleet page in Chromium', () => {
     expect(bySite.quay![COLUMN.purge]).toMatch(/^▲ MISSED since \d{4}-\d\d-\d\d \d\d:\d\d last ran \d{4}-\d\d-\d\d \d\d:\d\d: DONE, 12 object\(s\) deleted schedule cron\(0 6 \? \* SUN \*\) UTC$/);
     expect(bySite.quay![COLUMN.why]).toMatch(/^the scheduled purge due \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z did not run \(purge-missed alert open\): retention is not being enforced$/);
     expect(await page.$$eval('#fleet td.purge[data-problem="purge-missed"]', (tds) => tds.map((td) => [td.closest('tr')!.dataset.site, td.querySelector('.problem [aria-hidden="true"]')?.textContent]))).toEqual([['quay', '▲ ']]);
+    // The old primary back with its state directory of before the failover, refused: a critical line in Why, marked in words and a shape, naming the host, the agent that ships the site and the way back.
+    const refusal = simulatedRefusal({ name: 'pier' }, written);
+    expect(bySite.pier![COLUMN.why]).toBe(
+      `▲ critical: the agent on pbx-1 (id ${refusal.agent.id}, state directory /var/lib/ferry) came back with the state directory it had before ${refusal.lastHeartbeat} and was refused (last at ${refusal.at}, refused since ${refusal.refusedSince}): ` +
+        `it ships nothing, while the agent on pbx-2 (id ${refusal.shippedBy.id}) ships the site since ${refusal.shippedBy.since}. Stop it (its cron line or service) if that agent is the site now; to fail back, stop that agent first, restore the database and the share from the cloud, then start it with a new, empty state directory and take a full (docs/restore.md, "Failing over, and back")`,
+    );
+    expect(await page.$$eval('#fleet td.why li[data-severity="critical"]', (lis) => lis.map((li) => [li.closest('tr')!.dataset.site, li.querySelector('.problem [aria-hidden="true"]')?.textContent]))).toEqual([['pier', '▲ ']]);
     for (const cells of Object.values(bySite)) expect(cells.filter((c) => c === '')).toEqual([]);
     // Not colour alone: each state is a word in its badge; the marks are hidden from screen readers.
-    expect(await page.$$eval('#fleet .state [aria-hidden="true"]', (m) => m.length)).toBe(6);
+    expect(await page.$$eval('#fleet .state [aria-hidden="true"]', (m) => m.length)).toBe(7);
 
     // Data as of the function's reading, and the count announced in the live region.
     expect(await page.getAttribute('#as-of-time', 'datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(await page.isVisible('#as-of')).toBe(true);
     expect(await page.getAttribute('#status', 'aria-live')).toBe('polite');
-    expect(await page.textContent('#status')).toBe('6 sites: 1 SILENT, 2 LATE, 2 WARN, 1 OK.');
+    expect(await page.textContent('#status')).toBe('7 sites: 1 SILENT, 2 LATE, 3 WARN, 1 OK.');
     expect(await page.$$eval('#fleet thead th[scope="col"]', (ths) => ths.length)).toBe(9);
-    expect(await page.$$eval('#fleet tbody th[scope="row"]', (ths) => ths.map((t) => t.textContent))).toEqual(['east', 'harbour', 'quay', 'south', 'west', 'north']);
+    expect(await page.$$eval('#fleet tbody th[scope="row"]', (ths) => ths.map((t) => t.textContent))).toEqual(['east', 'harbour', 'quay', 'pier', 'south', 'west', 'north']);
 
     await page.screenshot({ path: process.env.FERRY_FLEET_SCREENSHOT ?? join(dir, 'fleet.png'), fullPage: true });
     expect(errors).toEqual([]);
@@ -219,7 +230,7 @@ describe('fleet page in Chromium', () => {
     const before = await page.getAttribute('#as-of-time', 'datetime');
     const heartbeat = simulatedHeartbeat({ name: 'east' }, new Date());
     await cloud.blobs.put(heartbeatKey('east', new Date(heartbeat.at)), Buffer.from(JSON.stringify(heartbeat)));
-    await expect.poll(async () => (await shownRows()).map((r) => `${r.site}:${r.state}`), { timeout: 15_000 }).toEqual(['harbour:LATE', 'quay:LATE', 'south:WARN', 'west:WARN', 'north:OK', 'east:OK']);
+    await expect.poll(async () => (await shownRows()).map((r) => `${r.site}:${r.state}`), { timeout: 15_000 }).toEqual(['harbour:LATE', 'quay:LATE', 'pier:WARN', 'south:WARN', 'west:WARN', 'north:OK', 'east:OK']);
     expect(await page.getAttribute('#as-of-time', 'datetime')).not.toBe(before);
   });
 
@@ -265,7 +276,7 @@ describe('fleet page in Chromium', () => {
       await p.waitForSelector('#fleet tbody tr');
       await idle();
       const said = await p.textContent('#status');
-      expect(said).toMatch(/^6 sites: .+\.$/);
+      expect(said).toMatch(/^7 sites: .+\.$/);
       // What a screen reader would be told from now on: every change of the live status line.
       await p.evaluate(() => {
         const w = window as unknown as { said: string[] };
@@ -317,7 +328,7 @@ describe('fleet page in Chromium', () => {
     expect(await page.isVisible('#error')).toBe(true);
     expect(await page.textContent('#as-of-note')).toBe('(stale: the last refresh failed)');
     expect(await page.textContent('#status')).toBe('The last refresh failed; the table shows older data.');
-    expect((await shownRows()).length).toBe(6);
+    expect((await shownRows()).length).toBe(7);
   });
 
   it('says so when the deployment has no sites, and when nothing could be loaded', async () => {
