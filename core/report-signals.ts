@@ -1,7 +1,8 @@
 import { unionLosses } from './fleet.ts';
 import { heartbeatAsOf, heartbeatBefore, heartbeatListing, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import { dayBounds, type AgentSignals } from './report.ts';
-import { dayAlerts } from './report-alerts.ts';
+import { dayAlerts, type DayAlert } from './report-alerts.ts';
+import { readRefusedAgents, refusedAgentLine } from './refused-agent.ts';
 import { shippedInDay } from './report-shipped.ts';
 
 // What the agent reported about itself, for the daily report: its losses and its oldest
@@ -49,9 +50,16 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     const lastShipped = hb.sources.flatMap((s) => (s.lastGood ? [{ source: s.name, type: s.type, at: s.lastGood.at, key: s.lastGood.key }] : []));
     const unreadable = hb.sources.flatMap((s) => (s.problem ? [{ source: s.name, problem: s.problem }] : []));
     // The alerts open at any heartbeat of the day (core/report-alerts.ts), from the listing that spoke.
-    const alerts = await dayAlerts(daily ?? listing, { start, judged, now: nowMs });
+    // An old primary refused in the day (it writes no heartbeat, core/refused-agent.ts): a critical alert of the site's, first.
+    const alerts = [...(await refusedInDay(blobs, site, start, judged, nowMs)), ...(await dayAlerts(daily ?? listing, { start, judged, now: nowMs }))];
     // What shipped in the day whatever the recordings' dates (a first install's backlog of last month's calls).
     const shipped = await shippedInDay({ recent: listing, daily: heartbeatListing(blobs, site, 'heartbeats-daily') }, start, judged, nowMs);
     return { lost, unshipped, ...(shipped ? { shipped } : {}), heartbeatAt: hb.at, ...(before ? {} : { firstHeartbeatAt: hb.at }), ...(unreadable.length ? { unreadable } : {}), ...(alerts.length ? { alerts } : {}), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
   };
+}
+
+/** Each agent refused as the site in [start, judged): its newest record there, as a critical alert held open since its first refusal. */
+async function refusedInDay(blobs: HeartbeatBlobs, site: string, start: number, judged: number, now: number): Promise<DayAlert[]> {
+  const { refused } = await readRefusedAgents(blobs, site, now, { from: start, to: judged });
+  return refused.map((r) => ({ key: 'site-taken-over', severity: 'critical' as const, subject: refusedAgentLine(r).replace(/^critical: /, ''), since: r.refusedSince ?? r.at }));
 }
