@@ -19,7 +19,7 @@ import { adoptUnrecordedDiskFull } from './state/unrecorded-alert.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { rememberRestoredOver } from './heartbeat-memory.ts';
-import { anotherAgentAlert, heartbeatFailedAlert, replacedAgentAlert, stateRestoredAlert } from './heartbeat-alerts.ts';
+import { heartbeatFailedAlert, holdOtherAgentAlerts, stateRestoredAlert } from './heartbeat-alerts.ts';
 import { shippedSince } from './shipped-since.ts';
 import { takenOverPass } from './site-takeover.ts';
 import { startPassHeartbeats } from './pass-heartbeat.ts';
@@ -260,8 +260,7 @@ export class Agent {
     // Resolutions need a heartbeat that went out: one held back by the interval said nothing new
     // (nor one of a pass whose store was silent: the site's other heartbeats were not looked at).
     const wrote = key !== undefined && !silent;
-    await this.alerts.hold('site-name-shared', anotherAgentAlert(site, writer.otherAgent), site, `No other agent has written as site ${site} in the last hour.`, wrote);
-    await this.alerts.hold('site-replaced-agent', replacedAgentAlert(site, writer.otherAgent), site, `The agent this one replaced has written no heartbeat as site ${site} in the last hour.`, wrote);
+    await holdOtherAgentAlerts(this.alerts, site, writer, wrote);
     if (writer.failure !== undefined) report.failed++;
     await this.alerts.hold('heartbeat', heartbeatFailedAlert(site, writer, key !== undefined, this.deps.clock.now()), site, 'The heartbeat reaches the store again.', wrote);
   }

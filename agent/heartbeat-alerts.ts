@@ -1,5 +1,7 @@
 import type { Alert } from '../core/ports.ts';
+import type { AlertBook } from './state/alert-book.ts';
 import type { HeartbeatWriter } from './heartbeat.ts';
+import { refusedAgentLine, REFUSED_SHOW_HOURS, type RefusedAgent } from '../core/refused-agent.ts';
 
 // What the agent tells an operator about its pass's heartbeat (agent/heartbeat.ts), as the
 // alerts it holds after each pass: another agent writing as this site, and the heartbeat (or the
@@ -20,6 +22,35 @@ export function anotherAgentAlert(site: string, other: HeartbeatWriter['otherAge
       : `An agent on ${other.host || 'another host'} (id ${other.id}) wrote a heartbeat as site ${site} at ${other.at}. Two sites under one site name mix their recordings in one catalogue, and the fleet view sees one site where there are two: give each site its own \`site:\` (or, if this is the same site moved to a new host, stop the old agent).`,
     details: { otherHost: other.host, otherAgent: other.id, at: other.at },
   };
+}
+
+/**
+ * An agent of this site refused since the site failed over (an old primary whose cron started it
+ * with its state directory of before): it ships nothing and writes no heartbeat, and its own alert
+ * reaches only its host, often without a hook yet. The agent that ships the site says it to its
+ * own hook: a warning (nothing is mixed, the refusal holds), until the old host is dealt with.
+ */
+export function refusedAgentsAlert(site: string, refused: readonly RefusedAgent[] | undefined): HeldAlert | undefined {
+  if (!refused?.length) return undefined;
+  const hosts = [...new Set(refused.map((r) => r.agent.host || 'an unnamed host'))].join(', ');
+  return {
+    severity: 'warning',
+    site,
+    subject: `the agent on ${hosts} came back as site ${site} with a state directory of before the failover and was refused`,
+    message: `${refused.map((r) => refusedAgentLine(r).replace(/^critical: /, '')).join('\n')}\nIt ships nothing while refused. This resolves once that host has not been refused for ${REFUSED_SHOW_HOURS} hours (its cron line removed, its service stopped).`,
+    details: { refused: refused.map((r) => ({ agent: r.agent.id, host: r.agent.host, state: r.agent.state, at: r.at, lastHeartbeat: r.lastHeartbeat })) },
+  };
+}
+
+/**
+ * The alerts a written heartbeat holds about the site's other agents: another one writing as the
+ * site, the one this agent replaced, one refused since a failover. Resolved only by a heartbeat
+ * that went out (`wrote`), the refused one only when the refused records were read.
+ */
+export async function holdOtherAgentAlerts(alerts: Pick<AlertBook, 'hold'>, site: string, writer: Pick<HeartbeatWriter, 'otherAgent' | 'refusedAgents'>, wrote: boolean): Promise<void> {
+  await alerts.hold('site-name-shared', anotherAgentAlert(site, writer.otherAgent), site, `No other agent has written as site ${site} in the last hour.`, wrote);
+  await alerts.hold('site-replaced-agent', replacedAgentAlert(site, writer.otherAgent), site, `The agent this one replaced has written no heartbeat as site ${site} in the last hour.`, wrote);
+  await alerts.hold('site-refused-agent', refusedAgentsAlert(site, writer.refusedAgents), site, `No agent has been refused as site ${site} in the last ${REFUSED_SHOW_HOURS} hours.`, wrote && writer.refusedAgents !== undefined);
 }
 
 /**

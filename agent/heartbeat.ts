@@ -14,6 +14,7 @@ import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 import { SHARED_SITE_WINDOW_MS, heartbeatMemoryFile, reachedStore, readHeartbeatMemory, rememberOwn, rememberStore, storeAddress, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
 import { freeBytes } from './state/state-space.ts';
 import { siteHeartbeats } from './site-heartbeats.ts';
+import { readRefusedAgents, type RefusedAgent } from '../core/refused-agent.ts';
 import { readStateBirth } from './state/state-birth.ts';
 import { shippingError } from './store-refusal.ts';
 
@@ -93,6 +94,9 @@ export class HeartbeatWriter {
    */
   otherAgent: { id: string; host: string; at: string; copy?: true; replacedAt?: string } | undefined;
 
+  /** Agents refused as this site in the last REFUSED_SHOW_HOURS when this one wrote (an old primary back after a failover, core/refused-agent.ts); undefined when not looked at or not read. */
+  refusedAgents: RefusedAgent[] | undefined;
+
   constructor(private readonly deps: HeartbeatDeps) {
     this.file = heartbeatMemoryFile(deps.config.state);
     this.memory = readHeartbeatMemory(deps.config.state);
@@ -131,6 +135,13 @@ export class HeartbeatWriter {
       return undefined;
     }
     return undefined;
+  }
+
+  /** The site's refused agents (one LIST, one GET each): undefined when the store cannot list or read them. Never throws. */
+  private async refused(now: number): Promise<RefusedAgent[] | undefined> {
+    const { list, get } = this.deps.store;
+    if (!list || !get) return undefined;
+    return (await readRefusedAgents({ list: list.bind(this.deps.store), get: get.bind(this.deps.store) }, this.deps.config.site, now).catch(() => undefined))?.refused;
   }
 
   /** Builds the heartbeat of this pass and remembers what the next one compares with. */
@@ -230,6 +241,7 @@ export class HeartbeatWriter {
       if (due) {
         // A store that did not answer this pass would keep the listing waiting as long: the heartbeat (which says so) goes first.
         this.otherAgent = pass.storeSilent ? undefined : await this.newestOther(new Date(heartbeat.at));
+        this.refusedAgents = pass.storeSilent ? undefined : await this.refused(Date.parse(heartbeat.at));
         key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at), { agent: this.memory.agentId });
         // This agent's own heartbeats of the last hour, told from another agent's by their times.
         rememberOwn(this.memory, heartbeat.at);

@@ -267,8 +267,8 @@ function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, 
   return warn;
 }
 
-/** Alerts whose condition the row already names from the heartbeat's own fields (losses, failures, a source that cannot be read). */
-const ALERTS_SHOWN_OTHERWISE = ['loss', 'source-unavailable:', 'heartbeat', 'ship-failed:', 'tree-failed:'];
+/** Alerts whose condition the row already names from the heartbeat's own fields (losses, failures, a source that cannot be read), or from the site's refused-agent records. */
+const ALERTS_SHOWN_OTHERWISE = ['loss', 'source-unavailable:', 'heartbeat', 'ship-failed:', 'tree-failed:', 'site-refused-agent'];
 
 /** Whether a site retired from `retired` (YYYY-MM-DD, UTC) is retired at `at`: from the start of that day on. */
 export function isRetired(retired: string | undefined, at: Date): boolean {

@@ -30,9 +30,10 @@ export interface DayAlert {
 /**
  * Alerts whose condition the report names from facts of its own, and judges there: a loss from
  * the heartbeat's `recentLosses`, a tree's mass change from the snapshot's manifest (with the
- * snapshot to restore from). Naming them again from the alert would say one thing twice.
+ * snapshot to restore from), an agent refused as the site from its own record (core/refused-agent.ts).
+ * Naming them again from the alert would say one thing twice.
  */
-const JUDGED_OTHERWISE = ['loss:', 'tree-mass-change:'];
+const JUDGED_OTHERWISE = ['loss:', 'tree-mass-change:', 'site-refused-agent'];
 
 /** Heartbeats of one day read at most (newest first): past it the day's earliest are not read. */
 export const DAY_HEARTBEATS_READ = 5000;

@@ -188,6 +188,35 @@ describe('the old primary started by its cron with its state directory from befo
     expect(await readRefusedAgent(store, later[0]!)).toMatchObject({ at: clock.now().toISOString(), refusedSince: refusedAt });
   });
 
+  it('has the agent that ships the site warn its own hook that the old primary came back and was refused, naming its host and id, until it has not been refused for 48 h', async () => {
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date('2026-12-01T08:10:00Z'));
+    const [primary, secondary] = [host('primary'), host('secondary')];
+    writeTree(primary.root, 1, 10, { now: clock.now().getTime() });
+    await cronPass(primary.config, store, [], clock);
+    const primaryId = (JSON.parse(readFileSync(heartbeatMemoryFile(primary.config.state), 'utf8')) as HeartbeatMemory).agentId!;
+    clock.advance(2 * 3600_000);
+    writeTree(secondary.root, 1, 10, { firstBatch: 1, now: clock.now().getTime() });
+    await cronPass(secondary.config, store, [], clock);
+    clock.advance(24 * 3600_000);
+    await cronPass(primary.config, store, [], clock);
+    // The secondary's next heartbeat (5 min on) finds the record, and tells its hook.
+    clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    const told: Alert[] = [];
+    const next = await cronPass(secondary.config, store, told, clock);
+    expect(told.filter((a) => a.key === 'site-refused-agent')).toEqual([
+      expect.objectContaining({ severity: 'warning', subject: `the agent on ${hostname()} came back as site site-a with a state directory of before the failover and was refused` }),
+    ]);
+    expect(told.find((a) => a.key === 'site-refused-agent')!.message).toContain(`the agent on ${hostname()} (id ${primaryId}, state directory ${primary.config.state}) came back with the state directory it had before `);
+    expect(next.status.openAlerts.map((a) => [a.key, a.severity])).toContainEqual(['site-refused-agent', 'warning']);
+    // The old host's cron line is removed: 48 h after its last refusal the warning resolves.
+    clock.advance(49 * 3600_000);
+    const later: Alert[] = [];
+    const after = await cronPass(secondary.config, store, later, clock);
+    expect(later.filter((a) => a.key === 'site-refused-agent').map((a) => a.severity)).toEqual(['info']);
+    expect(after.status.openAlerts.map((a) => a.key)).not.toContain('site-refused-agent');
+  });
+
   it('goes on shipping when the other agent began within the hour of its own last pass (two agents side by side: "another agent ships as site")', async () => {
     const store = new MemoryBlobStore();
     const clock = new ManualClock(new Date());

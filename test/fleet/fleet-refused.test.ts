@@ -53,6 +53,15 @@ describe('a site whose old primary came back and was refused', () => {
     expect(row.refusedAgents).toEqual([record(minutesAgo(20))]);
   });
 
+  it('names it once when the standby\'s heartbeat also carries its warning about it (site-refused-agent)', async () => {
+    const store = new MemoryBlobStore();
+    const hb = { ...heartbeat(minutesAgo(2), { id: 'standby', host: 'pbx-2' }), alerts: [{ key: 'site-refused-agent', severity: 'warning' as const, subject: 'the agent on pbx-1 came back as site site-a with a state directory of before the failover and was refused', since: minutesAgo(15).toISOString() }] };
+    await store.put(heartbeatKey('site-a', minutesAgo(2), { agent: 'standby' }), Buffer.from(JSON.stringify(hb)));
+    await store.put(refusedAgentKey('site-a', 'old-dir', minutesAgo(20)), Buffer.from(JSON.stringify(record(minutesAgo(20)))));
+    const [row] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'site-a' }], NOW);
+    expect(row!.reasons).toEqual([LINE]);
+  });
+
   it('says another agent on a host also named so when the standby took the old host\'s name, and does not take the standby\'s heartbeats for a new state directory on it', async () => {
     const standby = { id: 'standby', host: 'PBX-1' };
     const row = await site([record(minutesAgo(20), { shippedBy: { id: 'standby', host: 'PBX-1', since: '2026-11-28T20:05:00.000Z' } })], [[minutesAgo(2), standby]]);

@@ -17,7 +17,7 @@ const at = (day: string, hhmm: string) => `${day}T${hhmm}:00.000Z`;
 const NOW = () => new Date('2026-03-03T07:00:00Z');
 
 /** A site whose recordings all shipped in the day from the standby, which wrote its heartbeats. */
-async function shippedDay() {
+async function shippedDay(alerts: Heartbeat['alerts'] = []) {
   const blobs = new MemoryBlobStore();
   const catalogue = new MemoryCatalogue();
   const fixture = buildPack('site-a', [0, 1].map((i) => ({ path: `${DAY}/b0/call-${i}.wav`, body: audio(i, 600) })), { day: `${DAY}T00:00:00Z`, seed: `${DAY}/0` });
@@ -26,7 +26,7 @@ async function shippedDay() {
   await publish(blobs, fixture);
   await ingestManifest({ blobs, catalogue }, fixture.manifestKey);
   for (const time of [at(DAY, '08:00'), at('2026-03-03', '00:05')]) {
-    const hb: Heartbeat = { format: HEARTBEAT_FORMAT, site: 'site-a', at: time, agentVersion: '0.1.0', sources: [{ name: 'contactstore', type: 'recordings', pendingBatches: 0 }], losses: 0, lastPass: { at: time, failed: 0, lost: 0 }, agent: { id: 'standby', host: 'pbx-2' } };
+    const hb: Heartbeat = { format: HEARTBEAT_FORMAT, site: 'site-a', at: time, agentVersion: '0.1.0', sources: [{ name: 'contactstore', type: 'recordings', pendingBatches: 0 }], losses: 0, lastPass: { at: time, failed: 0, lost: 0 }, agent: { id: 'standby', host: 'pbx-2' }, alerts };
     await blobs.put(heartbeatKey('site-a', new Date(time), { agent: 'standby' }), Buffer.from(JSON.stringify(hb)));
   }
   return { blobs, catalogue };
@@ -47,7 +47,8 @@ const report = (deps: Awaited<ReturnType<typeof shippedDay>>) => dailyReport(dep
 
 describe('daily report: an old primary refused after a failover', () => {
   it('is PARTIAL, naming the refused host, its id, its last heartbeat, the agent that ships the site and the way back, for a day it was refused in (its newest record of the day)', async () => {
-    const deps = await shippedDay();
+    // The standby warned its own hook too (site-refused-agent): the report names the refusal once, from the record.
+    const deps = await shippedDay([{ key: 'site-refused-agent', severity: 'warning', subject: 'the agent on pbx-1 came back as site site-a with a state directory of before the failover and was refused', since: at(DAY, '03:15') }]);
     for (const time of [at(DAY, '03:10'), at(DAY, '17:10'), at('2026-03-03', '05:10')]) await putRefusal(deps.blobs, refusal(time));
     const r = await report(deps);
     expect(r.status).toBe('PARTIAL');
@@ -57,6 +58,7 @@ describe('daily report: an old primary refused after a failover', () => {
       'Stop it (its cron line or service) if that agent is the site now; to fail back, stop that agent first, restore the database and the share from the cloud, then start it with a new, empty state directory and take a full (docs/restore.md, "Failing over, and back")';
     expect(r.problems).toEqual([line]);
     expect(renderDailyReport(r)).toContain(`\n  - ${line}\n`);
+    expect(r.alerts?.map((a) => a.key)).toEqual(['site-taken-over']);
   });
 
   it('stays FULL for a day it was not refused in (its records before and after the day)', async () => {
