@@ -131,8 +131,8 @@ export function refusedAgentLine(r: RefusedAgent): string {
   const since = r.refusedSince && r.refusedSince !== r.at ? `, refused since ${r.refusedSince}` : '';
   const taker = r.shippedBy.host && r.shippedBy.host.toLowerCase() === r.agent.host.toLowerCase() ? `another agent (id ${r.shippedBy.id}) on a host also named ${r.shippedBy.host}` : `the agent on ${hostText(r.shippedBy.host)} (id ${r.shippedBy.id})`;
   return (
-    `critical: the agent on ${hostText(r.agent.host)} (id ${r.agent.id}, state directory ${r.agent.state}) came back with the state directory it had before ${r.lastHeartbeat} and was refused (last at ${r.at}${since}): ` +
-    `it ships nothing, while ${taker} ships the site since ${r.shippedBy.since}. Stop it (its cron line or service) if that agent is the site now; to fail back, stop that agent first, restore the database and the share from the cloud, ` +
-    `then start it with a new, empty state directory and take a full (docs/restore.md, "Failing over, and back")`
+    `critical: the agent on ${hostText(r.agent.host)} (id ${r.agent.id}) came back with the state directory it had before ${r.lastHeartbeat} and was refused (last at ${r.at}${since}): ` +
+    `it ships nothing while ${taker} ships the site since ${r.shippedBy.since}. Stop the old one (its cron line or service), or fail back (docs/restore.md, "Failing over, and back")`
   );
+
 }

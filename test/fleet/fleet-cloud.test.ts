@@ -243,7 +243,7 @@ sources:
       restoreEnv(env);
     }
     // Both hosts of this test are this machine: the standby is another agent on a host of the same name.
-    const line = `critical: the agent on ${hostname()} (id ${primaryId}, state directory ${primary.state}) came back with the state directory it had before `;
+    const line = `critical: the agent on ${hostname()} (id ${primaryId}) came back with the state directory it had before `;
     expect(rows).toEqual([expect.objectContaining({ site: 'site-a', state: 'WARN', refusedAgents: [expect.objectContaining({ agent: { id: primaryId, host: hostname(), state: primary.state } })] })]);
     expect(rows[0]!.reasons).toEqual([expect.stringContaining(line)]);
     expect(rows[0]!.reasons[0]).toContain(`while another agent (id ${standbyId}) on a host also named ${hostname()} ships the site since`);

@@ -40,10 +40,9 @@ async function site(records: RefusedAgent[], beats: [Date, { id: string; host: s
 }
 
 const LINE =
-  'critical: the agent on pbx-1 (id old-dir, state directory /var/lib/ferry) came back with the state directory it had before 2026-11-28T17:55:00.000Z and was refused ' +
-  '(last at 2026-12-03T09:40:00.000Z, refused since 2026-12-03T00:00:00.000Z): it ships nothing, while the agent on pbx-2 (id standby) ships the site since 2026-11-28T20:05:00.000Z. ' +
-  'Stop it (its cron line or service) if that agent is the site now; to fail back, stop that agent first, restore the database and the share from the cloud, ' +
-  'then start it with a new, empty state directory and take a full (docs/restore.md, "Failing over, and back")';
+  'critical: the agent on pbx-1 (id old-dir) came back with the state directory it had before 2026-11-28T17:55:00.000Z and was refused ' +
+  '(last at 2026-12-03T09:40:00.000Z, refused since 2026-12-03T00:00:00.000Z): it ships nothing while the agent on pbx-2 (id standby) ships the site since 2026-11-28T20:05:00.000Z. ' +
+  'Stop the old one (its cron line or service), or fail back (docs/restore.md, "Failing over, and back")';
 
 describe('a site whose old primary came back and was refused', () => {
   it('is WARN with a critical line naming the refused host, its id, its last heartbeat, when it was refused, the agent that ships the site and the way back; its newest heartbeat stays the standby\'s', async () => {

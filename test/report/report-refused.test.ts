@@ -53,9 +53,9 @@ describe('daily report: an old primary refused after a failover', () => {
     const r = await report(deps);
     expect(r.status).toBe('PARTIAL');
     const line =
-      'the agent held a critical alert open since 2026-03-01 22:10Z: the agent on pbx-1 (id old-dir, state directory /var/lib/ferry) came back with the state directory it had before 2026-02-27T17:55:00.000Z ' +
-      'and was refused (last at 2026-03-02T17:10:00.000Z, refused since 2026-03-01T22:10:00.000Z): it ships nothing, while the agent on pbx-2 (id standby) ships the site since 2026-02-27T20:05:00.000Z. ' +
-      'Stop it (its cron line or service) if that agent is the site now; to fail back, stop that agent first, restore the database and the share from the cloud, then start it with a new, empty state directory and take a full (docs/restore.md, "Failing over, and back")';
+      'the agent held a critical alert open since 2026-03-01 22:10Z: the agent on pbx-1 (id old-dir) came back with the state directory it had before 2026-02-27T17:55:00.000Z ' +
+      'and was refused (last at 2026-03-02T17:10:00.000Z, refused since 2026-03-01T22:10:00.000Z): it ships nothing while the agent on pbx-2 (id standby) ships the site since 2026-02-27T20:05:00.000Z. ' +
+      'Stop the old one (its cron line or service), or fail back (docs/restore.md, "Failing over, and back")';
     expect(r.problems).toEqual([line]);
     expect(renderDailyReport(r)).toContain(`\n  - ${line}\n`);
     expect(r.alerts?.map((a) => a.key)).toEqual(['site-taken-over']);

@@ -181,8 +181,8 @@ describe('fleet page in Chromium', () => {
     // The old primary back with its state directory of before the failover, refused: a critical line in Why, marked in words and a shape, naming the host, the agent that ships the site and the way back.
     const refusal = simulatedRefusal({ name: 'pier' }, written);
     expect(bySite.pier![COLUMN.why]).toBe(
-      `▲ critical: the agent on pbx-1 (id ${refusal.agent.id}, state directory /var/lib/ferry) came back with the state directory it had before ${refusal.lastHeartbeat} and was refused (last at ${refusal.at}, refused since ${refusal.refusedSince}): ` +
-        `it ships nothing, while the agent on pbx-2 (id ${refusal.shippedBy.id}) ships the site since ${refusal.shippedBy.since}. Stop it (its cron line or service) if that agent is the site now; to fail back, stop that agent first, restore the database and the share from the cloud, then start it with a new, empty state directory and take a full (docs/restore.md, "Failing over, and back")`,
+      `▲ critical: the agent on pbx-1 (id ${refusal.agent.id}) came back with the state directory it had before ${refusal.lastHeartbeat} and was refused (last at ${refusal.at}, refused since ${refusal.refusedSince}): ` +
+        `it ships nothing while the agent on pbx-2 (id ${refusal.shippedBy.id}) ships the site since ${refusal.shippedBy.since}. Stop the old one (its cron line or service), or fail back (docs/restore.md, "Failing over, and back")`,
     );
     expect(await page.$$eval('#fleet td.why li[data-severity="critical"]', (lis) => lis.map((li) => [li.closest('tr')!.dataset.site, li.querySelector('.problem [aria-hidden="true"]')?.textContent]))).toEqual([['pier', '▲ ']]);
     for (const cells of Object.values(bySite)) expect(cells.filter((c) => c === '')).toEqual([]);
