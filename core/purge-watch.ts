@@ -114,15 +114,23 @@ export interface PurgeWatchOutcome {
 
 export const PURGE_MISSED_KIND = 'purge-missed';
 
+/**
+ * A warning, not a page: a purge that did not run deletes nothing, so nothing is lost; calls past
+ * their retention are kept longer (erased ones stay unplayable, their request gates every reader),
+ * a compliance matter for the working day, as a purge kept from its lock is (core/alert-text.ts).
+ */
 function missedAlert(site: string, cron: string, due: string, last: PurgeRunRecord | undefined, now: Date) {
   const alert = composeAlert({
-    severity: 'critical',
+    severity: 'warning',
     site,
     subject: `Ferry ${site}: scheduled purge did not run`,
     what: `the purge of site ${site} due ${due} (schedule cron(${cron})) has not started: retention is not being enforced for this site`,
     since: due,
     now,
-    details: [`Last purge started: ${last ? `${last.startedAt} (${last.execution})` : 'none on record'}`],
+    details: [
+      `Last purge started: ${last ? `${last.startedAt} (${last.execution})` : 'none on record'}`,
+      'Nothing is lost: calls past their retention are kept until a purge runs (erased calls stay unplayable meanwhile)',
+    ],
     todo: [
       `check the EventBridge rule of the purge of ${site} (enabled? still in the stack?) and the purge state machine's executions (did StartExecution fail: its role, a quota?)`,
       "if an execution did start, its 'Record start' step failed: read that step's error in the execution's history and the purge function's log",

@@ -29,12 +29,13 @@ async function watchedFromSaturday() {
 }
 
 describe('the purge watch of the dead-man switch', () => {
-  it('raises one critical purge-missed alert for a Sunday purge with no run recorded 7 h after its time, naming the due time, the schedule and what to do', async () => {
+  it('raises one purge-missed warning (not a page: nothing is lost, retention is enforced late) for a Sunday purge with no run recorded 7 h after its time, naming the due time, the schedule and what to do', async () => {
     const s = await watchedFromSaturday();
     expect(await s.pass(SUNDAY + 420 * MIN + MIN)).toEqual([{ site: 'site-a', action: 'raised', missed: '2026-03-01T05:00:00.000Z' }]);
     expect(s.alerts).toHaveLength(1);
     const [alert] = s.alerts;
-    expect(alert).toMatchObject({ severity: 'critical', site: 'site-a', kind: 'purge-missed', subject: 'Ferry site-a: scheduled purge did not run' });
+    expect(alert).toMatchObject({ severity: 'warning', site: 'site-a', kind: 'purge-missed', subject: 'Ferry site-a: scheduled purge did not run' });
+    expect(alert!.message).toContain('Nothing is lost: calls past their retention are kept until a purge runs (erased calls stay unplayable meanwhile)');
     expect(alert!.message).toContain('What failed: the purge of site site-a due 2026-03-01T05:00:00.000Z (schedule cron(0 5 ? * SUN *)) has not started: retention is not being enforced');
     expect(alert!.message).toContain('Last purge started: none on record');
     expect(alert!.message).toMatch(/What to do:\n {2}- check the EventBridge rule of the purge of site-a/);
@@ -107,7 +108,7 @@ describe('the purge watch of the dead-man switch', () => {
     const unscheduled = [{ name: 'site-a' }];
     expect(await s.pass(SUNDAY + 600 * MIN, unscheduled)).toEqual([{ site: 'site-a', action: 'resolved' }]);
     expect(s.alerts.map((a) => [a.severity, a.subject])).toEqual([
-      ['critical', 'Ferry site-a: scheduled purge did not run'],
+      ['warning', 'Ferry site-a: scheduled purge did not run'],
       ['info', 'Ferry site-a: resolved - purge no longer scheduled'],
     ]);
     expect(s.alerts[1]!.message).toContain("The purge due 2026-03-01T05:00:00.000Z did not run; the site's purge schedule (cron(0 5 ? * SUN *)) was removed since");
