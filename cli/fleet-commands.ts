@@ -8,6 +8,7 @@ import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { formatDuration } from '../core/alert-text.ts';
 import { passRunningText } from '../core/fleet-pass.ts';
 import { purgeLine } from '../core/fleet-purge.ts';
+import { shipperText } from '../core/fleet-handover.ts';
 import { readFleet, type FleetReadDeps, type FleetSiteConfig } from '../core/fleet-read.ts';
 import { FLEET_STATES, type FleetRow } from '../core/fleet.ts';
 import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
@@ -82,6 +83,8 @@ export function renderFleet(rows: FleetRow[]): string {
     lines.push(`${r.state.padEnd(7)} ${r.site}  heartbeat ${r.lastHeartbeat ? `${age(r.heartbeatAgeSeconds)} ago` : 'never'}  losses ${r.losses ?? '-'}  last window ${window}  next ${r.nextWindow ?? 'on demand'}`);
     // Its newest heartbeat was written during a pass: the backlog below is as the pass left it then.
     if (r.passRunning) lines.push(`          ${passRunningText(r.passRunning)}`);
+    // Which host ships the site now, since when, and which shipped it before (a failover): the agent's words, shown, never obeyed.
+    if (r.shippedBy) lines.push(`          ${printable(shipperText(r.shippedBy))}`);
     // What a site's heartbeat says (source names, problems, alert subjects) is the agent's: shown, never obeyed.
     for (const s of r.sources) lines.push(`          ${printable(sourceCell(s))}`);
     if (r.purge) lines.push(`          ${purgeLine(r.purge)}`);

@@ -8,6 +8,7 @@ import type { RunOutcome, RunRecord } from './window.ts';
 import { missedWindow, stuckWindow, WINDOW_MAX_MINUTES } from './fleet-window.ts';
 import { HEARTBEAT_KEEP_DAYS } from './heartbeat-key.ts';
 import { refusedAgentLine, refusedReplaced, REFUSED_SHOW_HOURS, type RefusedAgent } from './refused-agent.ts';
+import type { FleetShipper } from './fleet-handover.ts';
 
 export { missedWindow, stuckWindow, WINDOW_GRACE_MINUTES, WINDOW_MAX_MINUTES } from './fleet-window.ts';
 export {
@@ -156,6 +157,8 @@ export interface FleetSiteInput {
   purge?: FleetPurge;
   /** Agents refused as the site (a host it failed over from came back), each one's newest record of the last REFUSED_SHOW_HOURS (core/refused-agent.ts). */
   refusedAgents?: RefusedAgent[];
+  /** Which agent ships the site, since when, and which shipped it before (core/fleet-handover.ts). */
+  shipper?: FleetShipper;
 }
 
 export interface FleetSourceRow extends HeartbeatSource {
@@ -174,6 +177,8 @@ export interface FleetRow {
   /** The newest heartbeat was written while a pass ran: since when, and what it had shipped. */
   passRunning?: PassRunning;
   agentVersion?: string;
+  /** The host that ships the site (its newest heartbeat's), since when, and the one that shipped it before (a failover). */
+  shippedBy?: FleetShipper;
   silentAfterMinutes: number;
   sources: FleetSourceRow[];
   losses?: number;
@@ -326,6 +331,8 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const row: FleetRow = { site: input.site, state: 'OK', reasons: [], silentAfterMinutes, sources: [] };
   if (hb) withHeartbeat(row, hb, input.otherAgents ?? [], now);
   if (hb && input.heartbeatDaily) row.lastHeartbeatDaily = true;
+  const shippedBy = input.shipper ?? (hb?.agent ? { host: hb.agent.host, id: hb.agent.id } : undefined);
+  if (shippedBy) row.shippedBy = shippedBy;
   if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, state: input.lastRun.state ?? 'finished', reasons: input.lastRun.reasons };
   if (input.purge) row.purge = input.purge;
   // A retired site's purge still runs to the end of its retention: one that did not is named.

@@ -160,6 +160,24 @@ function passRunningLine(pass) {
   return line;
 }
 
+/**
+ * Which host ships the site now and since when; after a failover (or a host rebuilt), the one that
+ * shipped it before, its last heartbeat and what it had offsite then (core/fleet-handover.ts).
+ */
+function shipperLines(shipper) {
+  const host = (h) => printable(h || 'an unnamed host');
+  const now = lineOf(`shipped by the agent on ${host(shipper.host)}`, ...(shipper.since ? [' since ', timeElement(shipper.since)] : []));
+  now.dataset.shippedBy = shipper.host;
+  if (!shipper.before) return [now];
+  const b = shipper.before;
+  const copies = [];
+  for (const [i, src] of b.sources.entries()) copies.push(i ? ', ' : '; its last copies offsite: ', `${printable(src.name)} `, src.lastGood ? timeElement(src.lastGood.at) : 'none');
+  const last = b.lastHeartbeatDaily ? 'its last daily heartbeat ' : 'its last heartbeat ';
+  const before = lineOf(`before it the agent on ${host(b.host)} (id ${printable(b.id)}): ${last}`, timeElement(b.lastHeartbeat), ...copies);
+  before.dataset.shippedBefore = b.host;
+  return [now, before];
+}
+
 function addRow(site) {
   const row = tbody.insertRow();
   row.dataset.site = site.site;
@@ -180,6 +198,7 @@ function addRow(site) {
   else heartbeat.textContent = 'never';
   // Written during a pass that runs (a long backlog): said so, with what it shipped so far.
   if (site.passRunning) heartbeat.append(passRunningLine(site.passRunning));
+  if (site.shippedBy) heartbeat.append(...shipperLines(site.shippedBy));
 
   const sources = cell(row, 'sources');
   if (site.sources.length) {

@@ -262,6 +262,32 @@ describe('fleet page in Chromium', () => {
     await expect.poll(async () => (await shownRows()).find((r) => r.site === 'east')?.state, { timeout: 15_000 }).toBe('OK');
   });
 
+  it("shows on the heartbeat cell which host ships the site since when, and after a failover the host that shipped it before, its last heartbeat and last copies offsite", async () => {
+    const oldId = 'aaaaaaaa-1111-4111-8111-00000000000a';
+    const newId = 'bbbbbbbb-2222-4222-8222-00000000000b';
+    const lastOld = new Date(Date.now() - 3 * 86_400_000);
+    const firstNew = new Date(lastOld.getTime() + 2 * 3600_000);
+    const beat = (agent: { id: string; host: string }, at: Date) => ({ ...simulatedHeartbeat({ name: 'north' }, at), at: at.toISOString(), agent });
+    const write = async (agent: { id: string; host: string }, at: Date) => {
+      const body = Buffer.from(JSON.stringify(beat(agent, at)));
+      await cloud.blobs.put(heartbeatKey('north', at, { agent: agent.id }), body);
+      await cloud.blobs.put(heartbeatKey('north', at, { agent: agent.id, dataClass: 'heartbeats-daily' }), body);
+    };
+    const london = { id: oldId, host: 'london-cc1' };
+    const bristol = { id: newId, host: 'dr-bristol' };
+    await write(london, new Date(lastOld.getTime() - 86_400_000));
+    await write(london, lastOld);
+    await write(bristol, firstNew);
+    await write(bristol, new Date());
+    await page.click('#refresh');
+    const cellOf = async () => (await shownRows()).find((r) => r.site === 'north')?.cells[COLUMN.heartbeat] ?? '';
+    await expect.poll(cellOf, { timeout: 15_000 }).toMatch(/shipped by the agent on dr-bristol since \d{4}-\d\d-\d\d \d\d:\d\d before it the agent on london-cc1 \(id aaaaaaaa-1111-4111-8111-00000000000a\): its last heartbeat \d{4}-\d\d-\d\d \d\d:\d\d; its last copies offsite: contactstore \d{4}-/);
+    const times = (selector: string) => page.$$eval(`#fleet tr[data-site="north"] ${selector} time`, (ts) => ts.map((t) => t.getAttribute('datetime')));
+    expect(await times('[data-shipped-by="dr-bristol"]')).toEqual([firstNew.toISOString()]);
+    expect((await times('[data-shipped-before="london-cc1"]'))[0]).toBe(lastOld.toISOString());
+    expect((await shownRows()).find((r) => r.site === 'north')?.state).toBe('OK');
+  });
+
   it('keeps the keyboard focus on Refresh now through timed and pressed refreshes, announces the states only when they change, and pauses auto-refresh', async () => {
     const context = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport: { width: 1600, height: 900 } });
     const p = await context.newPage();

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { renderFleet } from '../../cli/fleet-commands.ts';
+import { HEARTBEAT_FORMAT, heartbeatKey, heartbeatTimeOfKey, type Heartbeat } from '../../core/fleet.ts';
+import { readFleet } from '../../core/fleet-read.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+
+// The morning after a failover: the site's old primary (london-cc1) shipped until 01:00, was lost,
+// and the secondary (dr-bristol) ships the site since 03:00, for days. The fleet row says which
+// host ships the site now, since when, and which host shipped it before, with its last heartbeat
+// and what it had offsite then.
+
+const NOW = new Date('2026-12-07T10:30:00.000Z');
+const HOUR = 3600_000;
+const AGENTS = { london: 'aaaaaaaa-1111-4111-8111-000000000001', bristol: 'bbbbbbbb-2222-4222-8222-000000000002' };
+
+function heartbeat(host: keyof typeof AGENTS, at: Date): Heartbeat {
+  const iso = at.toISOString();
+  return {
+    format: HEARTBEAT_FORMAT,
+    site: 'demo',
+    at: iso,
+    agentVersion: '0.1.0',
+    sources: [
+      { name: 'contactstore', type: 'recordings', pendingBatches: 0, lastGood: { at: iso, key: `manifests/demo/recordings/${host}.json` } },
+      { name: 'sql', type: 'rotated', lastGood: { at: new Date(at.getTime() - 5 * HOUR).toISOString(), key: `backups/demo/sql/${host}-rtc_full.bak` } },
+    ],
+    losses: 0,
+    lastPass: { at: iso, failed: 0, lost: 0 },
+    agent: { id: AGENTS[host], host: host === 'london' ? 'london-cc1' : 'dr-bristol', state: '/var/lib/ferry' },
+  };
+}
+
+/** Writes an agent's heartbeats every `every` ms from `from` to `to` as the agent does: each, and the first of each UTC day under heartbeats-daily/. */
+async function ships(store: MemoryBlobStore, host: keyof typeof AGENTS, from: Date, to: Date, every = 6 * HOUR) {
+  let day = '';
+  for (let t = from.getTime(); t <= to.getTime(); t += every) {
+    const at = new Date(t);
+    const body = Buffer.from(JSON.stringify(heartbeat(host, at)));
+    await store.put(heartbeatKey('demo', at, { agent: AGENTS[host] }), body);
+    if (at.toISOString().slice(0, 10) !== day) {
+      day = at.toISOString().slice(0, 10);
+      await store.put(heartbeatKey('demo', at, { agent: AGENTS[host], dataClass: 'heartbeats-daily' }), body);
+    }
+  }
+}
+
+const fleetOf = (store: MemoryBlobStore) => readFleet({ blobs: store, runs: { recentRuns: async () => [] } }, [{ name: 'demo' }], NOW);
+
+describe('the fleet row of a site failed over to another host', () => {
+  it('names the host that ships the site now and since when, and the host that shipped it before with its last heartbeat and last copies offsite', async () => {
+    const store = new MemoryBlobStore();
+    await ships(store, 'london', new Date('2026-11-28T01:00:00.000Z'), new Date('2026-12-04T01:00:00.000Z'));
+    await ships(store, 'bristol', new Date('2026-12-04T03:00:00.000Z'), new Date('2026-12-07T10:00:00.000Z'), 3 * HOUR);
+    const [row] = await fleetOf(store);
+    expect(row!.shippedBy).toEqual({
+      host: 'dr-bristol',
+      id: AGENTS.bristol,
+      since: '2026-12-04T03:00:00.000Z',
+      before: {
+        host: 'london-cc1',
+        id: AGENTS.london,
+        lastHeartbeat: '2026-12-04T01:00:00.000Z',
+        sources: [
+          { name: 'contactstore', type: 'recordings', lastGood: { at: '2026-12-04T01:00:00.000Z', key: 'manifests/demo/recordings/london.json' } },
+          { name: 'sql', type: 'rotated', lastGood: { at: '2026-12-03T20:00:00.000Z', key: 'backups/demo/sql/london-rtc_full.bak' } },
+        ],
+      },
+    });
+    expect(renderFleet([row!])).toContain(
+      `\n          shipped by the agent on dr-bristol since 2026-12-04T03:00:00.000Z; before it the agent on london-cc1 (id ${AGENTS.london}; its last heartbeat 2026-12-04T01:00:00.000Z, its last copies offsite: contactstore 2026-12-04T01:00:00.000Z, sql 2026-12-03T20:00:00.000Z)\n`,
+    );
+  });
+
+  it("names the old host's last daily heartbeat, marked as such, once its recent heartbeats expired", async () => {
+    const store = new MemoryBlobStore();
+    await ships(store, 'london', new Date('2026-10-01T01:00:00.000Z'), new Date('2026-10-20T13:00:00.000Z'));
+    await ships(store, 'bristol', new Date('2026-10-21T03:00:00.000Z'), new Date('2026-12-07T10:00:00.000Z'), 12 * HOUR);
+    // The bucket's lifecycle expired the recent heartbeats older than 31 days.
+    const expired: string[] = [];
+    for await (const o of store.list('heartbeats/demo/')) if (heartbeatTimeOfKey(o.key)! < NOW.getTime() - 31 * 24 * HOUR) expired.push(o.key);
+    for (const key of expired) await store.delete(key);
+    const [row] = await fleetOf(store);
+    expect(row!.shippedBy).toMatchObject({ host: 'dr-bristol', since: '2026-10-21T03:00:00.000Z', before: { host: 'london-cc1', lastHeartbeat: '2026-10-20T01:00:00.000Z', lastHeartbeatDaily: true } });
+    expect(renderFleet([row!])).toContain('before it the agent on london-cc1 (id aaaaaaaa-1111-4111-8111-000000000001; its last daily heartbeat 2026-10-20T01:00:00.000Z,');
+  });
+
+  it('names no host before when the site was never shipped by another, nor while two agents write as the site side by side', async () => {
+    const alone = new MemoryBlobStore();
+    await ships(alone, 'bristol', new Date('2026-12-01T03:00:00.000Z'), new Date('2026-12-07T10:00:00.000Z'));
+    const [row] = await fleetOf(alone);
+    expect(row!.shippedBy).toEqual({ host: 'dr-bristol', id: AGENTS.bristol, since: '2026-12-01T03:00:00.000Z' });
+    expect(renderFleet([row!])).toContain('\n          shipped by the agent on dr-bristol since 2026-12-01T03:00:00.000Z\n');
+
+    const both = new MemoryBlobStore();
+    await ships(both, 'london', new Date('2026-12-01T01:00:00.000Z'), new Date('2026-12-07T07:00:00.000Z'));
+    await ships(both, 'bristol', new Date('2026-12-01T03:00:00.000Z'), new Date('2026-12-07T10:00:00.000Z'));
+    const [side] = await fleetOf(both);
+    expect(side!.shippedBy).toEqual({ host: 'dr-bristol', id: AGENTS.bristol });
+    expect(renderFleet([side!])).not.toContain('before it');
+  });
+});
