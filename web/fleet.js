@@ -193,7 +193,7 @@ function addRow(site) {
   if (site.reasons.length) why.append(reasonList(site.reasons));
   else why.textContent = '—';
 
-  const heartbeat = cell(row);
+  const heartbeat = cell(row, 'heartbeat');
   if (site.lastHeartbeat) heartbeat.append(timeElement(site.lastHeartbeat, `${age(site.heartbeatAgeSeconds)} ago`), exactLine(site.lastHeartbeat));
   else heartbeat.textContent = 'never';
   // Written during a pass that runs (a long backlog): said so, with what it shipped so far.

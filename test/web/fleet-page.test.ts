@@ -285,6 +285,8 @@ describe('fleet page in Chromium', () => {
     const times = (selector: string) => page.$$eval(`#fleet tr[data-site="north"] ${selector} time`, (ts) => ts.map((t) => t.getAttribute('datetime')));
     expect(await times('[data-shipped-by="dr-bristol"]')).toEqual([firstNew.toISOString()]);
     expect((await times('[data-shipped-before="london-cc1"]'))[0]).toBe(lastOld.toISOString());
+    // The long line wraps inside its cell: the sources beside it stay on the screen.
+    expect(await page.$eval('#fleet tr[data-site="north"] td.heartbeat', (td) => td.getBoundingClientRect().width)).toBeLessThan(450);
     expect((await shownRows()).find((r) => r.site === 'north')?.state).toBe('OK');
   });
 
