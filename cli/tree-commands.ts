@@ -179,7 +179,9 @@ export async function runTreeRestore(opts: TreeRestoreCliOptions, blobs: Store, 
   const found = await snapshotAt(blobs, opts.site, opts.source, at, out.stderr);
   if (typeof found === 'number') return found;
   if (opts.stdout) {
-    await streamTreeFile(blobs, found.manifest, opts.stdout, out.stdout);
+    const entry = await streamTreeFile(blobs, found.manifest, opts.stdout, out.stdout);
+    // Which snapshot the bytes came from, on standard error (standard output holds the file): `--at` picks the newest at or before T, and after a failover the day matters.
+    out.stderr.write(`ferry: ${printable(entry.path)} (${formatBytes(entry.size)}, SHA-256 verified) from snapshot ${found.manifest.snapshotId} taken ${found.manifest.takenAt}\n`);
     return 0;
   }
   const bar = opts.json ? undefined : progressPrinter(out.stderr);

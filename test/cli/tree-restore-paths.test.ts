@@ -182,4 +182,12 @@ describe('tree restore of a path the snapshot does not hold as typed', () => {
     expect(piped.text().length).toBe(50_000);
   });
 
+  it('--stdout says on standard error which snapshot the file came from (its id and time), and nothing more on standard output', async () => {
+    const { store, manifest } = await share();
+    const [out, err] = [sink(), sink()];
+    expect(await runTreeRestore({ site: 'site-a', source: 'share', stdout: 'docs/b.bin' }, store, { stdout: out.stream, stderr: err.stream as NodeJS.WriteStream })).toBe(0);
+    expect(out.text().length).toBe(50_000);
+    expect(err.text()).toBe(`ferry: docs/b.bin (50.0 KB, SHA-256 verified) from snapshot ${manifest.snapshotId} taken ${manifest.takenAt}\n`);
+  });
+
 });

@@ -276,7 +276,8 @@ describe('OCS 2007 R2 site end to end', () => {
   it('streams one file of a day with --stdout, verified', async () => {
     for (const d of days) {
       const r = await ferryHashed(['restore', 'tree', '--site', 'ocs', '--source', 'meetings', '--at', d.at, '--stdout', d.sample.path, '--config', drConfig]);
-      expect(r.stderr).toBe('');
+      // Standard error names the snapshot the file came from; standard output is the file alone.
+      expect(r.stderr).toMatch(/^ferry: .+ \(.+, SHA-256 verified\) from snapshot s[0-9a-f]+ taken \d{4}-\d\d-\d\dT[^\n]+\n$/);
       expect(r.code).toBe(0);
       expect(r.sha256).toBe(d.sample.sha256);
     }
