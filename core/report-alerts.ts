@@ -63,8 +63,34 @@ async function dayHeartbeats(listing: HeartbeatListing, start: number, judged: n
   return read.filter((r) => r !== undefined);
 }
 
-/** The warning and critical alerts open at any heartbeat of the day [start, judged], critical first, then the oldest; none when the heartbeats carry none (an agent before they did). */
-export async function dayAlerts(listing: HeartbeatListing, opts: { start: number; judged: number; now: number }): Promise<DayAlert[]> {
+/** An agent that wrote as the site in the day: its host and id, its first and last heartbeat in the day. */
+export interface DayAgent {
+  host: string;
+  id: string;
+  first: string;
+  last: string;
+}
+
+/**
+ * The agents whose heartbeats were written in the day [start, judged], oldest first: named only when
+ * more than one did (a failover, a host rebuilt with a new state directory), which the day's report says.
+ */
+function dayAgents(beats: readonly { agent: string; t: number; hb: Heartbeat }[], start: number, judged: number): DayAgent[] {
+  const byId = new Map<string, DayAgent>();
+  for (const b of [...beats].sort((x, y) => x.t - y.t)) {
+    if (b.t < start || b.t >= judged || !b.hb.agent) continue;
+    const at = new Date(b.t).toISOString();
+    const had = byId.get(b.hb.agent.id);
+    byId.set(b.hb.agent.id, { host: b.hb.agent.host, id: b.hb.agent.id, first: had?.first ?? at, last: at });
+  }
+  return byId.size > 1 ? [...byId.values()] : [];
+}
+
+/**
+ * The warning and critical alerts open at any heartbeat of the day [start, judged], critical first, then the oldest (none when the
+ * heartbeats carry none: an agent before they did); and the agents that wrote as the site in the day when more than one did.
+ */
+export async function dayAlerts(listing: HeartbeatListing, opts: { start: number; judged: number; now: number }): Promise<{ alerts: DayAlert[]; agents: DayAgent[] }> {
   const beats = await dayHeartbeats(listing, opts.start, opts.judged, opts.now);
   const byAgent = new Map<string, { t: number; hb: Heartbeat }[]>();
   for (const b of beats) byAgent.set(b.agent, [...(byAgent.get(b.agent) ?? []), b]);
@@ -86,7 +112,8 @@ export async function dayAlerts(listing: HeartbeatListing, opts: { start: number
     }
   }
   const rank = (a: DayAlert) => (a.severity === 'critical' ? 0 : 1);
-  return [...found.values()].sort((a, b) => rank(a) - rank(b) || a.since.localeCompare(b.since) || a.key.localeCompare(b.key));
+  const alerts = [...found.values()].sort((a, b) => rank(a) - rank(b) || a.since.localeCompare(b.since) || a.key.localeCompare(b.key));
+  return { alerts, agents: dayAgents(beats, opts.start, opts.judged) };
 }
 
 /** The source an alert's key names (`{kind}:{source}` or `{kind}:{source}:{what}`), when the report has that source. */

@@ -2,6 +2,7 @@ import type { DailyReport } from './report.ts';
 import type { DayAlert } from './report-alerts.ts';
 import { dayBounds } from './report-keys.ts';
 import { formatBytes } from './format-bytes.ts';
+import { printable } from './printable.ts';
 
 // The daily report as people read it: its e-mail's subject line and its text (core/report.ts
 // works it out).
@@ -22,11 +23,19 @@ export function reportSubject(r: DailyReport): string {
   return `[Ferry] ${r.status} ${r.site} ${r.day}: ${why}`.slice(0, 99);
 }
 
+/** More than one agent wrote as the site in the day (a failover, a host rebuilt): which, and when each was heard from. */
+function agentsLines(agents: DailyReport['agents']): string[] {
+  if (!agents?.length) return [];
+  const named = agents.map((a) => `${printable(a.host || 'an unnamed host')} (id ${printable(a.id)}, heartbeats ${hhmm(a.first)} to ${hhmm(a.last)})`);
+  return [`  shipped by ${agents.length} agents in the day (a failover or a host rebuilt): ${named.join(', then ')}`, ''];
+}
+
 export function renderDailyReport(r: DailyReport): string {
   const lines = [`${r.status}  ${r.site}  ${r.day}  (judged at ${hhmm(r.judgedAt)})`, ...dayLines(r), ''];
   if (r.retired) lines.push(...retiredLines(r.site, r.retired));
   if (r.notStarted) lines.push(...notStartedLines(r.site, r.notStarted));
   lines.push(...shippedLines(r.shipped));
+  lines.push(...agentsLines(r.agents));
   for (const s of r.sources) {
     lines.push(`  ${s.ok ? 'ok     ' : 'PROBLEM'} ${s.source} (${s.type}): ${s.shipped}`);
     for (const p of s.problems) lines.push(`          - ${p}`);

@@ -1,7 +1,7 @@
 import { unionLosses } from './fleet.ts';
 import { heartbeatAsOf, heartbeatBefore, heartbeatListing, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import { dayBounds, type AgentSignals } from './report.ts';
-import { dayAlerts, type DayAlert } from './report-alerts.ts';
+import { dayAlerts, type DayAgent, type DayAlert } from './report-alerts.ts';
 import { readRefusedAgents, refusedAgentLine } from './refused-agent.ts';
 import { shippedInDay } from './report-shipped.ts';
 
@@ -12,6 +12,9 @@ import { shippedInDay } from './report-shipped.ts';
 // days before it (core/fleet.ts RECENT_LOSS_HOURS) and the backlog as the day closed. Its losses
 // are one agent's memory: every other agent that wrote as the site from the day's start on (a
 // failover host, another state directory) adds its own, chosen the same way (one GET each).
+
+/** The agents of the day, when more than one wrote as the site in it (dayAlerts names none otherwise). */
+const severalAgents = (agents: DayAgent[]): Pick<AgentSignals, 'agents'> => (agents.length ? { agents } : {});
 
 /** The signals of `site` for `day` from its heartbeats; undefined when it has none (the report then judges by what shipped). */
 export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => new Date()) {
@@ -51,10 +54,12 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     const unreadable = hb.sources.flatMap((s) => (s.problem ? [{ source: s.name, problem: s.problem }] : []));
     // The alerts open at any heartbeat of the day (core/report-alerts.ts), from the listing that spoke.
     // An old primary refused in the day (it writes no heartbeat, core/refused-agent.ts): a critical alert of the site's, first.
-    const alerts = [...(await refusedInDay(blobs, site, start, judged, nowMs)), ...(await dayAlerts(daily ?? listing, { start, judged, now: nowMs }))];
+    const heard = await dayAlerts(daily ?? listing, { start, judged, now: nowMs });
+    const { agents } = heard;
+    const alerts = [...(await refusedInDay(blobs, site, start, judged, nowMs)), ...heard.alerts];
     // What shipped in the day whatever the recordings' dates (a first install's backlog of last month's calls).
     const shipped = await shippedInDay({ recent: listing, daily: heartbeatListing(blobs, site, 'heartbeats-daily') }, start, judged, nowMs);
-    return { lost, unshipped, ...(shipped ? { shipped } : {}), heartbeatAt: hb.at, ...(before ? {} : { firstHeartbeatAt: hb.at }), ...(unreadable.length ? { unreadable } : {}), ...(alerts.length ? { alerts } : {}), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
+    return { lost, unshipped, ...(shipped ? { shipped } : {}), heartbeatAt: hb.at, ...(before ? {} : { firstHeartbeatAt: hb.at }), ...(unreadable.length ? { unreadable } : {}), ...(alerts.length ? { alerts } : {}), ...severalAgents(agents), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
   };
 }
 

@@ -10,7 +10,7 @@ export { renderDailyReport, reportSubject } from './report-render.ts';
 import type { ScrubResult } from './verify.ts';
 import type { UncataloguedCopy } from './report-gaps.ts';
 import { daysUpTo } from './catalogue-gaps.ts';
-import { alertProblems, type DayAlert } from './report-alerts.ts';
+import { alertProblems, type DayAgent, type DayAlert } from './report-alerts.ts';
 import type { ShippedInDay } from './report-shipped.ts';
 import { judgeSource, olderArrival, REPORT_LOOKBACK_DAYS } from './report-judges.ts';
 
@@ -75,6 +75,8 @@ export interface AgentSignals {
   alerts?: DayAlert[];
   /** What the agents shipped in the day whatever the recordings' dates, from their heartbeats' totals (core/report-shipped.ts). */
   shipped?: ShippedInDay;
+  /** The agents that wrote as the site in the day, when more than one did (core/report-alerts.ts). */
+  agents?: DayAgent[];
 }
 
 export interface DrillResult {
@@ -161,6 +163,8 @@ export interface DailyReport {
    * `olderThan`, the first of the report's days (a first install's backlog, a catch-up). Absent: no heartbeat says.
    */
   shipped?: ShippedInDay & { olderPacks: number; olderThan: string };
+  /** The agents (host, id, first and last heartbeat in the day) that wrote as the site in the day, when more than one did: a failover, a host rebuilt. */
+  agents?: DayAgent[];
   /** A NOT-STARTED report: when the site's first heartbeat was written (after the day), and the batches it found already waiting since the day or before (the recorder's, before the agent ran). */
   notStarted?: { firstHeartbeatAt: string; waiting?: AgentSignals['unshipped'] };
 }
@@ -231,6 +235,9 @@ function shippedOfDay(f: SiteDayFacts): Pick<DailyReport, 'shipped'> {
   return { shipped: { ...s, olderPacks: Math.max(0, s.packs - f.packs.length), olderThan: daysUpTo(f.day, REPORT_LOOKBACK_DAYS + 1)[0]! } };
 }
 
+/** The agents that wrote as the site in the day, when the heartbeats name more than one. */
+const agentsOfDay = (f: SiteDayFacts): Pick<DailyReport, 'agents'> => (f.signals?.agents?.length ? { agents: f.signals.agents } : {});
+
 /** FULL, PARTIAL or FAILED, with what is missing and why, from one site's facts of one day; RETIRED for a day of a retired site. */
 export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyReport {
   const report = judgeDay(f, generatedAt);
@@ -278,6 +285,7 @@ function judgeDay(f: SiteDayFacts, generatedAt: string): DailyReport {
     ...(scrub ? { scrub } : {}),
     ...(drills ? { drills } : {}),
     ...(f.signals?.alerts?.length ? { alerts: f.signals.alerts } : {}),
+    ...agentsOfDay(f),
     ...shipped,
   };
 }

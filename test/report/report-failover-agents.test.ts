@@ -1,0 +1,73 @@
+// The daily report of the day a site failed over: the primary's agent shipped until 01:00 and its
+// host was lost; the secondary's agent, with its own state directory, ships the site from 03:00.
+// The report says that two agents shipped the site in the day, which and when; a day shipped by
+// one agent says nothing of it.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from '../../agent/agent.ts';
+import { heartbeatMemoryFile, type HeartbeatMemory } from '../../agent/heartbeat-memory.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { dailyReport } from '../../core/report.ts';
+import { renderDailyReport } from '../../core/report-render.ts';
+import { heartbeatSignals } from '../../core/report-signals.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+describe('daily report of the day a site failed over to another host', () => {
+  it('names both agents that shipped the site in the day, oldest first, with their first and last heartbeat of the day; the next day, shipped by one, names none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-report-failover-'));
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date('2026-12-04T00:30:00Z'));
+    const host = (name: string) => {
+      const root = join(dir, name, 'rec');
+      mkdirSync(root, { recursive: true });
+      const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, name, 'state')}\nsources:\n  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, settleSeconds: 1 }\n`);
+      const pass = async () => {
+        const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async () => {} }, verify: 'read-back', retryDelayMs: () => 1 });
+        try {
+          return await agent.cycle();
+        } finally {
+          agent.close();
+        }
+      };
+      const id = () => (JSON.parse(readFileSync(heartbeatMemoryFile(config.state), 'utf8')) as HeartbeatMemory).agentId;
+      return { root, pass, id };
+    };
+    const primary = host('primary');
+    const secondary = host('secondary');
+    writeTree(primary.root, 1, 10, { now: clock.now().getTime() });
+    clock.set(new Date('2026-12-04T01:00:00Z'));
+    expect(await primary.pass()).toMatchObject({ packs: 1 });
+    // The primary's host is lost; at 03:00 the secondary ships the site, its recorder numbering from 000001 again.
+    clock.set(new Date('2026-12-04T03:00:00Z'));
+    writeTree(secondary.root, 1, 10, { now: clock.now().getTime(), size: 3001 });
+    expect(await secondary.pass()).toMatchObject({ packs: 1 });
+    clock.set(new Date('2026-12-04T20:00:00Z'));
+    await secondary.pass();
+    clock.set(new Date('2026-12-05T20:00:00Z'));
+    await secondary.pass();
+    clock.set(new Date('2026-12-06T00:30:00Z'));
+    await secondary.pass();
+    const catalogue = new MemoryCatalogue();
+    for await (const o of store.list('manifests/')) await ingestManifest({ blobs: store, catalogue }, o.key);
+
+    const now = () => clock.now();
+    const report = await dailyReport({ blobs: store, catalogue }, 'site-a', '2026-12-04', { now, signals: heartbeatSignals(store, now) });
+    expect(report.agents).toEqual([
+      { host: hostname(), id: primary.id(), first: '2026-12-04T01:00:00.000Z', last: '2026-12-04T01:00:00.000Z' },
+      { host: hostname(), id: secondary.id(), first: '2026-12-04T03:00:00.000Z', last: '2026-12-04T20:00:00.000Z' },
+    ]);
+    expect(renderDailyReport(report)).toContain(
+      `\n  shipped by 2 agents in the day (a failover or a host rebuilt): ${hostname()} (id ${primary.id()}, heartbeats 2026-12-04 01:00Z to 2026-12-04 01:00Z), then ${hostname()} (id ${secondary.id()}, heartbeats 2026-12-04 03:00Z to 2026-12-04 20:00Z)\n`,
+    );
+    const next = await dailyReport({ blobs: store, catalogue }, 'site-a', '2026-12-05', { now, signals: heartbeatSignals(store, now) });
+    expect(next.agents).toBeUndefined();
+    expect(renderDailyReport(next)).not.toContain('agents in the day');
+  });
+});
