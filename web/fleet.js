@@ -84,6 +84,17 @@ function textList(items) {
   return list;
 }
 
+/** A problem's words in bold after a ▲ (a shape as well as the colour; the shape is not read out). */
+function problemMark(...words) {
+  const strong = document.createElement('strong');
+  strong.className = 'problem';
+  const mark = document.createElement('span');
+  mark.setAttribute('aria-hidden', 'true');
+  mark.textContent = '▲ ';
+  strong.append(mark, ...words);
+  return strong;
+}
+
 /**
  * The Why column: one item per reason. A critical one (`critical: …`, an old primary refused after
  * a failover) is marked as a problem in words, weight and a shape a screen reader skips, not colour alone.
@@ -94,13 +105,7 @@ function reasonList(reasons) {
     const li = document.createElement('li');
     if (reason.startsWith('critical: ')) {
       li.dataset.severity = 'critical';
-      const strong = document.createElement('strong');
-      strong.className = 'problem';
-      const mark = document.createElement('span');
-      mark.setAttribute('aria-hidden', 'true');
-      mark.textContent = '▲ ';
-      strong.append(mark, 'critical:');
-      li.append(strong, printable(reason.slice('critical:'.length)));
+      li.append(problemMark('critical:'), printable(reason.slice('critical:'.length)));
     } else li.textContent = printable(reason);
     list.append(li);
   }
@@ -245,13 +250,7 @@ function purgeCell(td, purge) {
   }
   if (purge.missedSince) {
     td.dataset.problem = 'purge-missed';
-    const missed = document.createElement('strong');
-    missed.className = 'problem';
-    const mark = document.createElement('span');
-    mark.setAttribute('aria-hidden', 'true');
-    mark.textContent = '▲ ';
-    missed.append(mark, 'MISSED since ', timeElement(purge.missedSince));
-    td.append(missed, lineOf(...last()));
+    td.append(problemMark('MISSED since ', timeElement(purge.missedSince)), lineOf(...last()));
   } else td.append(...last());
   td.append(lineOf(`schedule cron(${purge.cron}) UTC`));
 }
