@@ -1,4 +1,5 @@
 import { messageOf } from './errors.ts';
+import { packAttemptsPrefixOf } from './layout.ts';
 import type { ObjectDeleter } from './purge.ts';
 import type { PurgeBatch } from './retention.ts';
 
@@ -45,10 +46,19 @@ export async function deleteReplicas(replica: ReplicaBucket | undefined, targets
   } catch (error) {
     for (const key of reaching.flatMap(keysOf)) why.set(key, messageOf(error));
   }
+  // A dead attempt at a pack holds its calls too: its DR copy left keeps the pack here as well, or
+  // the request would be done with the erased call still in the DR bucket (the pack's manifest,
+  // which names its dead attempts, goes with the pack, and no later purge would find it again).
+  const deadLeft = new Map<string, string[]>();
+  for (const t of reaching) {
+    const attempts = t.replica && !t.then ? packAttemptsPrefixOf(t.key) : undefined;
+    if (attempts && why.has(t.key)) deadLeft.set(attempts, [...(deadLeft.get(attempts) ?? []), t.key]);
+  }
   const ready: Target[] = [];
   const refused: ReplicaOutcome['refused'] = [];
   for (const t of targets) {
-    const left = reachesReplica(t) ? keysOf(t).filter((key) => why.has(key)) : [];
+    const attempts = t.erase?.length ? packAttemptsPrefixOf(t.key) : undefined;
+    const left = reachesReplica(t) ? [...keysOf(t).filter((key) => why.has(key)), ...((attempts && deadLeft.get(attempts)) || [])] : [];
     if (left.length === 0) {
       ready.push(t);
       continue;

@@ -1,5 +1,6 @@
 import { EARLIEST_CALL_MS } from './call-time.ts';
 import { isFutureDated } from './future-dated.ts';
+import { packAttemptsPrefixOf } from './layout.ts';
 
 // Retention planning: what a purge may delete. Pure: the inputs are plain lists (gathered from
 // manifests and the catalogue by core/purge.ts), the output is a list of deletions with a
@@ -356,19 +357,35 @@ export interface PurgeBatch {
   rule?: { retentionDays: number; cutoff: string };
 }
 
-/** Splits targets into batches of at most `objects` objects (a target with a manifest counts two). */
+/**
+ * Targets that go in one batch: a dead attempt whose DR copy goes with its pack's (`replica`)
+ * and the targets after it at the same pack (its pack last), as the batch deleting the pack must
+ * see whether the attempt's DR copy went (core/erasure-replica.ts); batches run at once.
+ */
+function batchUnits(targets: PurgeTarget[]): PurgeTarget[][] {
+  const units: PurgeTarget[][] = [];
+  for (const t of targets) {
+    const last = units.at(-1)?.at(-1);
+    const attempts = last?.replica && !last.then ? packAttemptsPrefixOf(last.key) : undefined;
+    if (attempts !== undefined && t.kind === last!.kind && packAttemptsPrefixOf(t.key) === attempts) units.at(-1)!.push(t);
+    else units.push([t]);
+  }
+  return units;
+}
+
+/** Splits targets into batches of at most `objects` objects (a target with a manifest counts two); an erased pack and its dead attempts are never split. */
 export function batchTargets(targets: PurgeTarget[], objects: number): PurgeBatch[] {
   const batches: PurgeBatch[] = [];
   let current: BatchTarget[] = [];
   let size = 0;
-  for (const t of targets) {
-    const weight = (t.then ? 2 : 1) + (t.keep ? 2 : 0);
+  for (const unit of batchUnits(targets)) {
+    const weight = unit.reduce((n, t) => n + (t.then ? 2 : 1) + (t.keep ? 2 : 0), 0);
     if (current.length > 0 && size + weight > objects) {
       batches.push({ index: batches.length, targets: current });
       current = [];
       size = 0;
     }
-    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}), ...(t.erase ? { erase: t.erase } : {}), ...(t.eraseLater?.length ? { eraseLater: t.eraseLater } : {}), ...(t.keepHeld ? { keepHeld: true } : {}), ...(t.rule ? { rule: t.rule } : {}), ...(t.replica ? { replica: true as const } : {}) });
+    for (const t of unit) current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}), ...(t.erase ? { erase: t.erase } : {}), ...(t.eraseLater?.length ? { eraseLater: t.eraseLater } : {}), ...(t.keepHeld ? { keepHeld: true } : {}), ...(t.rule ? { rule: t.rule } : {}), ...(t.replica ? { replica: true as const } : {}) });
     size += weight;
   }
   if (current.length > 0) batches.push({ index: batches.length, targets: current });

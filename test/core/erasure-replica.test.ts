@@ -52,9 +52,9 @@ async function world() {
 type World = Awaited<ReturnType<typeof world>>;
 
 /** One purge (plan, then every batch) with the DR bucket's deleter `drDeleter` (default: deletes there). */
-async function purge(w: World, drDeleter: ObjectDeleter = new BlobStoreDeleter(w.dr), settings = SETTINGS) {
+async function purge(w: World, drDeleter: ObjectDeleter = new BlobStoreDeleter(w.dr), settings = SETTINGS, batchObjects = 50) {
   const audit = (e: AuditEvent) => void w.audit.push(e);
-  const plan = await planPurge({ blobs: w.blobs, holds: w.holds, catalogue: w.catalogue, erasures: w.erasures, audit }, { site: SITE, settings, now: w.clock.now(), maxTargets: 100, batchObjects: 50 });
+  const plan = await planPurge({ blobs: w.blobs, holds: w.holds, catalogue: w.catalogue, erasures: w.erasures, audit }, { site: SITE, settings, now: w.clock.now(), maxTargets: 100, batchObjects });
   const locks = new SiteLocks(new MemoryLockTable(), w.clock);
   const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
   const copyOut = { blobs: w.blobs, catalogue: w.catalogue, holder: new MemoryObjectHolder(), clock: w.clock };
@@ -137,6 +137,55 @@ describe('an erasure with a DR replica (replication)', () => {
     expect(await w.dr.head(w.erasedPack.packKey)).toBeUndefined();
     expect(await w.dr.head(w.otherPack.packKey)).toBeDefined();
     expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
+  });
+
+  /** The erased pack's dead attempt `-1`, here and in the DR bucket, named in its manifest (`superseded`). */
+  async function withDeadAttempt(w: World): Promise<string> {
+    const dead = w.erasedPack.packKey.replace(/\.tar$/, '-1.tar');
+    const { body } = await w.blobs.get(w.erasedPack.packKey);
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
+    for (const store of [w.blobs, w.dr]) {
+      await store.put(dead, Buffer.concat(chunks));
+      await store.put(w.erasedPack.manifestKey, Buffer.from(JSON.stringify({ ...w.erasedPack.manifest, superseded: [dead] })));
+    }
+    return dead;
+  }
+
+  it("keeps the erased pack here and the request pending while the DR copy of a dead attempt at it cannot be deleted, even when the pack's own DR copy went; done once it goes", async () => {
+    const w = await world();
+    const dead = await withDeadAttempt(w);
+    // The DR bucket refuses the dead attempt only (a version still locked there, an InternalError for that key).
+    const inner = new BlobStoreDeleter(w.dr);
+    const refusesDead: ObjectDeleter = {
+      deleteObjects: async (list) => {
+        const out = await inner.deleteObjects(list.filter((k) => k !== dead));
+        return { ...out, failed: [...out.failed, ...list.filter((k) => k === dead).map((key) => ({ key, reason: 'InternalError: We encountered an internal error. Please try again.' }))] };
+      },
+    };
+    await purge(w, refusesDead);
+    expect(await w.dr.head(dead)).toBeDefined();
+    expect(await w.blobs.head(w.erasedPack.packKey)).toBeDefined();
+    const request = (await w.table.getErasure(SITE, w.rid))!;
+    expect(request.status).toBe('pending');
+    expect(request.waiting).toContain(`its copy in the DR bucket ${DR} could not be deleted: ${dead} (InternalError`);
+
+    w.clock.advance(DAY);
+    await purge(w);
+    for (const key of [dead, w.erasedPack.packKey, w.erasedPack.manifestKey]) {
+      expect(await w.dr.head(key), key).toBeUndefined();
+      expect(await w.blobs.head(key), key).toBeUndefined();
+    }
+    expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
+  });
+
+  it('plans a dead attempt at an erased pack in the same batch as the pack, however small the batches', async () => {
+    const w = await world();
+    const dead = await withDeadAttempt(w);
+    const { plan } = await purge(w, new BlobStoreDeleter(w.dr), SETTINGS, 2);
+    const batchOf = (key: string) => plan.batches.findIndex((b) => b.targets.some((t) => t.key === key));
+    expect(batchOf(dead)).toBeGreaterThanOrEqual(0);
+    expect(batchOf(dead)).toBe(batchOf(w.erasedPack.packKey));
   });
 
   it("deletes the DR copy of a pack the retention deletes anyway with an erased call, but leaves a pack the retention alone deletes to the DR bucket's lifecycle", async () => {
