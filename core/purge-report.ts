@@ -93,11 +93,12 @@ const FUTURE_DATED_TODO =
   "items dated in the future were kept and not counted (the newest genuine fulls and snapshots were kept by the rules): if the site's clock is ahead, set it right; if it is not, someone holding the site's agent key wrote them: replace the key, read the named manifests, and delete the forged objects with an operator's credentials once their Object Lock allows";
 
 /** What the operator does after a purge that ran to its end: each thing that needs it, or nothing. */
-function doneTodo(run: PurgeRun, config: WorkflowConfig, c: { behind: boolean; heldKept: number; erasureRestoring: number; retainedCount: number; failedCount: number; future: boolean }): string[] {
+function doneTodo(run: PurgeRun, config: WorkflowConfig, c: { behind: boolean; heldKept: number; erasureRestoring: number; replicaKept: { count: number; buckets: string[] }; retainedCount: number; failedCount: number; future: boolean }): string[] {
   const todo = [
     ...(c.behind ? [`retention is falling behind: after ${run.round ?? 1} round(s) of ${config.purgeMaxTargets} deletion(s) each, more are past retention: run the purge more often (the site's purgeCron) or raise workflow.purgeMaxRounds`] : []),
     ...(c.heldKept ? [`${c.heldKept} pack(s) past retention are kept because their held calls are not copied out yet (reasons above): an archived pack is being restored for it, and the first purge after the restore finishes them; if one stays here past two purges, read its reason`] : []),
     ...(c.erasureRestoring ? [`${c.erasureRestoring} pack(s) holding erased calls are in the archive tier: their restore was asked for (reasons above), and the first purge after it copies their other calls to a new pack and carries the erasure out; \`ferry erasures list\` says what each request waits for`] : []),
+    ...(c.replicaKept.count ? [`${c.replicaKept.count} pack(s) holding erased calls are kept because their copy in the DR bucket ${c.replicaKept.buckets.join(', ')} could not be deleted (reasons above), and their requests stay pending: a version still under Object Lock there goes once its lock ends, as here; any other refusal (AccessDenied while the copy here is past its lock, the DR region unreachable) does not go by itself: the DR bucket's policy must let the purge function's role (processing stack output PurgeRoleArn) list and delete its versions (docs/deploy.md, replication)`] : []),
     ...(c.retainedCount ? ['objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing'] : []),
     ...(c.failedCount ? ['failed deletions are tried again by the next purge'] : []),
     ...(c.future ? [FUTURE_DATED_TODO] : []),
@@ -123,6 +124,8 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
   if (failedCount) details.push(`  failed (tried again next purge): ${failedCount}`, ...failed.slice(0, 5).map((f) => `    ${f.key}: ${f.reason}`), ...(failedCount > 5 ? [`    … and ${failedCount - 5} more (the purge function's log names each)`] : []));
   const heldKept = failed.filter((f) => /held call\(s\)? not copied out|held calls not copied out/.test(f.reason)).length;
   const erasureRestoring = failed.filter((f) => /^erasure of call\(s\) .* waits, pack kept: the pack is in the archive tier/.test(f.reason)).length;
+  const inReplica = failed.map((f) => /^erasure of call\(s\) .* waits, pack kept: its copy in the DR bucket (\S+) could not be deleted/.exec(f.reason)?.[1]).filter((b) => b !== undefined);
+  const replicaKept = { count: inReplica.length, buckets: [...new Set(inReplica)] };
   if (run.error) {
     return {
       outcome: 'FAILED',
@@ -143,7 +146,7 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
       subject: `Ferry ${run.site}: purge ${head.state} - ${deleted} object(s) deleted`,
       what: head.what,
       details,
-      todo: doneTodo(run, config, { behind, heldKept, erasureRestoring, retainedCount, failedCount, future }),
+      todo: doneTodo(run, config, { behind, heldKept, erasureRestoring, replicaKept, retainedCount, failedCount, future }),
     }),
   };
 }

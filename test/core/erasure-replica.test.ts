@@ -110,6 +110,13 @@ describe('an erasure with a DR replica (replication)', () => {
     expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
   });
 
+  it("tells the operator what keeps an erasure's pack when the DR bucket refuses, not only that failed deletions are tried again", async () => {
+    const w = await world();
+    const { report } = await purge(w, refusing);
+    expect(report).toContain(`1 pack(s) holding erased calls are kept because their copy in the DR bucket ${DR} could not be deleted`);
+    expect(report).toContain('PurgeRoleArn');
+  });
+
   it('keeps the request pending naming the DR bucket when its region cannot be reached (the whole call fails)', async () => {
     const w = await world();
     const unreachable: ObjectDeleter = { deleteObjects: () => Promise.reject(new Error('getaddrinfo ENOTFOUND s3.eu-central-1.amazonaws.com')) };
