@@ -64,6 +64,31 @@ describe('S3ObjectDeleter', () => {
     expect(out.failed).toEqual([{ key: 'recordings/s/c.tar', reason: 'InternalError: try again' }]);
   });
 
+  it('deletes every version of a key listed over several pages (1,500 versions), and stops listing at a key it is a prefix of', async () => {
+    const key = 'recordings/s/a.tar';
+    const versions = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ Key: key, VersionId: `v${from + i}` }));
+    s3.on(ListObjectVersionsCommand)
+      .resolvesOnce({ Versions: versions(0, 999), DeleteMarkers: [{ Key: key, VersionId: 'dm' }], IsTruncated: true, NextKeyMarker: key, NextVersionIdMarker: 'v998' })
+      .resolvesOnce({ Versions: [...versions(999, 500), { Key: `${key}.old`, VersionId: 'x' }], IsTruncated: true, NextKeyMarker: `${key}.old`, NextVersionIdMarker: 'x' })
+      .resolves({ Versions: [{ Key: `${key}.old`, VersionId: 'y' }] });
+    s3.on(DeleteObjectsCommand).resolves({});
+    const out = await new S3ObjectDeleter(new S3Client({ region: 'eu-west-1' }), 'bucket').deleteObjects([key]);
+    const lists = s3.commandCalls(ListObjectVersionsCommand).map((c) => c.args[0].input);
+    expect(lists).toHaveLength(2);
+    expect(lists[1]).toMatchObject({ Prefix: key, KeyMarker: key, VersionIdMarker: 'v998' });
+    const sent = s3.commandCalls(DeleteObjectsCommand).flatMap((c) => c.args[0].input.Delete?.Objects ?? []);
+    expect(s3.commandCalls(DeleteObjectsCommand).map((c) => c.args[0].input.Delete?.Objects?.length)).toEqual([1000, 500]);
+    expect(new Set(sent.map((o) => o.VersionId)).size).toBe(1500);
+    expect(sent.every((o) => o.Key === key)).toBe(true);
+    expect(out.deleted).toEqual([key]);
+  });
+
+  it('a throttled ListObjectVersions fails the whole call as a TransientError, nothing deleted', async () => {
+    s3.on(ListObjectVersionsCommand).rejects(s3Error('SlowDown', 503));
+    await expect(new S3ObjectDeleter(new S3Client({ region: 'eu-west-1' }), 'bucket').deleteObjects(['recordings/s/a.tar'])).rejects.toBeInstanceOf(TransientError);
+    expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
+  });
+
   it('deletes by key without versions, in chunks of 1000; a failed call is a TransientError', async () => {
     s3.on(DeleteObjectsCommand).resolves({});
     const keys = Array.from({ length: 1500 }, (_, i) => `logs/s/x/${i}`);
