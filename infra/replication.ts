@@ -44,7 +44,7 @@ export class Replication extends Construct {
     );
     // Each key only as S3 uses it: the source's in this region, the DR copy's in the region its ARN names.
     this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [sourceKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': viaService('s3') } } }));
-    const drRegion = config.kmsKeyArn.split(':')[3]!;
+    const drRegion = replicaLocation(config).region;
     this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [config.kmsKeyArn], conditions: { StringEquals: { 'kms:ViaService': viaService('s3', drRegion) } } }));
     acknowledgeWildcardResource(this.role, `${sourceBucketArn}/*`, 'replication reads every object version of the data bucket: replicating the whole bucket is the point of DR');
     acknowledgeWildcardResource(this.role, `${config.destinationBucketArn}/*`, 'replication writes a replica of every object into the DR bucket, under the same keys');
