@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../adapters/aws-clients.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
@@ -90,8 +91,15 @@ describe('an erasure with a DR replica (replication), through the deployed purge
     const kept = await shipAndReplicate('not erased');
     // A key the pack's key is a prefix of: an exact-key deletion leaves it.
     await replica.put(`${pack.packKey}.note`, Buffer.from('not a pack'));
+    // More than one version of each key there: the pack behind a delete marker and written again (the
+    // stand-in keeps an overwritten version only behind a marker), the manifest behind a delete marker.
+    await admin.send(new DeleteObjectCommand({ Bucket: DR, Key: pack.packKey }));
+    await admin.send(new PutObjectCommand({ Bucket: DR, Key: pack.packKey, Body: pack.pack, ContentMD5: createHash('md5').update(pack.pack).digest('base64') }));
+    await admin.send(new DeleteObjectCommand({ Bucket: DR, Key: pack.manifestKey }));
     const before = await drVersions();
     expect(before).toEqual(expect.arrayContaining([pack.packKey, pack.manifestKey, kept.pack.packKey, `${pack.packKey}.note`]));
+    expect(before.filter((key) => key === pack.packKey)).toHaveLength(3);
+    expect(before.filter((key) => key === pack.manifestKey)).toHaveLength(2);
 
     expect((await api('/erasures', 'POST', { rid: erased, reason: 'data subject request', reference: 'DSAR-11' })).status).toBe(201);
     await cloud.advanceClock(31 * DAY); // past the buckets' default Object Lock retention (replicas keep their source's)
