@@ -8,11 +8,11 @@ import { deleteReplicas, type ReplicaBucket } from './erasure-replica.ts';
 import { ArchivedError, messageOf, NotFoundError } from './errors.ts';
 import { artefactEntryOf } from './ingest-artefact.ts';
 import { ingestManifest } from './ingest.ts';
-import { isPackManifestKey, sitePrefix } from './layout.ts';
+import { isPackManifestKey, packAttemptsPrefixOf, sitePrefix } from './layout.ts';
 import type { LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
 import { recordingLookupKey, type BlobStore, type CatalogueStore } from './ports.ts';
-import type { ObjectDeleter } from './purge.ts';
+import type { DeleteOutcome, ObjectDeleter } from './purge.ts';
 import type { ArchiveStore } from './recall.ts';
 import type { PurgeBatch } from './retention.ts';
 import { deleteTreeTargets, isTreeTarget } from './tree-purge.ts';
@@ -193,8 +193,15 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
     copyFailed.push({ key: target.key, reason });
     if (target.erase?.length) await noteErasureWaiting(deps, site, target.erase, `pack ${target.key}: ${reason}`);
   }
-  const first = await deps.deleter.deleteObjects(ready.map((t) => t.key));
-  first.failed.push(...copyFailed);
+  const attempts = await deleteErasedAttempts(deps.deleter, ready);
+  for (const { target, reason } of attempts.kept) {
+    copyFailed.push({ key: target.key, reason });
+    await noteErasureWaiting(deps, site, target.erase!, `pack ${target.key}: ${reason}`);
+  }
+  const first = await deps.deleter.deleteObjects(attempts.packs.map((t) => t.key));
+  first.deleted.push(...attempts.outcome.deleted);
+  first.retained.push(...attempts.outcome.retained);
+  first.failed.push(...attempts.outcome.failed, ...copyFailed);
   const gone = new Set(first.deleted);
   const forgetFailed: { key: string; reason: string }[] = [];
   const dependents: string[] = [];
@@ -235,6 +242,33 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
     failed: failed.slice(0, LISTED),
     failedCount: failed.length,
   };
+}
+
+/**
+ * The dead attempts at the packs an erasure deletes (`replica`) go first: they hold the erased
+ * calls too, and the pack's manifest is the only record of them. A pack one of whose dead
+ * attempts is left here is kept (and its manifest), so that the next purge tries both again and
+ * the request is not done while the attempt still holds the call. Returns the other targets.
+ */
+async function deleteErasedAttempts(deleter: ObjectDeleter, targets: PurgeBatch['targets']) {
+  const dead = targets.filter((t) => t.replica && !t.then);
+  const rest = targets.filter((t) => !(t.replica && !t.then));
+  if (dead.length === 0) return { packs: rest, outcome: { deleted: [], retained: [], failed: [] } as DeleteOutcome, kept: [] };
+  const outcome = await deleter.deleteObjects(dead.map((t) => t.key));
+  const left = new Map<string, string[]>();
+  for (const { key } of [...outcome.retained, ...outcome.failed]) {
+    const attempts = packAttemptsPrefixOf(key);
+    if (attempts) left.set(attempts, [...(left.get(attempts) ?? []), key]);
+  }
+  const packs: PurgeBatch['targets'] = [];
+  const kept: { target: PurgeBatch['targets'][number]; reason: string }[] = [];
+  for (const t of rest) {
+    const attempts = t.erase?.length ? packAttemptsPrefixOf(t.key) : undefined;
+    const keys = attempts ? left.get(attempts) : undefined;
+    if (keys?.length) kept.push({ target: t, reason: `erasure of call(s) ${t.erase!.join(', ')} waits, pack kept: its dead attempt(s) ${keys.join(', ')} could not be deleted here; the next purge tries again` });
+    else packs.push(t);
+  }
+  return { packs, outcome, kept };
 }
 
 /** What was asked of S3 for an archived pack: a restore (Bulk), one under way, or why none. */

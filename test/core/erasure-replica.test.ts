@@ -52,13 +52,13 @@ async function world() {
 type World = Awaited<ReturnType<typeof world>>;
 
 /** One purge (plan, then every batch) with the DR bucket's deleter `drDeleter` (default: deletes there). */
-async function purge(w: World, drDeleter: ObjectDeleter = new BlobStoreDeleter(w.dr), settings = SETTINGS, batchObjects = 50) {
+async function purge(w: World, drDeleter: ObjectDeleter = new BlobStoreDeleter(w.dr), settings = SETTINGS, batchObjects = 50, deleter: ObjectDeleter = new BlobStoreDeleter(w.blobs)) {
   const audit = (e: AuditEvent) => void w.audit.push(e);
   const plan = await planPurge({ blobs: w.blobs, holds: w.holds, catalogue: w.catalogue, erasures: w.erasures, audit }, { site: SITE, settings, now: w.clock.now(), maxTargets: 100, batchObjects });
   const locks = new SiteLocks(new MemoryLockTable(), w.clock);
   const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
   const copyOut = { blobs: w.blobs, catalogue: w.catalogue, holder: new MemoryObjectHolder(), clock: w.clock };
-  const deps = { deleter: new BlobStoreDeleter(w.blobs), replica: { name: DR, deleter: drDeleter }, locks, blobs: w.blobs, catalogue: w.catalogue, copyOut, erasures: w.erasures, audit, clock: w.clock };
+  const deps = { deleter, replica: { name: DR, deleter: drDeleter }, locks, blobs: w.blobs, catalogue: w.catalogue, copyOut, erasures: w.erasures, audit, clock: w.clock };
   const deleted = [];
   for (const batch of plan.batches) deleted.push(await deletePurgeBatch(deps, SITE, token, batch));
   return { plan, deleted, report: purgeReport({ site: SITE, startedAt: w.clock.now().toISOString(), plan, deleted }, w.clock.now(), workflowConfig({})).alert.message };
@@ -183,6 +183,30 @@ describe('an erasure with a DR replica (replication)', () => {
       expect(await w.dr.head(key), key).toBeUndefined();
       expect(await w.blobs.head(key), key).toBeUndefined();
     }
+    expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
+  });
+
+  it('keeps the erased pack, its manifest and the request pending while a dead attempt at it cannot be deleted here, though its DR copies went; done once it goes', async () => {
+    const w = await world();
+    const dead = await withDeadAttempt(w);
+    const inner = new BlobStoreDeleter(w.blobs);
+    const refusesDead: ObjectDeleter = {
+      deleteObjects: async (list) => {
+        const out = await inner.deleteObjects(list.filter((k) => k !== dead));
+        return { ...out, failed: [...out.failed, ...list.filter((k) => k === dead).map((key) => ({ key, reason: 'InternalError: We encountered an internal error. Please try again.' }))] };
+      },
+    };
+    await purge(w, new BlobStoreDeleter(w.dr), SETTINGS, 50, refusesDead);
+    expect(await w.blobs.head(dead)).toBeDefined();
+    expect(await w.blobs.head(w.erasedPack.packKey)).toBeDefined();
+    expect(await w.blobs.head(w.erasedPack.manifestKey)).toBeDefined();
+    const request = (await w.table.getErasure(SITE, w.rid))!;
+    expect(request.status).toBe('pending');
+    expect(request.waiting).toContain(`its dead attempt(s) ${dead} could not be deleted here`);
+
+    w.clock.advance(DAY);
+    await purge(w);
+    for (const key of [dead, w.erasedPack.packKey, w.erasedPack.manifestKey]) expect(await w.blobs.head(key), key).toBeUndefined();
     expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
   });
 
