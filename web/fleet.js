@@ -269,7 +269,8 @@ function lineOf(...parts) {
 }
 
 function showError(message) {
-  errorBox.textContent = message;
+  // The API's message can quote what it was sent: shown as the agents' texts are.
+  errorBox.textContent = printable(message);
   errorBox.hidden = false;
 }
 

@@ -359,6 +359,19 @@ describe('fleet page in Chromium', () => {
     expect((await shownRows()).length).toBe(7);
   });
 
+  it("shows an error message quoting bidi and control characters escaped, not as the characters", async () => {
+    const fresh = await browser.newPage();
+    try {
+      // What an API message may quote back is stood in for at the page's edge.
+      await fresh.route(/\/fleet$/, (route) => route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ message: 'site "x\u202Egnp.exe" \u0007refused' }) }));
+      await fresh.goto(`${cloud.apiUrl}/fleet.html`);
+      await expect.poll(() => fresh.textContent('#error')).toContain('site "x\\u{202e}gnp.exe" \\x07refused');
+      expect(await fresh.textContent('#error')).not.toMatch(/[\u202e\u0007]/);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('says so when the deployment has no sites, and when nothing could be loaded', async () => {
     const fresh = await browser.newPage();
     try {
