@@ -77,6 +77,8 @@ export async function siteShipper(blobs: HeartbeatBlobs, site: string, newest: H
   const recentLast = seen ?? (now - before.t < HEARTBEAT_KEEP_DAYS * 86_400_000 ? await lastOf(recent, before.id, before.t, now) : undefined);
   const last = recentLast ?? (await readHeartbeat(blobs, before.key));
   if (!heartbeatMatchesKey(last, Date.parse(last.at), before.id)) return shipper;
+  // It wrote after this agent's first heartbeat of the run: the two shipped side by side (a second agent started beside it), nothing was handed over.
+  if (since !== undefined && Date.parse(last.at) >= since) return { host: agent.host, id: agent.id };
   shipper.before = { host: last.agent?.host ?? '', id: before.id, lastHeartbeat: last.at, ...(recentLast ? {} : { lastHeartbeatDaily: true as const }), sources: sourcesOf(last) };
   return shipper;
 }

@@ -98,4 +98,14 @@ describe('the fleet row of a site failed over to another host', () => {
     expect(side!.shippedBy).toEqual({ host: 'dr-bristol', id: AGENTS.bristol });
     expect(renderFleet([side!])).not.toContain('before it');
   });
+
+  it('names no host before on the day a second agent starts beside one that goes on shipping the site', async () => {
+    const store = new MemoryBlobStore();
+    // london-cc1 ships the site for days and goes on; dr-bristol is started as the site this morning beside it (its newest heartbeat is the site's).
+    await ships(store, 'london', new Date('2026-12-01T01:00:00.000Z'), new Date('2026-12-07T07:00:00.000Z'));
+    await ships(store, 'bristol', new Date('2026-12-07T03:00:00.000Z'), new Date('2026-12-07T10:00:00.000Z'), HOUR);
+    const [row] = await fleetOf(store);
+    expect(row!.shippedBy).toEqual({ host: 'dr-bristol', id: AGENTS.bristol });
+    expect(renderFleet([row!])).not.toContain('before it');
+  });
 });
