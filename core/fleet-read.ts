@@ -61,14 +61,15 @@ async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number):
 async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date): Promise<FleetSiteInput> {
   const [heartbeats, refused, runs, purge] = await Promise.all([
     siteHeartbeats(deps.blobs, site.name, now.getTime()),
-    readRefusedAgents(deps.blobs, site.name, now.getTime()),
+    // Records that cannot be listed leave the row judged by its heartbeats, with a warning: never SILENT for it (the switch would page a site that writes).
+    readRefusedAgents(deps.blobs, site.name, now.getTime()).catch((error: unknown) => ({ refused: [], ignored: [], problem: `cannot list the site's refused agents' records (an old primary back after a failover would be named here): ${messageOf(error)}` })),
     deps.runs.recentRuns(site.name, 1),
     deps.purge ? readSitePurge(deps.purge, site.name, site.purgeCron) : undefined,
   ]);
   const ignored = [...(heartbeats.ignoredHeartbeats ?? []), ...refused.ignored];
   return {
     site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, ...(site.retired ? { retired: site.retired } : {}),
-    ...heartbeats, ...(ignored.length ? { ignoredHeartbeats: ignored } : {}), ...(refused.refused.length ? { refusedAgents: refused.refused } : {}), lastRun: runs[0], ...(purge ? { purge } : {}),
+    ...heartbeats, ...(ignored.length ? { ignoredHeartbeats: ignored } : {}), ...(refused.refused.length ? { refusedAgents: refused.refused } : {}), ...('problem' in refused ? { refusedUnread: refused.problem } : {}), lastRun: runs[0], ...(purge ? { purge } : {}),
   };
 }
 

@@ -157,6 +157,8 @@ export interface FleetSiteInput {
   purge?: FleetPurge;
   /** Agents refused as the site (a host it failed over from came back), each one's newest record of the last REFUSED_SHOW_HOURS (core/refused-agent.ts). */
   refusedAgents?: RefusedAgent[];
+  /** Why the site's refused agents' records could not be listed (a warning: the row is still judged by its heartbeats). */
+  refusedUnread?: string;
   /** Which agent ships the site, since when, and which shipped it before (core/fleet-handover.ts). */
   shipper?: FleetShipper;
 }
@@ -341,7 +343,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const late = [...lateReasons(input, row, cron, now), ...purgeLateReasons(input.purge)];
   const refused = shownRefused(input, now);
   if (refused.length) row.refusedAgents = refused;
-  const warn = [...refused.map(refusedAgentLine), ...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
+  const warn = [...refused.map(refusedAgentLine), ...(input.refusedUnread ? [input.refusedUnread] : []), ...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
   if (input.ignoredHeartbeats?.length) warn.push(`heartbeat object(s) not believed, passed over: ${input.ignoredHeartbeats.join(', ')} (written with this site's agent credentials: find out who wrote them, and have an administrator remove them)`);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';

@@ -92,6 +92,25 @@ describe('a site whose old primary came back and was refused', () => {
   });
 });
 
+describe('a site whose refused agents\' records cannot be listed', () => {
+  it('stays judged by its heartbeats (WARN, not SILENT: the dead-man\'s switch does not page it silent) and says the records were not read', async () => {
+    const store = new MemoryBlobStore();
+    await store.put(heartbeatKey('site-a', minutesAgo(2), { agent: 'standby' }), Buffer.from(JSON.stringify(heartbeat(minutesAgo(2), { id: 'standby', host: 'pbx-2' }))));
+    const blobs = {
+      get: store.get.bind(store),
+      list: (prefix: string) =>
+        prefix.includes('/refused/')
+          ? (async function* () {
+              throw new Error('SlowDown: Please reduce your request rate.');
+            })()
+          : store.list(prefix),
+    };
+    const [row] = await readFleet({ blobs, runs: new MemoryRunStore() }, [{ name: 'site-a' }], NOW);
+    expect(row).toMatchObject({ state: 'WARN', lastHeartbeat: minutesAgo(2).toISOString() });
+    expect(row!.reasons).toEqual(["cannot list the site's refused agents' records (an old primary back after a failover would be named here): SlowDown: Please reduce your request rate."]);
+  });
+});
+
 describe("the site agent's write-once role and its refused-agent records", () => {
   const statements = agentStatements({ site: 'site-a', bucketName: 'data', dataKeyArn: 'arn:aws:kms:us-east-1:1:key/k', activityArn: 'arn:aws:states:us-east-1:1:activity:a' }).map((s) => s.toStatementJson());
   const policy = { Version: '2012-10-17', Statement: JSON.parse(JSON.stringify(statements).replace(/\$\{Token\[AWS\.Partition\.\d+\]\}/g, 'aws')) } as PolicyDocument;
