@@ -18,6 +18,7 @@ import { dailyReport } from '../../core/report.ts';
 import { renderDailyReport } from '../../core/report-render.ts';
 import { heartbeatSignals } from '../../core/report-signals.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { HEARTBEAT_FORMAT, heartbeatKey, type Heartbeat } from '../../core/fleet.ts';
 
 describe('daily report of the day a site failed over to another host', () => {
   it('names both agents that shipped the site in the day, oldest first, with their first and last heartbeat of the day; the next day, shipped by one, names none', async () => {
@@ -69,5 +70,24 @@ describe('daily report of the day a site failed over to another host', () => {
     const next = await dailyReport({ blobs: store, catalogue }, 'site-a', '2026-12-05', { now, signals: heartbeatSignals(store, now) });
     expect(next.agents).toBeUndefined();
     expect(renderDailyReport(next)).not.toContain('agents in the day');
+  });
+
+  it('says two agents that wrote as the site side by side all day did so, not that the site failed over', async () => {
+    const store = new MemoryBlobStore();
+    const agents = { a: { id: 'aaaa-1', host: 'pbx-1' }, b: { id: 'bbbb-2', host: 'pbx-2' } };
+    // Both wrote the day before too, and every three hours of the day, half an hour apart.
+    for (const day of ['2026-12-03T22', ...[1, 4, 7, 10, 13, 16, 19, 22].map((h) => `2026-12-04T${String(h).padStart(2, '0')}`)]) {
+      for (const [agent, minute] of [[agents.a, '05'], [agents.b, '35']] as const) {
+        const at = `${day}:${minute}:00.000Z`;
+        const hb: Heartbeat = { format: HEARTBEAT_FORMAT, site: 'site-a', at, agentVersion: '0.1.0', sources: [{ name: 'cs', type: 'recordings', pendingBatches: 0 }], losses: 0, lastPass: { at, failed: 0, lost: 0 }, agent };
+        await store.put(heartbeatKey('site-a', new Date(at), { agent: agent.id }), Buffer.from(JSON.stringify(hb)));
+      }
+    }
+    const now = () => new Date('2026-12-05T06:00:00Z');
+    const report = await dailyReport({ blobs: store, catalogue: new MemoryCatalogue() }, 'site-a', '2026-12-04', { now, signals: heartbeatSignals(store, now) });
+    expect(report.agents?.map((a) => a.id)).toEqual(['aaaa-1', 'bbbb-2']);
+    const text = renderDailyReport(report);
+    expect(text).toContain('\n  2 agents wrote as the site side by side in the day: pbx-1 (id aaaa-1, heartbeats 2026-12-04 01:05Z to 2026-12-04 22:05Z), pbx-2 (id bbbb-2, heartbeats 2026-12-04 01:35Z to 2026-12-04 22:35Z)\n');
+    expect(text).not.toContain('a failover');
   });
 });
