@@ -15,7 +15,8 @@ export { heartbeatAsOf, heartbeatListing, latestHeartbeat, readHeartbeat } from 
 // first) + one GET + one LIST of its refused agents' records (core/refused-agent.ts: one GET
 // more per refused agent, a rare site has one) + one Query, run side by side, so 20 sites answer in the time of a few
 // round trips, and one GET more for each other agent that wrote as the site in the last day;
-// with `purge`, one Query more (the newest purge run) and, for a scheduled site, one GetItem (the
+// for the fleet view (not the switch), one LIST of its daily heartbeats (who ships it since when,
+// core/fleet-handover.ts) and after a failover the pages back to the old host's last heartbeat; with `purge`, one Query more (the newest purge run) and, for a scheduled site, one GetItem (the
 // dead-man's switch's watch of it); test/fleet/fleet.test.ts counts them.
 
 export interface FleetSiteConfig {
@@ -42,7 +43,7 @@ export interface FleetReadDeps {
  * the daily ones), and the newest of every other agent that wrote as the site in the last
  * LOSS_WARN_HOURS, whose losses the row names too. One listing (two when the recent ones are gone).
  */
-async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number): Promise<Pick<FleetSiteInput, 'heartbeat' | 'heartbeatDaily' | 'otherAgents' | 'ignoredHeartbeats' | 'shipper'>> {
+async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number, withShipper: boolean): Promise<Pick<FleetSiteInput, 'heartbeat' | 'heartbeatDaily' | 'otherAgents' | 'ignoredHeartbeats' | 'shipper'>> {
   const listing = heartbeatListing(blobs, site);
   const latest = await latestHeartbeat(listing, now);
   const ignoredOf = (ignored: string[]) => (ignored.length ? { ignoredHeartbeats: ignored } : {});
@@ -54,13 +55,13 @@ async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number):
   const others = await otherAgentsHeartbeats(listing, { from: now - LOSS_WARN_HOURS * 3600_000, now, except: latest.key });
   const ignored = [...latest.ignored, ...others.ignored];
   // Who ships it and who did before: not knowing it leaves the row without it, never unread.
-  const shipper = await siteShipper(blobs, site, latest.heartbeat, listing, now, others.heartbeats).catch(() => undefined);
+  const shipper = withShipper ? await siteShipper(blobs, site, latest.heartbeat, listing, now, others.heartbeats).catch(() => undefined) : undefined;
   return { heartbeat: latest.heartbeat, ...(others.heartbeats.length ? { otherAgents: others.heartbeats } : {}), ...ignoredOf(ignored), ...(shipper ? { shipper } : {}) };
 }
 
-async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date): Promise<FleetSiteInput> {
+async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date, withShipper: boolean): Promise<FleetSiteInput> {
   const [heartbeats, refused, runs, purge] = await Promise.all([
-    siteHeartbeats(deps.blobs, site.name, now.getTime()),
+    siteHeartbeats(deps.blobs, site.name, now.getTime(), withShipper),
     // Records that cannot be listed leave the row judged by its heartbeats, with a warning: never SILENT for it (the switch would page a site that writes).
     readRefusedAgents(deps.blobs, site.name, now.getTime()).catch((error: unknown) => ({ refused: [], ignored: [], problem: `cannot list the site's refused agents' records (an old primary back after a failover would be named here): ${messageOf(error)}` })),
     deps.runs.recentRuns(site.name, 1),
@@ -73,12 +74,16 @@ async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date):
   };
 }
 
-/** One row per site, worst first. A site whose data cannot be read is reported SILENT with the reason, not dropped. */
-export async function readFleet(deps: FleetReadDeps, sites: readonly FleetSiteConfig[], now: Date): Promise<FleetRow[]> {
+/**
+ * One row per site, worst first. A site whose data cannot be read is reported SILENT with the reason, not dropped.
+ * `shippedBy: false` leaves out who ships each site and who did before (a LIST of its daily heartbeats, and after a
+ * failover the pages of its recent ones back to the old host's last): the dead-man's switch, which never says it.
+ */
+export async function readFleet(deps: FleetReadDeps, sites: readonly FleetSiteConfig[], now: Date, options: { shippedBy?: boolean } = {}): Promise<FleetRow[]> {
   const rows = await Promise.all(
     sites.map(async (site) => {
       try {
-        return judgeSite(await siteInput(deps, site, now), now);
+        return judgeSite(await siteInput(deps, site, now, options.shippedBy ?? true), now);
       } catch (error) {
         const row = judgeSite({ site: site.name, silentAfterMinutes: site.silentAfterMinutes, ...(site.retired ? { retired: site.retired } : {}) }, now);
         row.reasons = [...(row.state === 'RETIRED' ? row.reasons.slice(0, 1) : []), `cannot read the site's heartbeat or runs: ${messageOf(error)}`];

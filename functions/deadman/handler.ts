@@ -46,7 +46,8 @@ export function createHandler(deps: DeadmanHandlerDeps): Handler<unknown, Deadma
   const log = deps.log ?? jsonLog;
   const chain = middy(async (): Promise<DeadmanResult> => {
     const now = deps.clock.now();
-    const rows = await readFleet(deps, deps.sites, now);
+    // Who ships each site is the fleet view's, never the switch's: not read every 15 minutes.
+    const rows = await readFleet(deps, deps.sites, now, { shippedBy: false });
     // The purges are watched even when an alert of the first watch was not delivered; that error is thrown after.
     const [windows, purges] = [await runDeadman(deps, rows, now).then(ok, failed), await watchPurges(deps, deps.sites, now).then(ok, failed)];
     const outcomes = windows.value ?? [];

@@ -3,6 +3,11 @@ import { renderFleet } from '../../cli/fleet-commands.ts';
 import { HEARTBEAT_FORMAT, heartbeatKey, heartbeatTimeOfKey, type Heartbeat } from '../../core/fleet.ts';
 import { readFleet } from '../../core/fleet-read.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { MemoryDeadmanStore } from '../../core/fleet-read.ts';
+import { MemoryPurgeRunStore, MemoryPurgeWatchStore } from '../../core/purge-watch.ts';
+import { MemoryRunStore } from '../../core/window.ts';
+import { createHandler as deadmanHandler } from '../../functions/deadman/handler.ts';
 
 // The morning after a failover: the site's old primary (london-cc1) shipped until 01:00, was lost,
 // and the secondary (dr-bristol) ships the site since 03:00, for days. The fleet row says which
@@ -107,5 +112,17 @@ describe('the fleet row of a site failed over to another host', () => {
     const [row] = await fleetOf(store);
     expect(row!.shippedBy).toEqual({ host: 'dr-bristol', id: AGENTS.bristol });
     expect(renderFleet([row!])).not.toContain('before it');
+  });
+
+  it("is not worked out by the dead-man's switch, which never says it: every 15 minutes it lists the site's recent heartbeats and refused agents' records only", async () => {
+    const store = new MemoryBlobStore();
+    await ships(store, 'london', new Date('2026-11-28T01:00:00.000Z'), new Date('2026-12-04T01:00:00.000Z'));
+    await ships(store, 'bristol', new Date('2026-12-04T03:00:00.000Z'), new Date('2026-12-07T10:00:00.000Z'), 3 * HOUR);
+    const listed: string[] = [];
+    const blobs = { get: store.get.bind(store), list: (prefix: string) => (listed.push(prefix), store.list(prefix)) };
+    const handler = deadmanHandler({ blobs, runs: new MemoryRunStore(), sites: [{ name: 'demo' }], store: new MemoryDeadmanStore(), notifier: { notify: async () => {} }, clock: new ManualClock(NOW), purgeRuns: new MemoryPurgeRunStore(), purgeWatch: new MemoryPurgeWatchStore(), log: () => {} });
+    const { outcomes } = await handler({});
+    expect(outcomes).toEqual([{ site: 'demo', action: 'none', state: 'OK' }]);
+    expect(listed.sort()).toEqual(['heartbeats/demo/', 'heartbeats/demo/refused/']);
   });
 });
