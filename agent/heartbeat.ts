@@ -14,7 +14,7 @@ import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 import { SHARED_SITE_WINDOW_MS, heartbeatMemoryFile, reachedStore, readHeartbeatMemory, rememberOwn, rememberStore, storeAddress, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
 import { freeBytes } from './state/state-space.ts';
 import { siteHeartbeats } from './site-heartbeats.ts';
-import { readRefusedAgents, type RefusedAgent } from '../core/refused-agent.ts';
+import { readRefusedAgents, refusedReplaced, type RefusedAgent } from '../core/refused-agent.ts';
 import { readStateBirth } from './state/state-birth.ts';
 import { shippingError } from './store-refusal.ts';
 
@@ -241,7 +241,8 @@ export class HeartbeatWriter {
       if (due) {
         // A store that did not answer this pass would keep the listing waiting as long: the heartbeat (which says so) goes first.
         this.otherAgent = pass.storeSilent ? undefined : await this.newestOther(new Date(heartbeat.at));
-        this.refusedAgents = pass.storeSilent ? undefined : await this.refused(Date.parse(heartbeat.at));
+        // One this heartbeat replaces (this host failed back under a new state directory) is over, as on the fleet row.
+        this.refusedAgents = pass.storeSilent ? undefined : (await this.refused(Date.parse(heartbeat.at)))?.filter((r) => !refusedReplaced(r, [heartbeat]));
         key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at), { agent: this.memory.agentId });
         // This agent's own heartbeats of the last hour, told from another agent's by their times.
         rememberOwn(this.memory, heartbeat.at);

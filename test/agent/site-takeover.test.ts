@@ -217,6 +217,28 @@ describe('the old primary started by its cron with its state directory from befo
     expect(after.status.openAlerts.map((a) => a.key)).not.toContain('site-refused-agent');
   });
 
+  it('does not have the agent that fails the site back to the old host (a new state directory there) warn its hook about that host\'s own refused directory of before', async () => {
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date('2026-12-01T08:10:00Z'));
+    const [primary, secondary, failback] = [host('primary'), host('secondary'), host('failback')];
+    writeTree(primary.root, 1, 10, { now: clock.now().getTime() });
+    await cronPass(primary.config, store, [], clock);
+    clock.advance(2 * 3600_000);
+    writeTree(secondary.root, 1, 10, { firstBatch: 1, now: clock.now().getTime() });
+    await cronPass(secondary.config, store, [], clock);
+    clock.advance(24 * 3600_000);
+    await cronPass(primary.config, store, [], clock);
+    expect(await keysUnder(store, refusedAgentPrefix('site-a'))).toHaveLength(1);
+    // Failed back within the hour: the secondary stopped, the old host ships with a new, empty state directory (its old cron line gone).
+    clock.advance(3600_000);
+    writeTree(failback.root, 1, 10, { firstBatch: 20, now: clock.now().getTime() });
+    const told: Alert[] = [];
+    const back = await cronPass(failback.config, store, told, clock);
+    expect(back.report).toMatchObject({ packs: 1, failed: 0 });
+    expect(told.filter((a) => a.key === 'site-refused-agent')).toEqual([]);
+    expect(back.status.openAlerts.map((a) => a.key)).not.toContain('site-refused-agent');
+  });
+
   it('goes on shipping when the other agent began within the hour of its own last pass (two agents side by side: "another agent ships as site")', async () => {
     const store = new MemoryBlobStore();
     const clock = new ManualClock(new Date());
