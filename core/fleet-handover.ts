@@ -12,6 +12,8 @@ import { heartbeatListing, readHeartbeat, type HeartbeatBlobs, type HeartbeatLis
 
 /** Daily heartbeat keys read at most (one LIST page): a year of one agent a day fits. */
 const DAILY_KEYS_READ = 1000;
+/** The previous agent's last heartbeat this long after the current one's first: the two wrote side by side, no handover (less: clocks apart). */
+const SIDE_BY_SIDE_MS = 3600_000;
 /** Recent heartbeat keys walked at most looking for the previous agent's last one (a few LIST pages). */
 const RECENT_KEYS_READ = 5000;
 
@@ -77,8 +79,9 @@ export async function siteShipper(blobs: HeartbeatBlobs, site: string, newest: H
   const recentLast = seen ?? (now - before.t < HEARTBEAT_KEEP_DAYS * 86_400_000 ? await lastOf(recent, before.id, before.t, now) : undefined);
   const last = recentLast ?? (await readHeartbeat(blobs, before.key));
   if (!heartbeatMatchesKey(last, Date.parse(last.at), before.id)) return shipper;
-  // It wrote after this agent's first heartbeat of the run: the two shipped side by side (a second agent started beside it), nothing was handed over.
-  if (since !== undefined && Date.parse(last.at) >= since) return { host: agent.host, id: agent.id };
+  // It wrote over an hour after this agent's first heartbeat of the run: the two shipped side by side (a second agent
+  // started beside it), nothing was handed over. Within the hour it is a switchover of minutes, the old host's clock ahead.
+  if (since !== undefined && Date.parse(last.at) >= since + SIDE_BY_SIDE_MS) return { host: agent.host, id: agent.id };
   shipper.before = { host: last.agent?.host ?? '', id: before.id, lastHeartbeat: last.at, ...(recentLast ? {} : { lastHeartbeatDaily: true as const }), sources: sourcesOf(last) };
   return shipper;
 }

@@ -114,6 +114,15 @@ describe('the fleet row of a site failed over to another host', () => {
     expect(renderFleet([row!])).not.toContain('before it');
   });
 
+  it("names the host before after a switchover of minutes whose old host's clock ran ahead (its last heartbeat dated after the new one's first)", async () => {
+    const store = new MemoryBlobStore();
+    // london-cc1 stopped at 03:00 by the clock of the world, its own 10 minutes ahead; dr-bristol started at 03:02.
+    await ships(store, 'london', new Date('2026-12-01T00:10:00.000Z'), new Date('2026-12-04T03:10:00.000Z'), HOUR);
+    await ships(store, 'bristol', new Date('2026-12-04T03:02:00.000Z'), new Date('2026-12-07T10:00:00.000Z'), 3 * HOUR);
+    const [row] = await fleetOf(store);
+    expect(row!.shippedBy).toMatchObject({ host: 'dr-bristol', since: '2026-12-04T03:02:00.000Z', before: { host: 'london-cc1', lastHeartbeat: '2026-12-04T03:10:00.000Z' } });
+  });
+
   it("is not worked out by the dead-man's switch, which never says it: every 15 minutes it lists the site's recent heartbeats and refused agents' records only", async () => {
     const store = new MemoryBlobStore();
     await ships(store, 'london', new Date('2026-11-28T01:00:00.000Z'), new Date('2026-12-04T01:00:00.000Z'));
