@@ -25,13 +25,14 @@ export function reportSubject(r: DailyReport): string {
 
 /**
  * More than one agent wrote as the site in the day: which, and when each was heard from. One after
- * the other is a failover or a host rebuilt; an agent whose first heartbeat of the day came before
- * an earlier one's last wrote beside it (two agents on purpose, a copied configuration), which is no handover.
+ * the other is a failover or a host rebuilt; an agent whose first heartbeat of the day came over an
+ * hour before an earlier one's last wrote beside it (two agents on purpose, a copied configuration),
+ * which is no handover (within the hour: a switchover of minutes, the old host's clock ahead).
  */
 function agentsLines(agents: DailyReport['agents']): string[] {
   if (!agents?.length) return [];
   const named = agents.map((a) => `${printable(a.host || 'an unnamed host')} (id ${printable(a.id)}, heartbeats ${hhmm(a.first)} to ${hhmm(a.last)})`);
-  const sideBySide = agents.some((a, i) => agents.slice(0, i).some((b) => Date.parse(a.first) <= Date.parse(b.last)));
+  const sideBySide = agents.some((a, i) => agents.slice(0, i).some((b) => Date.parse(b.last) - Date.parse(a.first) >= HOUR));
   if (sideBySide) return [`  ${agents.length} agents wrote as the site side by side in the day: ${named.join(', ')}`, ''];
   return [`  shipped by ${agents.length} agents in the day (a failover or a host rebuilt): ${named.join(', then ')}`, ''];
 }

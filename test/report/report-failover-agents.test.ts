@@ -72,15 +72,19 @@ describe('daily report of the day a site failed over to another host', () => {
     expect(renderDailyReport(next)).not.toContain('agents in the day');
   });
 
+  const agentsOf = { a: { id: 'aaaa-1', host: 'pbx-1' }, b: { id: 'bbbb-2', host: 'pbx-2' } };
+  const writeAs = async (store: MemoryBlobStore, agent: { id: string; host: string }, at: string) => {
+    const hb: Heartbeat = { format: HEARTBEAT_FORMAT, site: 'site-a', at, agentVersion: '0.1.0', sources: [{ name: 'cs', type: 'recordings', pendingBatches: 0 }], losses: 0, lastPass: { at, failed: 0, lost: 0 }, agent };
+    await store.put(heartbeatKey('site-a', new Date(at), { agent: agent.id }), Buffer.from(JSON.stringify(hb)));
+  };
+
   it('says two agents that wrote as the site side by side all day did so, not that the site failed over', async () => {
     const store = new MemoryBlobStore();
-    const agents = { a: { id: 'aaaa-1', host: 'pbx-1' }, b: { id: 'bbbb-2', host: 'pbx-2' } };
+    const agents = agentsOf;
     // Both wrote the day before too, and every three hours of the day, half an hour apart.
     for (const day of ['2026-12-03T22', ...[1, 4, 7, 10, 13, 16, 19, 22].map((h) => `2026-12-04T${String(h).padStart(2, '0')}`)]) {
       for (const [agent, minute] of [[agents.a, '05'], [agents.b, '35']] as const) {
-        const at = `${day}:${minute}:00.000Z`;
-        const hb: Heartbeat = { format: HEARTBEAT_FORMAT, site: 'site-a', at, agentVersion: '0.1.0', sources: [{ name: 'cs', type: 'recordings', pendingBatches: 0 }], losses: 0, lastPass: { at, failed: 0, lost: 0 }, agent };
-        await store.put(heartbeatKey('site-a', new Date(at), { agent: agent.id }), Buffer.from(JSON.stringify(hb)));
+        await writeAs(store, agent, `${day}:${minute}:00.000Z`);
       }
     }
     const now = () => new Date('2026-12-05T06:00:00Z');
@@ -89,5 +93,15 @@ describe('daily report of the day a site failed over to another host', () => {
     const text = renderDailyReport(report);
     expect(text).toContain('\n  2 agents wrote as the site side by side in the day: pbx-1 (id aaaa-1, heartbeats 2026-12-04 01:05Z to 2026-12-04 22:05Z), pbx-2 (id bbbb-2, heartbeats 2026-12-04 01:35Z to 2026-12-04 22:35Z)\n');
     expect(text).not.toContain('a failover');
+  });
+
+  it("names a switchover of minutes whose old host's clock ran ahead a failover, not two agents side by side", async () => {
+    const store = new MemoryBlobStore();
+    // pbx-1 (its clock 10 minutes ahead) stopped at 03:00; pbx-2 started at 03:02.
+    for (const at of ['2026-12-03T22:10', '2026-12-04T01:10', '2026-12-04T03:10']) await writeAs(store, agentsOf.a, `${at}:00.000Z`);
+    for (const at of ['2026-12-04T03:02', '2026-12-04T12:00', '2026-12-04T22:00']) await writeAs(store, agentsOf.b, `${at}:00.000Z`);
+    const now = () => new Date('2026-12-05T06:00:00Z');
+    const report = await dailyReport({ blobs: store, catalogue: new MemoryCatalogue() }, 'site-a', '2026-12-04', { now, signals: heartbeatSignals(store, now) });
+    expect(renderDailyReport(report)).toContain('\n  shipped by 2 agents in the day (a failover or a host rebuilt): pbx-1 (id aaaa-1, heartbeats 2026-12-04 01:10Z to 2026-12-04 03:10Z), then pbx-2 (id bbbb-2, heartbeats 2026-12-04 03:02Z to 2026-12-04 22:00Z)\n');
   });
 });
