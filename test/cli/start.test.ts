@@ -35,9 +35,8 @@ async function waitFor<T>(what: string, probe: () => T | undefined, ms = 60_000)
 }
 
 /** `ferry start --no-demo` in the background, once its address file is written. */
-async function startCloudOnly(): Promise<{ proc: ChildProcess; info: LocalCloudInfo; home: string; out: () => string }> {
-  const home = mkdtempSync(join(tmpdir(), 'ferry-start-'));
-  const proc = spawn(process.execPath, [BIN, 'start', '--no-demo', '--port', '0'], { env: { ...process.env, FERRY_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startCloudOnly(home = mkdtempSync(join(tmpdir(), 'ferry-start-')), more: string[] = []): Promise<{ proc: ChildProcess; info: LocalCloudInfo; home: string; out: () => string }> {
+  const proc = spawn(process.execPath, [BIN, 'start', '--no-demo', '--port', '0', ...more], { env: { ...process.env, FERRY_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(proc);
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -96,6 +95,29 @@ describe('ferry start', () => {
     expect(children).toBeDefined();
     await waitFor('children to exit', () => (alive(children!.s3) || alive(children!.dynamo) ? undefined : true), 10_000);
     expect(existsSync(file)).toBe(false);
+  }, 180_000);
+
+  it("says on start that it removes the previous run's local cloud data, how much, and that --keep keeps it; says nothing on a first start or with --keep", async () => {
+    const first = await startCloudOnly();
+    expect(first.out()).not.toMatch(/previous run/);
+    // What a run leaves behind: its tables, bucket and logs, and something it shipped.
+    writeFileSync(join(first.home, 'cloud', 'shipped.bin'), Buffer.alloc(3 * 1024 * 1024));
+    first.proc.kill('SIGINT');
+    expect((await exited(first.proc)).code).toBe(130);
+    const again = await startCloudOnly(first.home);
+    const [, files, size] = /Removing the previous run's data: \S+cloud \((\d+) files, ([\d.]+) MB: its bucket, tables, audit trail and logs\)\. This run starts empty; start with --keep/.exec(again.out()) ?? [];
+    expect(Number(files), again.out()).toBeGreaterThan(1);
+    expect(Number(size)).toBeGreaterThanOrEqual(3);
+    expect(again.out().indexOf('Removing the previous run')).toBeLessThan(again.out().indexOf('Starting the embedded local cloud'));
+    expect(existsSync(join(first.home, 'cloud', 'shipped.bin'))).toBe(false);
+    again.proc.kill('SIGINT');
+    expect((await exited(again.proc)).code).toBe(130);
+    writeFileSync(join(first.home, 'cloud', 'shipped.bin'), 'kept');
+    const kept = await startCloudOnly(first.home, ['--keep']);
+    expect(kept.out()).not.toMatch(/previous run/);
+    expect(readFileSync(join(first.home, 'cloud', 'shipped.bin'), 'utf8')).toBe('kept');
+    kept.proc.kill('SIGINT');
+    expect((await exited(kept.proc)).code).toBe(130);
   }, 180_000);
 
   it('--no-demo runs the local cloud alone: prints both endpoints, the local credentials, a second site config and how to see that site in the fleet', async () => {
