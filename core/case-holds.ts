@@ -4,6 +4,7 @@ import { newCaseWork, retryOnCaseChange, type CaseWork } from './case-retry.ts';
 import { CASE_MAX_MEMBERS, CaseReleasingError, holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
 import { CASE_CONCURRENCY, existingCase, newHoldRecord, objectsOf, unlockWhereFree, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
 import { mapLimit } from './map-limit.ts';
+import { recordedChange, type CaseChangeRecorder } from './case-changes.ts';
 import { recordingLookupKey } from './ports.ts';
 
 // A case's hold, done a bounded part at a time so that every request fits the function's time
@@ -142,11 +143,11 @@ export interface AddedCalls {
  * budget holds members an earlier request (cut short, or before this was so) left unheld. A case
  * whose release is under way takes none (CaseReleasingError): they would be released with it.
  */
-export async function addCaseCalls(deps: HoldDeps, input: AddCallsInput): Promise<AddedCalls> {
+export async function addCaseCalls(deps: HoldDeps, input: AddCallsInput, recorder?: CaseChangeRecorder): Promise<AddedCalls> {
   if (input.rids.length === 0) throw new InvalidInputError('rids: must list at least one recording id');
   const work = newCaseWork();
   const stands = 'it listed none of its calls (those it held stay held by the case); send it again';
-  return retryOnCaseChange(() => addCallsOnce(deps, input, work), { site: input.site, caseId: input.caseId, doing: 'adding calls', stands }, work);
+  return retryOnCaseChange(() => addCallsOnce(deps, input, work, recorder), { site: input.site, caseId: input.caseId, doing: 'adding calls', stands }, work);
 }
 
 interface AddCallsInput {
@@ -162,7 +163,7 @@ function releasingRefusal(record: CaseRecord): CaseReleasingError {
 }
 
 /** One attempt of addCaseCalls: from a fresh read of the case to its write (CaseChangedError when another came between). */
-async function addCallsOnce(deps: HoldDeps, input: AddCallsInput, done: CaseWork): Promise<AddedCalls> {
+async function addCallsOnce(deps: HoldDeps, input: AddCallsInput, done: CaseWork, recorder: CaseChangeRecorder | undefined): Promise<AddedCalls> {
   const record = await existingCase(deps, input.site, input.caseId);
   // An earlier attempt held calls for a case that, since, is released or being released: they must not stay held by it unlisted.
   if (!record.held || record.releasing) await withdrawUnlisted(deps, record, done, input.principal);
@@ -174,10 +175,18 @@ async function addCallsOnce(deps: HoldDeps, input: AddCallsInput, done: CaseWork
   const batch = deps.caseBatch ?? CASE_HOLD_BATCH;
   if (record.held && added.length > batch) throw new InvalidInputError(`rids: a held case takes at most ${batch} new calls a request (each is held before it is added, within the function's time limit); this request adds ${added.length}: send the rest in further requests`, { field: 'rids' });
   await mustExist(deps, input.site, added);
+  // The calls' addition is recorded before anything of it is written (a held case's holds included).
+  const change = added.length ? (effect: () => Promise<AddedCalls>) => recordedChange(recorder, { kind: 'add', case: updated, added }, effect) : (effect: () => Promise<AddedCalls>) => effect();
+  return change(() => writeAdded(deps, input, done, record, updated, added));
+}
+
+/** The writes of one attempt of addCaseCalls: a held case's new calls held first, then the case. */
+async function writeAdded(deps: HoldDeps, input: AddCallsInput, done: CaseWork, record: CaseRecord, updated: CaseRecord, added: string[]): Promise<AddedCalls> {
   if (!record.held) {
     const written = added.length ? await deps.holds.updateCase(updated) : record;
     return { case: written, added, objects: [], holds: [] };
   }
+  const batch = deps.caseBatch ?? CASE_HOLD_BATCH;
   const who = { reason: record.held.reason, ...(record.held.reference ? { reference: record.held.reference } : {}), principal: input.principal };
   const work = await holdMembers(deps, input.site, record.caseId, [...added, ...record.members], who, batch);
   done.holds.push(...work.placed);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mustExist, placeCaseHold } from './case-holds.ts';
 import { releaseCaseHold } from './case-release.ts';
-import { InvalidInputError, NotFoundError } from './errors.ts';
+import { AlreadyExistsError, InvalidInputError, NotFoundError } from './errors.ts';
+import { recordedChange, type CaseChangeRecorder } from './case-changes.ts';
 import { holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
 import { existingCase, lockObjects, newHoldRecord, objectsOf, recording, unlockWhereFree, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
 import { recordingLookupKey } from './ports.ts';
@@ -179,7 +180,8 @@ function generatedCaseId(site: string, name: string, at: string): string {
   return `case-${at.slice(0, 10).replace(/-/g, '')}-${createHash('sha256').update(`${site}\0${name}\0${at}`).digest('hex').slice(0, 8)}`;
 }
 
-export async function createCase(deps: HoldDeps, input: CreateCaseInput): Promise<CaseRecord> {
+/** Creates a case (its calls must be catalogued); `recorder` records the creation before the case is written. */
+export async function createCase(deps: HoldDeps, input: CreateCaseInput, recorder?: CaseChangeRecorder): Promise<CaseRecord> {
   const name = required(input.name, 'name');
   const reason = required(input.reason, 'reason');
   const at = deps.clock.now().toISOString();
@@ -190,7 +192,9 @@ export async function createCase(deps: HoldDeps, input: CreateCaseInput): Promis
   await mustExist(deps, input.site, rids);
   const reference = input.reference?.trim() || undefined;
   const record: CaseRecord = { site: input.site, caseId, name, reason, ...(reference ? { reference } : {}), createdBy: input.principal, createdAt: at, members: rids };
-  await deps.holds.createCase(record);
+  // A case id taken is refused before anything is recorded (the write's condition still decides a race).
+  if (await deps.holds.getCase(input.site, caseId)) throw new AlreadyExistsError(`case ${caseId} already exists in site ${input.site}`);
+  await recordedChange(recorder, { kind: 'create', case: record }, () => deps.holds.createCase(record));
   return record;
 }
 

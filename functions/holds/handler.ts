@@ -11,7 +11,8 @@ import { ERASURE_STATUSES, ERASURES_PAGE_MAX } from '../../core/erasure-pages.ts
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { MemberTierDeps } from '../../core/case-members.ts';
-import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps, type HoldOutcome } from '../../core/holds.ts';
+import type { CaseChange, CaseChangeRecorder } from '../../core/case-changes.ts';
+import { addCaseCalls, CASE_ID_PATTERN, createCase, membersDigest, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps, type HoldOutcome } from '../../core/holds.ts';
 import type { Audit } from '../shared/audit.ts';
 import { auditFromEnv, baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
 import { httpErrors } from '../shared/errors.ts';
@@ -33,7 +34,8 @@ import { systemClock } from '../../core/clock.ts';
 //   POST /sites/{site}/cases/{case}/calls    {rids}
 //   POST /sites/{site}/erasures              {rid, reason, reference?}   a data subject's erasure request
 //   GET  /sites/{site}/erasures?status&limit&cursor   erasure requests, newest first, a page at a time
-// Every place and release is audited (actions `hold`, `release`), and every erasure request (`erase`).
+// Every place and release is audited (actions `hold`, `release`), every case created and every
+// addition of calls to one (`case-create`, `case-add`, before they are made), and every erasure request (`erase`).
 // Erasure sits with holds because it is decided by the same people under the same rules: whoever may
 // hold a site's calls may ask for one to be erased (refused while any hold stands; core/erasures.ts).
 
@@ -138,9 +140,52 @@ const list: Route = async (deps, event, site) => {
   return json(200, await listHolds(deps, site, { history: q.history === 'true', ...(q.rid ? { rid: q.rid } : {}), ...(q.limit ? { limit: Number(q.limit) } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) }));
 };
 
+/**
+ * A case's creation and each addition of calls are audited before they are made (`case-create`,
+ * `case-add`): the case (the event's query, with its reason and reference), who, and the calls
+ * (`detail.rids`: those the case was created with or that were added, at most 1,000 a request;
+ * `detail.members` and `detail.membersSha256`, the case's members after the change, as a case's
+ * hold names them). A record that cannot be written fails the request and nothing is changed. A
+ * write refused because another request changed the case is tried again from a fresh read: the
+ * same change is not recorded twice, a different one is, after a record that the first was not
+ * made; and a request that ends without making the change it recorded records that too
+ * (`detail.refused`, naming why), before it answers.
+ */
+async function withCaseRecorder<T>(deps: HoldsHandlerDeps, site: string, principal: string, run: (recorder: CaseChangeRecorder) => Promise<T>): Promise<T> {
+  const write = (change: CaseChange, refused?: unknown) => {
+    const c = change.case;
+    const query = { caseId: c.caseId, reason: c.reason, ...(c.reference ? { reference: c.reference } : {}) };
+    const rids = change.kind === 'create' ? c.members : change.added;
+    const what: Record<string, string | number> = change.kind === 'create' ? { name: c.name } : { added: rids.length };
+    const why: Record<string, string> = refused === undefined ? {} : { refused: refused instanceof Error ? refused.name : 'Error' };
+    return deps.audit({ at: deps.clock.now().toISOString(), action: change.kind === 'create' ? 'case-create' : 'case-add', site, principal, query, detail: { ...what, rids, members: c.members.length, membersSha256: membersDigest(c.members), ...why } });
+  };
+  const keyOf = (change: CaseChange) => `${change.kind}\n${(change.kind === 'create' ? change.case.members : change.added).join('\n')}`;
+  let pending: { change: CaseChange; key: string; refused?: unknown } | undefined;
+  const recorder: CaseChangeRecorder = {
+    before: async (change) => {
+      const key = keyOf(change);
+      if (pending?.key === key) return void (pending.refused = undefined);
+      if (pending?.refused !== undefined) await write(pending.change, pending.refused);
+      pending = { change, key };
+      await write(change);
+    },
+    refused: async (_change, error) => {
+      if (pending) pending.refused = error;
+    },
+  };
+  try {
+    return await run(recorder);
+  } catch (error) {
+    if (pending?.refused !== undefined) await write(pending.change, pending.refused);
+    throw error;
+  }
+}
+
 const newCase: Route = async (deps, event, site) => {
   const input = caseSchema.parse(jsonBody(event));
-  return json(201, await createCase(deps, { site, ...input, principal: who(event) }));
+  const principal = who(event);
+  return json(201, await withCaseRecorder(deps, site, principal, (recorder) => createCase(deps, { site, ...input, principal }, recorder)));
 };
 
 const allCases: Route = async (deps, event, site) => {
@@ -164,7 +209,7 @@ const addCalls: Route = async (deps, event, site) => {
   // A call held because it is in a held case is a hold, audited as one per call (at most a batch
   // a request; appended together, as the chain's group commit takes them).
   const audited = (holds: HoldRecord[]) => Promise.all(holds.map((h) => deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, rid: h.rid, principal, query: { caseId: id, reason: h.reason } }))).then(() => undefined);
-  const out = await auditedIfRefused(() => addCaseCalls(deps, { site, caseId: id, rids, principal }), audited);
+  const out = await withCaseRecorder(deps, site, principal, (recorder) => auditedIfRefused(() => addCaseCalls(deps, { site, caseId: id, rids, principal }, recorder), audited));
   if (out.case.held) await audited(out.holds);
   // Members of the held case still without its hold (an earlier request cut short): 202, send it again.
   return json(out.remaining ? 202 : 200, out);

@@ -141,13 +141,55 @@ describe('legal hold routes', () => {
     expect(parse(added)).toMatchObject({ added: [s.rid], objects: [s.pack.packKey, s.pack.manifestKey] });
     const shown = parse(await s.call('GET', `/sites/${SITE}/cases/CASE-1`));
     expect(shown).toMatchObject({ caseId: 'CASE-1', members: [s.rid], held: { by: 'alice@example.com', reason: 'subpoena' }, memberHolds: { [s.rid]: [{ scope: { kind: 'case', caseId: 'CASE-1' } }] } });
-    expect(s.events.map((e) => [e.action, e.rid, e.query?.caseId])).toEqual([['hold', undefined, 'CASE-1'], ['hold', s.rid, 'CASE-1']]);
+    expect(s.events.map((e) => [e.action, e.rid, e.query?.caseId])).toEqual([['case-create', undefined, 'CASE-1'], ['hold', undefined, 'CASE-1'], ['case-add', undefined, 'CASE-1'], ['hold', s.rid, 'CASE-1']]);
+  });
+
+  it('creating a case and adding calls to it are audited (case-create, case-add) naming the case, its reason and reference, the officer and the calls; a case id taken or calls already listed record nothing', async () => {
+    const s = await setup();
+    const [first, second] = s.pack.manifest.members.map((m) => m.rid);
+    expect((await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-9', name: 'Smith v Acme', reason: 'subpoena', reference: 'SUB-42', rids: [first] })).statusCode).toBe(201);
+    expect((await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-9', name: 'again', reason: 'x' })).statusCode).toBe(409);
+    expect((await s.call('POST', `/sites/${SITE}/cases/CASE-9/calls`, { rids: [first, second] })).statusCode).toBe(200);
+    expect((await s.call('POST', `/sites/${SITE}/cases/CASE-9/calls`, { rids: [second] })).statusCode).toBe(200);
+    const digest = (rids: string[]) => createHash('sha256').update([...rids].sort().map((r) => `${r}\n`).join('')).digest('hex');
+    const query = { caseId: 'CASE-9', reason: 'subpoena', reference: 'SUB-42' };
+    expect(s.events).toEqual([
+      { at: NOW.toISOString(), action: 'case-create', site: SITE, principal: 'alice@example.com', query, detail: { name: 'Smith v Acme', rids: [first], members: 1, membersSha256: digest([first!]) } },
+      { at: NOW.toISOString(), action: 'case-add', site: SITE, principal: 'alice@example.com', query, detail: { added: 1, rids: [second], members: 2, membersSha256: digest([first!, second!]) } },
+    ]);
+  });
+
+  it('a case change whose audit record cannot be written is not made: the case is not created, the calls are not added or held', async () => {
+    const clock = new ManualClock(NOW);
+    const blobs = new MemoryBlobStore({ clock });
+    const catalogue = new MemoryCatalogue();
+    const holds = new MemoryHoldStore();
+    const holder = new MemoryObjectHolder();
+    let failing = true;
+    const audit = (e: AuditEvent) => {
+      if (failing && e.action.startsWith('case-')) throw new Error('ledger unavailable');
+    };
+    const handler = createHoldsHandler({ holds, catalogue, blobs, holder, clock, audit, log: () => undefined });
+    const pack = await publishPack({ blobs, catalogue }, SITE, NOW, 'p', [10, 20]);
+    const rid = pack.manifest.members[0]!.rid;
+    const call = (method: string, path: string, body: unknown) => handler({ ...httpEvent(method, path, { pathParameters: { site: SITE, ...(path.includes('/cases/') ? { case: path.split('/')[4]! } : {}) }, principal: 'alice@example.com' }), body: JSON.stringify(body) });
+    expect((await call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-10', name: 'x', reason: 'y', rids: [rid] })).statusCode).toBe(500);
+    expect(await holds.getCase(SITE, 'CASE-10')).toBeUndefined();
+    failing = false;
+    expect((await call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-10', name: 'x', reason: 'y' })).statusCode).toBe(201);
+    expect((await call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-10', reason: 'subpoena' })).statusCode).toBe(201);
+    failing = true;
+    expect((await call('POST', `/sites/${SITE}/cases/CASE-10/calls`, { rids: [rid] })).statusCode).toBe(500);
+    expect((await holds.getCase(SITE, 'CASE-10'))!.members).toEqual([]);
+    expect(await holds.holdsOf(SITE, rid)).toEqual([]);
+    expect(holder.isHeld(pack.packKey)).toBe(false);
   });
 
   it("a case's hold and release name in the audit record the case, how many calls and the SHA-256 of its sorted members, not each rid", async () => {
     const s = await setup();
     const rids = s.pack.manifest.members.map((m) => m.rid).sort();
     await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-2', name: 'Smith v Acme', reason: 'subpoena', rids });
+    s.events.length = 0;
     expect((await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-2', reason: 'subpoena' })).statusCode).toBe(201);
     expect((await s.call('POST', `/sites/${SITE}/holds/release`, { caseId: 'CASE-2', reason: 'settled' })).statusCode).toBe(200);
     const membersSha256 = createHash('sha256').update(rids.map((r) => `${r}\n`).join('')).digest('hex');
@@ -162,6 +204,7 @@ describe('legal hold routes', () => {
     const entries = Array.from({ length: 1000 }, (_, i) => makeEntry(SITE, i));
     await s.catalogue.putRecordings(entries);
     await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-3', name: 'big', reason: 'tribunal', rids: entries.map((e) => e.rid) });
+    s.events.length = 0;
     expect((await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-3', reason: 'tribunal' })).statusCode).toBe(201);
     expect(s.events).toHaveLength(1);
     expect(s.events[0]!.detail).toMatchObject({ placed: 1000, members: 1000 });
@@ -172,6 +215,7 @@ describe('legal hold routes', () => {
     const s = await setup({ caseBatch: 1 });
     const rids = s.pack.manifest.members.map((m) => m.rid);
     await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-4', name: 'x', reason: 'y', rids });
+    s.events.length = 0;
     const first = await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-4', reason: 'subpoena' });
     expect([first.statusCode, parse(first)]).toEqual([202, expect.objectContaining({ held: false, remaining: 1, members: 2 })]);
     const second = await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-4', reason: 'subpoena' });
@@ -214,10 +258,15 @@ describe('legal hold routes', () => {
     s.holds.contend = true;
     const added = await s.call('POST', `/sites/${SITE}/cases/CASE-7/calls`, { rids: [second] });
     expect([added.statusCode, parse(added)]).toEqual([409, { error: 'CaseChangedError', message: expect.stringMatching(/^case CASE-7 in site site-a was changed by other requests 3 times while this one was adding calls: it listed none of its calls \(those it held stay held by the case\); send it again$/) }]);
-    expect(s.events).toEqual([expect.objectContaining({ action: 'hold', rid: second, query: { caseId: 'CASE-7', reason: 'subpoena' } })]);
+    // The addition recorded once before its first attempt, the hold its attempts placed, and that the addition was not made.
+    expect(s.events).toEqual([
+      expect.objectContaining({ action: 'case-add', query: { caseId: 'CASE-7', reason: 'y' }, detail: expect.objectContaining({ added: 1, rids: [second] }) }),
+      expect.objectContaining({ action: 'hold', rid: second, query: { caseId: 'CASE-7', reason: 'subpoena' } }),
+      expect.objectContaining({ action: 'case-add', detail: expect.objectContaining({ rids: [second], refused: 'CaseChangedError' }) }),
+    ]);
     const released = await s.call('POST', `/sites/${SITE}/holds/release`, { caseId: 'CASE-7', reason: 'settled' });
     expect([released.statusCode, parse(released).message]).toEqual([409, expect.stringContaining('while this one was releasing its hold: the members it released stay released and the case stays held; ask again to go on')]);
-    expect(s.events[1]).toMatchObject({ action: 'release', query: { caseId: 'CASE-7', reason: 'settled' }, detail: { released: 1, refused: 'CaseChangedError' } });
+    expect(s.events.at(-1)).toMatchObject({ action: 'release', query: { caseId: 'CASE-7', reason: 'settled' }, detail: { released: 1, refused: 'CaseChangedError' } });
     s.holds.contend = false;
     expect((await s.call('POST', `/sites/${SITE}/cases/CASE-7/calls`, { rids: [second] })).statusCode).toBe(200);
     expect((await s.call('GET', `/sites/${SITE}/cases/CASE-7`)).body).toContain(second);

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { text } from 'node:stream/consumers';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GetObjectRetentionCommand } from '@aws-sdk/client-s3';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
@@ -143,6 +144,24 @@ describe('a case through the console on the local cloud', () => {
 
     const audit = readFileSync(cloud.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const action of ['hold', 'export', 'release']) expect(audit, action).toContainEqual(expect.objectContaining({ action, site: A, principal: 'demo-officer' }));
+    // Who put which call in the case, and when: its creation and the call added, each in the trail.
+    const caseChanges = [
+      expect.objectContaining({ action: 'case-create', site: A, principal: 'demo-officer', query: { caseId: 'C-17', reason: 'court order 118/2026' }, detail: expect.objectContaining({ name: 'Smith v Acme', rids: [r1], members: 1 }) }),
+      expect.objectContaining({ action: 'case-add', site: A, principal: 'demo-officer', query: { caseId: 'C-17', reason: 'court order 118/2026' }, detail: expect.objectContaining({ added: 1, rids: [r2], members: 2 }) }),
+    ];
+    expect(audit.filter((e) => String(e.action).startsWith('case-'))).toEqual(caseChanges);
+    // The console's audit view lists them by action, naming the case.
+    const listed = await call(token, 'GET', `/sites/${A}/audit?action=case-add`);
+    expect(listed.json.items).toEqual([expect.objectContaining({ action: 'case-add', case: 'C-17', principal: 'demo-officer' })]);
+    // Sealed like every record: copied write-once under audit/ in the bucket.
+    await vi.waitFor(
+      async () => {
+        const sealed: unknown[] = [];
+        for await (const o of cloud.blobs.list(`audit/${A}/`)) sealed.push((JSON.parse(await text((await cloud.blobs.get(o.key)).body)) as { event: unknown }).event);
+        expect(sealed.filter((e) => String((e as { action: string }).action).startsWith('case-'))).toEqual(caseChanges);
+      },
+      { timeout: 20_000, interval: 200 },
+    );
   }, 120_000);
 
   it('answers failed with the reason for an export whose invocation died (running, past its deadline), and records it as the console role', async () => {
