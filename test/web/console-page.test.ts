@@ -8,7 +8,7 @@ import { GetObjectLegalHoldCommand, HeadObjectCommand } from '@aws-sdk/client-s3
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
-import { appendAuditEvents } from '../../core/audit-trail.ts';
+import { appendAuditEvents, AUDIT_ACTIONS } from '../../core/audit-trail.ts';
 import { verifyBundle } from '../../core/case-export.ts';
 import { siteGroup } from '../../core/console-access.ts';
 import type { Alert } from '../../core/ports.ts';
@@ -577,6 +577,28 @@ describe('compliance console in Chromium', () => {
     expect(lines.slice(1).every((l) => l.includes('release'))).toBe(true);
     expect(lines.length - 1).toBe(released.length);
   }, 60_000);
+
+  it("lists the case's creation and each addition of calls in the audit view, naming the case, the officer and the calls added; the action filter offers every action the trail records", async () => {
+    await page.goto(consoleUrl(`#site=${SITE}&view=audit`));
+    expect((await page.$$eval('#audit-action option', (os) => os.map((o) => (o as HTMLOptionElement).value).filter(Boolean))).sort()).toEqual([...AUDIT_ACTIONS].sort());
+    const shown = async (action: string) => {
+      await page.selectOption('#audit-action', action);
+      await page.getByRole('button', { name: 'Search the trail' }).click();
+      await expect.poll(async () => new Set(await page.$$eval('#audit tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.action)))).toEqual(new Set([action]));
+      // Cells: when, action, principal, officer, call, case, details.
+      return page.$$eval('#audit tbody tr', (trs) => trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '')));
+    };
+    const created = (await shown('case-create')).filter((cells) => cells[5] === 'C-2026-17');
+    expect(created).toHaveLength(1);
+    expect(created[0]![2]).toBe(cloud.console.demo.username);
+    expect(created[0]![6]).toContain('name: Smith v Acme');
+    expect(created[0]![6]).toContain('reference: HC-118');
+    const added = (await shown('case-add')).filter((cells) => cells[5] === 'C-2026-17');
+    // Newest first: the two search rows, then the call added from its own page.
+    expect(added.map((cells) => cells[2])).toEqual([cloud.console.demo.username, cloud.console.demo.username]);
+    expect(added[1]![6]).toContain(`rids: ${long.rid}`);
+    expect(added[0]![6]).toMatch(/added: 2; rids: r[0-9a-f]{23}, r[0-9a-f]{23}/);
+  });
 
   it('reads on through a long trail: a filter matching one record past 2,000 others shows it, and Export CSV holds every record, page after page', async () => {
     // One download, then 2,500 searches after it (each page of the API reads at most 2,000 records).
