@@ -355,8 +355,15 @@ async function refresh() {
 
 function schedule() {
   clearTimeout(timer);
-  if (paused) return;
+  // A page in a background tab asks nothing: each read lists every site's heartbeats (requests the deployment pays for).
+  if (paused || document.hidden) return;
   timer = setTimeout(() => void refresh().finally(schedule), refreshSeconds() * 1000);
+}
+
+/** Hidden, the timer stops; shown again, the page reads at once and goes on (a paused page stays paused). */
+function visibilityChanged() {
+  if (document.hidden) clearTimeout(timer);
+  else if (!paused) void refresh().finally(schedule);
 }
 
 /** Pause auto-refresh: a toggle (aria-pressed) that keeps the focus; Refresh now still works. */
@@ -374,6 +381,7 @@ function init() {
     void refresh().finally(schedule);
   });
   pauseButton.addEventListener('click', togglePause);
+  document.addEventListener('visibilitychange', visibilityChanged);
   void refresh().finally(schedule);
 }
 

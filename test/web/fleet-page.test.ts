@@ -290,7 +290,7 @@ describe('fleet page in Chromium', () => {
     expect((await shownRows()).find((r) => r.site === 'north')?.state).toBe('OK');
   });
 
-  it('keeps the keyboard focus on Refresh now through timed and pressed refreshes, announces the states only when they change, and pauses auto-refresh', async () => {
+  it('keeps the keyboard focus on Refresh now through timed and pressed refreshes, announces the states only when they change, pauses auto-refresh, and asks nothing while in a background tab', async () => {
     const context = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport: { width: 1600, height: 900 } });
     const p = await context.newPage();
     try {
@@ -343,6 +343,24 @@ describe('fleet page in Chromium', () => {
       expect(await p.getAttribute('#pause', 'aria-pressed')).toBe('false');
       await p.clock.runFor(2000);
       await expect.poll(() => reads).toBe(4);
+      await idle();
+
+      // In a background tab the page asks nothing; shown again, it reads at once and goes on.
+      const visibility = (hidden: boolean) => p.evaluate((h) => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
+      await visibility(true);
+      await p.clock.runFor(60_000);
+      // A read the timer started would have finished by now (the reads above take milliseconds).
+      await p.waitForTimeout(1500);
+      expect(reads).toBe(4);
+      await visibility(false);
+      await expect.poll(() => reads).toBe(5);
+      await idle();
+      await p.clock.runFor(2000);
+      await expect.poll(() => reads).toBe(6);
     } finally {
       await context.close();
     }
