@@ -19,6 +19,7 @@ import { adoptUnrecordedDiskFull } from './state/unrecorded-alert.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { rememberRestoredOver } from './heartbeat-memory.ts';
+import { shippingAgent } from './shipped-by.ts';
 import { heartbeatFailedAlert, holdOtherAgentAlerts, stateRestoredAlert } from './heartbeat-alerts.ts';
 import { shippedSince } from './shipped-since.ts';
 import { takenOverPass } from './site-takeover.ts';
@@ -96,7 +97,7 @@ export class Agent {
     const { partSizeMiB, packConcurrency, partConcurrency } = deps.config.shipping;
     this.pool = new PartPool(partSizeMiB * 1024 * 1024, packConcurrency * (partConcurrency + 1));
     const { journal, observations, lossLog, losses, alerts, pool } = this;
-    this.recordings = { deps: this.deps, journal, observations, lossLog, losses, alerts, pool, stopping: () => this.stopping, onError: (message) => (this.lastError = message) };
+    this.recordings = { deps: this.deps, journal, observations, lossLog, losses, alerts, pool, shippedBy: shippingAgent(deps.config.state, deps.log), stopping: () => this.stopping, onError: (message) => (this.lastError = message) };
   }
 
   /** Whether this process has asked whether its state directory is older than the store says (once, at its first pass). */
@@ -131,7 +132,7 @@ export class Agent {
   private treeDeps() {
     const { config, store, clock, verify, log } = this.deps;
     const { partSizeMiB, partConcurrency } = config.shipping;
-    return { site: config.site, store, clock, verify, state: config.state, partSize: partSizeMiB * 1024 * 1024, partConcurrency, pool: this.pool, log, alerts: this.alerts };
+    return { site: config.site, store, clock, verify, state: config.state, partSize: partSizeMiB * 1024 * 1024, partConcurrency, pool: this.pool, log, alerts: this.alerts, shippedBy: this.recordings.shippedBy };
   }
 
   /** One pass at a time: the run loop and a backup window's job never overlap. */
@@ -315,7 +316,7 @@ export class Agent {
     if (existing) return existing;
     const { config, store, clock, verify, log, notifier, openFile, retryDelayMs } = this.deps;
     const { partSizeMiB, partConcurrency, attempts } = config.shipping;
-    const deps = { site: config.site, store, journal: this.journal, clock, verify, partSize: partSizeMiB * 1024 * 1024, partConcurrency, pool: this.pool, openFile, log, notifier, attempts, retryDelayMs };
+    const deps = { site: config.site, store, journal: this.journal, clock, verify, partSize: partSizeMiB * 1024 * 1024, partConcurrency, pool: this.pool, openFile, log, notifier, attempts, retryDelayMs, shippedBy: this.recordings.shippedBy };
     const state = { observations: this.observations, losses: this.losses, lossLog: this.lossLog, alerts: this.alerts, fullNewerThan: (ms: number) => this.fullNewerThan(ms) };
     const runner = new ArtefactRunner({ ...deps, ...state, onError: (message) => (this.lastError = message) }, source);
     this.runners.set(source.name, runner);

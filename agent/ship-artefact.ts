@@ -25,7 +25,7 @@ import { DumpPositionSniffer, type DumpVerdict, type Incomplete } from './dump-p
 // to upload it, the second hash compared before the object is committed. An object never
 // replaces another version: an overwritten slot is new content, hence a new key.
 
-export interface ArtefactContext {
+export interface ArtefactContext extends Pick<ShipContext, 'shippedBy'> {
   site: string;
   store: BlobStore;
   journal: Journal;
@@ -35,7 +35,7 @@ export interface ArtefactContext {
   partConcurrency: number;
   pool?: ShipContext['pool'];
   openFile?: ShipContext['openFile'];
-  /** Where a resumed upload is said (agent/upload-resume.ts). */
+  /** Where a resumed upload is said (agent/upload-resume.ts). `shippedBy`: who ships (agent/shipped-by.ts), named in every manifest. */
   log?: Logger;
 }
 
@@ -172,7 +172,7 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
         ...(work.role === 'segment' ? { partial } : {}),
         ...(first.position ? { position: first.position } : {}),
         ...(work.profile === undefined ? {} : { profile: work.profile }),
-        ...(work.slot === undefined ? {} : { slot: work.slot }),
+        ...(work.slot === undefined ? {} : { slot: work.slot }), ...(ctx.shippedBy ? { shippedBy: ctx.shippedBy } : {}),
         createdAt: ctx.clock.now().toISOString(),
       };
       await publishManifest(ctx, manifestKey, serializeArtefactManifest(manifest), lock);

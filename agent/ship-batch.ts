@@ -3,7 +3,7 @@ import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { BlobStore, PutOptions } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
-import type { CallMetadata, ManifestMember, PackManifest } from '../core/manifest.ts';
+import type { CallMetadata, ManifestMember, PackManifest, ShippedBy } from '../core/manifest.ts';
 import { MANIFEST_FORMAT, serializeManifest } from '../core/manifest.ts';
 import { recordingId } from '../core/ids.ts';
 import { AlreadyExistsError, IntegrityError, SourceChangedError, UnreadableSourceError } from '../core/errors.ts';
@@ -62,6 +62,8 @@ export interface ShipContext {
   openFileSync?: (path: string, flags: number) => number;
   /** Called once every member of the pack is read (before its upload completes). */
   onPacked?: () => void;
+  /** Who ships (agent/shipped-by.ts): every manifest says so. */
+  shippedBy?: ShippedBy;
 }
 
 export interface ShipResult {
@@ -247,6 +249,7 @@ async function shipAttempt(ctx: ShipContext, work: BatchWork, plan: PackPlan, at
       pack: { size: pack.size, sha256: pack.sha256, parts: pack.parts, partSize: ctx.partSize },
       members,
       ...(attempt.dead.length > 0 ? { superseded: attempt.dead } : {}),
+      ...(ctx.shippedBy ? { shippedBy: ctx.shippedBy } : {}),
     };
     await publishManifest(ctx, plan.manifestKey, serializeManifest(manifest)).catch((error: unknown) => {
       // Another manifest holds the key: it names another attempt (this one stays dead, never listed).

@@ -42,6 +42,8 @@ export interface RecordingsState {
   losses: LossReporter;
   alerts: AlertBook;
   pool: PartPool;
+  /** Who ships (agent/shipped-by.ts): every manifest says so. */
+  shippedBy?: ShipContext['shippedBy'];
   /** True once the agent is told to stop: no new batches are taken (those in flight finish). */
   stopping: () => boolean;
   /** Keeps the message as the agent's last error (shown in its status). */
@@ -72,6 +74,7 @@ function shipContext(s: RecordingsState, source: RecordingsSourceConfig): ShipCo
     agentVersion: s.deps.agentVersion ?? 'dev',
     openFile: s.deps.openFile,
     askFirst: (work) => mayBeOffsiteUnremembered(s, work),
+    ...(s.shippedBy ? { shippedBy: s.shippedBy } : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import { DEFAULT_PAGE_SIZE, ITEM_PREFIXES, MAX_PAGE_SIZE, normalizeIso, type Cat
 import { InvalidInputError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
 import { defined } from './defined.ts';
+import { shippedByOfItem } from './manifest.ts';
 import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord } from './ports.ts';
 
 // Artefact items in the catalogue table (no index needed: every read is a Query on the table's
@@ -47,7 +48,7 @@ function checkEntry(entry: ArtefactEntry): void {
   }
 }
 
-const FIELDS = ['site', 'source', 'sourceType', 'role', 'artefactId', 'key', 'manifestKey', 'name', 'size', 'sha256', 'takenAt', 'span', 'spanSource', 'sequence', 'series', 'partial', 'position', 'profile', 'slot', 'createdAt'] as const satisfies readonly (keyof ArtefactEntry)[];
+const FIELDS = ['site', 'source', 'sourceType', 'role', 'artefactId', 'key', 'manifestKey', 'name', 'size', 'sha256', 'takenAt', 'span', 'spanSource', 'sequence', 'series', 'partial', 'position', 'profile', 'slot', 'createdAt', 'shippedBy'] as const satisfies readonly (keyof ArtefactEntry)[];
 /** Compile-time guard: FIELDS lists every field of an entry, so an item never drops one. */
 export const FIELDS_COMPLETE: [keyof ArtefactEntry] extends [(typeof FIELDS)[number]] ? true : never = true;
 
@@ -62,6 +63,7 @@ export function artefactToItem(entry: ArtefactEntry): CatalogueItem {
     takenAt: normalizeIso(entry.takenAt, 'takenAt'),
     span,
     position: entry.position && { ...entry.position },
+    shippedBy: entry.shippedBy && { ...entry.shippedBy },
   });
 }
 
@@ -70,6 +72,9 @@ export function itemToArtefact(item: Record<string, unknown>): ArtefactEntry {
   entry.size = Number(entry.size);
   if (entry.sequence !== undefined) entry.sequence = Number(entry.sequence);
   if (entry.position) entry.position = { logFile: entry.position.logFile, logPos: Number(entry.position.logPos) };
+  const shippedBy = shippedByOfItem(item.shippedBy);
+  if (shippedBy) entry.shippedBy = shippedBy;
+  else delete entry.shippedBy;
   return entry;
 }
 

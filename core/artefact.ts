@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from './errors.ts';
-import { parseRecord } from './manifest.ts';
+import { parseRecord, shippedBySchema } from './manifest.ts';
 
 // Artefacts: database backups (rotated full dumps), log segments (binlogs) and closed archive
 // files. Each is shipped as one object, byte for byte, then committed by its own manifest,
@@ -48,6 +48,8 @@ export const artefactManifestSchema = z.object({
   /** Rotated backups: the slot (file name) the site overwrites, e.g. `rostrvm_5_1.rbk`. */
   slot: z.string().min(1).optional(),
   createdAt: isoTime,
+  /** The agent that shipped the artefact (absent from manifests of before 2026-12-07). */
+  shippedBy: shippedBySchema.optional(),
 });
 export type ArtefactManifest = z.infer<typeof artefactManifestSchema>;
 

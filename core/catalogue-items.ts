@@ -1,6 +1,7 @@
 import { InvalidInputError } from './errors.ts';
 import { ITEM_PREFIXES, SORT_KEY_NAME, timePartition, timeShardOf } from './catalogue-schema.ts';
 import { defined } from './defined.ts';
+import { shippedByOfItem } from './manifest.ts';
 import type { CatalogueEntry, PackRecord, RecordingCopy } from './ports.ts';
 
 // Catalogue items: key builders and the conversions between entries and stored items.
@@ -92,6 +93,7 @@ export function entryToItem(entry: CatalogueEntry): CatalogueItem {
     start: normalizeIso(entry.start, 'start'),
     meta: defined({ ...meta }),
     issues: entry.issues?.length ? entry.issues : undefined,
+    shippedBy: entry.shippedBy && { ...entry.shippedBy },
     [SORT_KEY_NAME]: sortKeyOf(entry),
     timePk: timePartition(site, timeShardOf(entry.rid)),
     agentPk: meta.agent === undefined ? undefined : `${site}#${normalizeText(meta.agent)}`,
@@ -118,6 +120,8 @@ export function itemToEntry(item: Record<string, unknown>): CatalogueEntry {
     meta: (item.meta ?? {}) as CatalogueEntry['meta'],
   };
   if (Array.isArray(item.issues) && item.issues.length > 0) entry.issues = item.issues.map(String);
+  const shippedBy = shippedByOfItem(item.shippedBy);
+  if (shippedBy) entry.shippedBy = shippedBy;
   return entry;
 }
 

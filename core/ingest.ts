@@ -94,6 +94,7 @@ export function entriesOf(manifest: PackManifest, manifestKey: string): Catalogu
     start: normalizeIso(m.meta.start ?? m.mtime, `members[${m.rid}].start`),
     meta: m.meta,
     ...(m.issues.length > 0 ? { issues: m.issues.slice(0, MAX_ENTRY_ISSUES).map((i) => i.slice(0, MAX_ISSUE_CHARS)) } : {}),
+    ...(manifest.shippedBy ? { shippedBy: manifest.shippedBy } : {}),
   }));
 }
 

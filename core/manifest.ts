@@ -53,6 +53,27 @@ export function plainCallMetadata(meta: Readonly<Record<string, unknown>>): Call
   return taken === Object.keys(meta).length ? (out as CallMetadata) : undefined;
 }
 
+/**
+ * The agent that wrote a manifest (every kind: recordings packs, tree snapshots, artefacts): the
+ * host name and agent id its heartbeats carry, so that a copy offsite says which recorder host it
+ * came from (after a failover two hosts ship one site, each numbering its own calls). Absent from
+ * manifests written before 2026-12-07: readers say "not recorded". `agentId` is left out when the
+ * agent could not keep its id in its state directory (a full disk), rather than name one its
+ * heartbeats would not carry.
+ */
+export const shippedBySchema = z.object({
+  host: z.string().min(1).max(255),
+  agentId: z.string().min(1).max(64).optional(),
+});
+export type ShippedBy = z.infer<typeof shippedBySchema>;
+
+/** `shippedBy` as a catalogue item holds it (a map of strings), or undefined for an item of before it (or anything else). */
+export function shippedByOfItem(value: unknown): ShippedBy | undefined {
+  const v = value as { host?: unknown; agentId?: unknown } | null | undefined;
+  if (typeof v?.host !== 'string' || v.host === '') return undefined;
+  return { host: v.host, ...(typeof v.agentId === 'string' && v.agentId !== '' ? { agentId: v.agentId } : {}) };
+}
+
 /** Where one file sits inside the pack: data offset (after its tar headers) and length. */
 export const tarSliceSchema = z.object({
   name: z.string().min(1),
@@ -96,6 +117,8 @@ export const packManifestSchema = z.object({
    * objects are write-once, so each attempt has its own key): the purge deletes them with the pack.
    */
   superseded: z.array(z.string().min(1)).optional(),
+  /** The agent that shipped the pack (absent from manifests of before 2026-12-07). */
+  shippedBy: shippedBySchema.optional(),
 });
 export type PackManifest = z.infer<typeof packManifestSchema>;
 

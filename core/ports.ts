@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { CallMetadata } from './manifest.ts';
+import type { CallMetadata, ShippedBy } from './manifest.ts';
 import type { SnapshotPage, SnapshotQuery } from './snapshot-items.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
 
@@ -142,6 +142,8 @@ export interface CatalogueEntry {
    * start the recorder never wrote is not taken for fact.
    */
   issues?: string[];
+  /** The agent that shipped the recording's pack (its manifest's `shippedBy`): which recorder host it came from. Absent for one shipped before 2026-12-07. */
+  shippedBy?: ShippedBy;
 }
 
 export interface RecordingQuery {
@@ -246,6 +248,8 @@ export interface ArtefactEntry {
   profile?: string;
   slot?: string;
   createdAt: string;
+  /** The agent that shipped it (its manifest's `shippedBy`); absent for one shipped before 2026-12-07. */
+  shippedBy?: ShippedBy;
 }
 
 export interface ArtefactQuery {

@@ -1,6 +1,7 @@
 import { DEFAULT_PAGE_SIZE, ITEM_PREFIXES, MAX_PAGE_SIZE, normalizeIso, type CatalogueItem } from './catalogue-table.ts';
 import { InvalidInputError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
+import { shippedByOfItem } from './manifest.ts';
 import { SNAPSHOT_ID_PATTERN, type SnapshotSummary } from './tree-manifest.ts';
 
 // Tree snapshot items in the catalogue table (no index: every read is a Query on the table's
@@ -40,7 +41,7 @@ export function snapshotSk(s: Pick<SnapshotSummary, 'source' | 'takenAt' | 'snap
 }
 
 const NUMBERS = ['files', 'dirs', 'symlinks', 'problems', 'bytesTotal', 'bytesAdded', 'packs'] as const satisfies readonly (keyof SnapshotSummary)[];
-const FIELDS = ['site', 'source', 'snapshotId', 'takenAt', 'manifestKey', ...NUMBERS, 'massChange'] as const satisfies readonly (keyof SnapshotSummary)[];
+const FIELDS = ['site', 'source', 'snapshotId', 'takenAt', 'manifestKey', ...NUMBERS, 'massChange', 'shippedBy'] as const satisfies readonly (keyof SnapshotSummary)[];
 /** Compile-time guard: FIELDS lists every field of a summary, so an item never drops one. */
 export const SNAPSHOT_FIELDS_COMPLETE: [keyof SnapshotSummary] extends [(typeof FIELDS)[number]] ? true : never = true;
 
@@ -64,6 +65,9 @@ export function itemToSnapshot(item: Record<string, unknown>): SnapshotSummary {
   for (const field of NUMBERS) s[field] = Number(s[field]);
   const m = s.massChange;
   if (m) s.massChange = { changed: Number(m.changed), previousFiles: Number(m.previousFiles), parentTakenAt: String(m.parentTakenAt), ...(m.snapshots === undefined ? {} : { snapshots: Number(m.snapshots) }) };
+  const shippedBy = shippedByOfItem(item.shippedBy);
+  if (shippedBy) s.shippedBy = shippedBy;
+  else delete s.shippedBy;
   return s;
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
-import { parseRecord } from './manifest.ts';
+import { parseRecord, shippedBySchema, type ShippedBy } from './manifest.ts';
 
 // A `tree` source (file shares: meeting content, address books, compliance logs) is shipped as
 // incremental snapshots, the restic/kopia way:
@@ -121,6 +121,8 @@ export const treeSnapshotManifestSchema = z.object({
       overDay: z.object({ snapshots: count, since: isoTime, changed: count, previousFiles: count }).optional(),
     })
     .optional(),
+  /** The agent that took the snapshot (absent from manifests of before 2026-12-07). */
+  shippedBy: shippedBySchema.optional(),
 });
 export type TreeSnapshotManifest = z.infer<typeof treeSnapshotManifestSchema>;
 
@@ -143,6 +145,8 @@ export interface SnapshotSummary {
   bytesAdded: number;
   packs: number;
   /** The snapshot changed most of the files its parent held (the manifest's `massChange`): what the daily report says of it. */
+  /** The agent that took it (the manifest's `shippedBy`); absent for a snapshot of before 2026-12-07. */
+  shippedBy?: ShippedBy;
   massChange?: { changed: number; previousFiles: number; parentTakenAt: string; /** Changed over this many snapshots of a day, this one last (the manifest's `massChange.overDay`). */ snapshots?: number };
 }
 
@@ -160,6 +164,7 @@ export function snapshotSummary(manifest: TreeSnapshotManifest, manifestKey: str
     bytesTotal: manifest.bytes.total,
     bytesAdded: manifest.bytes.added,
     packs: manifest.packs.length,
+    ...(manifest.shippedBy ? { shippedBy: manifest.shippedBy } : {}),
     ...massChangeSummary(manifest),
   };
 }

@@ -28,7 +28,7 @@ export interface TreeSourceStatus {
 }
 
 /** What a snapshot is given (its store, clock, state, part sizes, retry pause), with the agent's log and alert book. */
-export type TreeRunnerDeps = Pick<TreeSnapshotContext, 'site' | 'store' | 'clock' | 'verify' | 'state' | 'partSize' | 'partConcurrency' | 'pool' | 'retryDelayMs'> & {
+export type TreeRunnerDeps = Pick<TreeSnapshotContext, 'site' | 'store' | 'clock' | 'verify' | 'state' | 'partSize' | 'partConcurrency' | 'pool' | 'retryDelayMs' | 'shippedBy'> & {
   log: Logger;
   alerts: AlertBook;
 };

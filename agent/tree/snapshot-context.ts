@@ -2,6 +2,7 @@ import type { BlobStore } from '../../core/ports.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { TreeSourceConfig } from '../../core/config.ts';
 import type { TreeSnapshotManifest } from '../../core/tree-manifest.ts';
+import type { ShippedBy } from '../../core/manifest.ts';
 import type { PartPool } from '../part-pool.ts';
 import type { VerifyMode } from '../verify.ts';
 import type { Logger } from '../log.ts';
@@ -19,6 +20,8 @@ export interface TreeSnapshotContext {
   verify: VerifyMode;
   /** The agent's state directory. */
   state: string;
+  /** Who takes the snapshot (agent/shipped-by.ts): its manifest says so. */
+  shippedBy?: ShippedBy;
   partSize: number;
   partConcurrency: number;
   pool?: PartPool;

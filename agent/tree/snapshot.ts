@@ -368,6 +368,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       problems: snap.problems,
       ...(changes ? { changes } : {}),
       ...(mass ? { massChange: mass } : {}),
+      ...(ctx.shippedBy ? { shippedBy: ctx.shippedBy } : {}),
     };
     await assertPacksPresent(ctx, content, packs.map((p) => p.key));
     const manifestKey = treeSnapshotManifestKey(site, source.name, snapshotId, takenAt);

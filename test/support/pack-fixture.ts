@@ -28,7 +28,7 @@ export interface PackFixture {
 const hex = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 
 /** `createdAt`: when the agent committed the pack (the manifest's, so the pack record's; default 2026-03-01T09:00Z). */
-export function buildPack(site: string, members: FixtureMember[], opts: { source?: string; day?: string; seed?: string; createdAt?: string } = {}): PackFixture {
+export function buildPack(site: string, members: FixtureMember[], opts: { source?: string; day?: string; seed?: string; createdAt?: string; shippedBy?: PackManifest['shippedBy'] } = {}): PackFixture {
   const day = new Date(opts.day ?? '2026-03-01T00:00:00Z');
   const packId = `p${hex(`${site}/${opts.seed ?? members.map((m) => m.path).join('|')}`).slice(0, 23)}`;
   const packKey = packKeyOf(site, packId, day);
@@ -67,6 +67,7 @@ export function buildPack(site: string, members: FixtureMember[], opts: { source
     batch: { path: 'batch-1', files: members.length },
     pack: { size: pack.length, sha256: hex(pack), parts: 1, partSize: pack.length },
     members: entries,
+    ...(opts.shippedBy ? { shippedBy: opts.shippedBy } : {}),
   };
   const manifestBytes = serializeManifest(manifest);
   return { manifest, manifestKey: packManifestKey(site, packId, day), packKey, pack, manifestBytes };

@@ -1,0 +1,29 @@
+import { hostname } from 'node:os';
+import type { ShippedBy } from '../core/manifest.ts';
+import { heartbeatMemoryFile, readHeartbeatMemory, type HeartbeatMemory } from './heartbeat-memory.ts';
+import type { Logger } from './log.ts';
+import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
+
+/**
+ * Who ships from this state directory, as every manifest the agent writes says (`shippedBy`): the
+ * host name and the agent id its heartbeats carry. A directory whose heartbeat memory has no id
+ * yet (a first pass: the heartbeat comes after the packs) is given it now, kept in heartbeat.json
+ * where the heartbeat takes it from, so that the manifests and the heartbeats name one agent. An
+ * id that cannot be kept (a full disk) is left out of the manifests rather than named there and
+ * never heartbeated.
+ */
+export function shippingAgent(state: string, log: Pick<Logger, 'warn'>): ShippedBy {
+  const host = hostname().slice(0, 255);
+  const kept = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(state))?.agentId;
+  let agentId = typeof kept === 'string' && kept.length > 0 && kept.length <= 64 ? kept : undefined;
+  if (kept === undefined) {
+    const memory = readHeartbeatMemory(state);
+    try {
+      writeFileAtomic(heartbeatMemoryFile(state), JSON.stringify(memory));
+      agentId = memory.agentId;
+    } catch (error) {
+      log.warn('agent id not saved in the state directory: manifests of this pass name the host only', { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return { host: host === '' ? 'unnamed host' : host, ...(agentId === undefined ? {} : { agentId }) };
+}
