@@ -41,6 +41,21 @@ function addFact(dl, term, value) {
   dl.append(dd);
 }
 
+/**
+ * Which recorder host's agent shipped the call (its manifest's `shippedBy`): after a failover two
+ * hosts ship one site, each numbering its own calls, and only this tells two such calls apart.
+ * The agent id in the tooltip and on its own line; a call shipped before agents named themselves
+ * (before 2026-12-07) says it is not recorded.
+ */
+function shippedByFacts(dl, by) {
+  if (!by?.host) {
+    addFact(dl, 'Shipped by', el('span', 'not recorded (shipped before agents named their host in the manifest)', { className: 'shipped-by' }));
+    return;
+  }
+  addFact(dl, 'Shipped by', el('span', `shipped by ${by.host}`, { className: 'shipped-by', title: by.agentId ? `agent id ${by.agentId}` : 'agent id not recorded' }));
+  addFact(dl, 'Shipping agent id', by.agentId);
+}
+
 function renderRecord(entry) {
   const dl = $('record');
   dl.replaceChildren();
@@ -58,6 +73,7 @@ function renderRecord(entry) {
   addFact(dl, 'Pack', entry.packKey);
   addFact(dl, 'Offset in pack', entry.offset);
   addFact(dl, 'Manifest', entry.manifestKey);
+  shippedByFacts(dl, entry.shippedBy);
   for (const [name, value] of Object.entries(entry.meta ?? {})) addFact(dl, `meta.${name}`, value);
   // What the agent could not read of the recorder's metadata (a start taken from the file's time, …): said, not hidden.
   if (entry.issues?.length) {
@@ -65,7 +81,7 @@ function renderRecord(entry) {
     for (const issue of entry.issues) list.append(el('li', issue));
     addFact(dl, 'Metadata issues', list);
   }
-  const shown = new Set(['rid', 'site', 'source', 'start', 'path', 'contentType', 'length', 'sha256', 'packKey', 'offset', 'manifestKey', 'meta', 'archive', 'packId', 'issues']);
+  const shown = new Set(['rid', 'site', 'source', 'start', 'path', 'contentType', 'length', 'sha256', 'packKey', 'offset', 'manifestKey', 'meta', 'archive', 'packId', 'issues', 'shippedBy']);
   for (const [name, value] of Object.entries(entry)) if (!shown.has(name)) addFact(dl, name, value);
 }
 

@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
+import { signedInConsolePage } from '../support/console-browser.ts';
+import { buildPack } from '../support/pack-fixture.ts';
+import { wavFile } from '../support/wav.ts';
+
+// After a failover, an officer at the secondary site finds two calls numbered 000001000 (each
+// recorder numbers its own calls): the call page (Chromium against the embedded local cloud)
+// says which recorder host shipped each, and of a call shipped before agents said so, that it is
+// not recorded.
+
+const SITE = 'demo';
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const PRIMARY = { host: 'rec-primary.example', agentId: '6f1c2a3b-1111-4aaa-8bbb-000000000001' };
+const SECONDARY = { host: 'rec-secondary.example', agentId: '6f1c2a3b-2222-4aaa-8bbb-000000000002' };
+
+let dir: string;
+let cloud: LocalCloud;
+let browser: Browser;
+const rids: Record<'primary' | 'secondary' | 'old', string> = { primary: '', secondary: '', old: '' };
+const pageErrors: string[] = [];
+
+const call = (callId: string, start: string) => ({ callId, agent: 'Alice Martin', caller: '+442079460000', called: '+441632960129', direction: 'inbound' as const, durationSec: 2, start });
+
+/** The call page's record as term → definition (its text, and its tooltip). */
+async function facts(p: Page, rid: string): Promise<Map<string, { text: string; title: string | null }>> {
+  await p.goto(`${p.url().split('#')[0]}#site=${SITE}&view=call&rid=${rid}`);
+  await p.waitForFunction((r) => document.getElementById('record')?.textContent?.includes(r), rid);
+  const pairs = await p.$$eval('#record dt', (dts) => dts.map((dt) => {
+    const dd = dt.nextElementSibling as HTMLElement;
+    return [dt.textContent ?? '', { text: dd.textContent ?? '', title: dd.querySelector('[title]')?.getAttribute('title') ?? null }] as const;
+  }));
+  return new Map(pairs);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-shipped-by-'));
+  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
+  const packs = [
+    { key: 'primary' as const, fixture: buildPack(SITE, [{ path: '000001/000001000.wav', body: wavFile(2, 'tone'), meta: call('000001000', '2026-12-01T09:00:00.000Z') }], { day: '2026-12-01T00:00:00Z', seed: 'primary', shippedBy: PRIMARY }) },
+    { key: 'secondary' as const, fixture: buildPack(SITE, [{ path: '000001/000001000.wav', body: wavFile(3, 'tone'), meta: call('000001000', '2026-12-04T09:00:00.000Z') }], { day: '2026-12-04T00:00:00Z', seed: 'secondary', shippedBy: SECONDARY }) },
+    { key: 'old' as const, fixture: buildPack(SITE, [{ path: '000009/000009000.wav', body: wavFile(2, 'tone'), meta: call('000009000', '2025-06-01T09:00:00.000Z') }], { day: '2025-06-01T00:00:00Z', seed: 'old' }) },
+  ];
+  for (const { key, fixture } of packs) {
+    await cloud.blobs.put(fixture.packKey, fixture.pack);
+    await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
+    rids[key] = fixture.manifest.members[0]!.rid;
+  }
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the call page names the recorder host that shipped the call', () => {
+  it('shows "shipped by HOST" with the agent id in its tooltip and on a line of its own, a different host for each of two calls with one call id, and "not recorded" for a call shipped before', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=call&rid=${rids.primary}`, { pageErrors });
+    try {
+      const primary = await facts(p, rids.primary);
+      expect(primary.get('meta.callId')?.text).toBe('000001000');
+      expect(primary.get('Shipped by')).toEqual({ text: 'shipped by rec-primary.example', title: `agent id ${PRIMARY.agentId}` });
+      expect(primary.get('Shipping agent id')?.text).toBe(PRIMARY.agentId);
+      const secondary = await facts(p, rids.secondary);
+      expect(secondary.get('meta.callId')?.text).toBe('000001000');
+      expect(secondary.get('Shipped by')).toEqual({ text: 'shipped by rec-secondary.example', title: `agent id ${SECONDARY.agentId}` });
+      const old = await facts(p, rids.old);
+      expect(old.get('Shipped by')?.text).toBe('not recorded (shipped before agents named their host in the manifest)');
+      expect(old.has('Shipping agent id')).toBe(false);
+      expect(old.has('shippedBy')).toBe(false);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+});
