@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { ArchivedError, ErasedError, IntegrityError, InvalidInputError, NotFoundError } from './errors.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
+import type { ShippedBy } from './manifest.ts';
 import { recordingName } from './replay.ts';
 import { SHA256SUMS, sha256sums } from './sha256sums.ts';
 import { README, bundleReadme } from './case-readme.ts';
@@ -58,6 +59,8 @@ export interface CustodyRecording {
   start: string;
   originalPath: string;
   pack: { key: string; versionId?: string; etag?: string; offset: number; length: number; manifestKey: string };
+  /** The recorder host (and agent id) whose agent shipped it, from its pack's manifest; null when not recorded (shipped before 2026-12-07). */
+  shippedBy: ShippedBy | null;
 }
 
 export interface CustodyReport {
@@ -219,11 +222,12 @@ export async function writeCaseBundle(deps: ExportDeps, request: ExportRequest, 
       start: entry.start,
       originalPath: entry.path,
       pack: { key: entry.packKey, ...(streamed.versionId ? { versionId: streamed.versionId } : {}), ...(streamed.etag ? { etag: streamed.etag } : {}), offset: entry.offset, length: entry.length, manifestKey: entry.manifestKey },
+      shippedBy: entry.shippedBy ?? null,
     });
   }
   files.push({ ...(await sink.file(`${root}/custody.json`, Buffer.from(`${JSON.stringify(custody, null, 2)}\n`), request.at)), path: 'custody.json' });
   // For whoever is handed the bundle without Ferry (counsel, a regulator): what it holds and how to check it.
-  files.push({ ...(await sink.file(`${root}/${README}`, Buffer.from(bundleReadme(request, root, entries.length)), request.at)), path: README });
+  files.push({ ...(await sink.file(`${root}/${README}`, Buffer.from(bundleReadme(request, root, custody.recordings)), request.at)), path: README });
   // `checksums` names the SHA256SUMS file, so a verifier knows one was written and misses it if it goes.
   const manifest = { format: BUNDLE_FORMAT, root, files, checksums: SHA256SUMS };
   const json = await sink.file(`${root}/manifest.json`, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), request.at);

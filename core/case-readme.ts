@@ -1,6 +1,6 @@
 import { printable } from './printable.ts';
 import { SHA256SUMS } from './sha256sums.ts';
-import type { ExportRequest } from './case-export.ts';
+import type { CustodyRecording, ExportRequest } from './case-export.ts';
 
 // README.txt of a case export (core/case-export.ts): for whoever is handed the bundle without
 // Ferry (counsel, a regulator), what it holds and how to check it with their system's tools.
@@ -8,7 +8,14 @@ import type { ExportRequest } from './case-export.ts';
 /** The bundle's own explanation, in plain text with Windows line ends (Notepad shows it right; every other reader too). */
 export const README = 'README.txt';
 
-export function bundleReadme(request: Pick<ExportRequest, 'caseId' | 'site' | 'at' | 'principal' | 'reason'>, root: string, recordings: number): string {
+/** Which recorder host shipped a call, on its line of the README. */
+function shippedByLine(call: Pick<CustodyRecording, 'file' | 'shippedBy'>): string {
+  const by = call.shippedBy;
+  return `  ${printable(call.file)}: ${by ? `shipped by ${printable(by.host)}${by.agentId ? ` (agent id ${printable(by.agentId)})` : ''}` : 'shipping host not recorded (shipped before Ferry recorded it)'}`;
+}
+
+export function bundleReadme(request: Pick<ExportRequest, 'caseId' | 'site' | 'at' | 'principal' | 'reason'>, root: string, calls: readonly Pick<CustodyRecording, 'file' | 'shippedBy'>[]): string {
+  const recordings = calls.length;
   const what = request.caseId ? `case ${request.caseId} of site ${request.site}` : `${recordings} call(s) of site ${request.site}`;
   return [
     `Ferry export: ${what}`,
@@ -23,6 +30,10 @@ export function bundleReadme(request: Pick<ExportRequest, 'caseId' | 'site' | 'a
     '  custody.json    who asked for this export, when and why; where each recording was read from',
     '  manifest.json   every file with its size and SHA-256 (manifest.csv: the same, for a spreadsheet)',
     `  ${SHA256SUMS}      the same SHA-256 hashes, in the form the sha256sum tool reads`,
+    '',
+    'Which recorder host shipped each call (each recorder numbers its own calls: after a failover',
+    'two calls of one site may have the same call id; custody.json says it too, as shippedBy)',
+    ...calls.map(shippedByLine),
     '',
     'How to check that no file was changed since the export',
     `  Linux:    cd ${root} && sha256sum -c ${SHA256SUMS}`,

@@ -76,6 +76,36 @@ describe('case export bundle', () => {
     expect(readFileSync(join(root, 'SHA256SUMS'), 'utf8')).toMatch(/^[0-9a-f]{64} {2}README\.txt$/m);
   });
 
+  it('names in custody.json and the README, per call, the recorder host and agent id that shipped it: two calls with one call id from two hosts told apart, a call shipped before it was recorded said so', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const primary = { host: 'rec-primary.example', agentId: '6f1c2a3b-1111-4aaa-8bbb-000000000001' };
+    const secondary = { host: 'rec-secondary.example', agentId: '6f1c2a3b-2222-4aaa-8bbb-000000000002' };
+    const packs = [
+      buildPack('site-a', [{ path: '000001/000001000.wav', body: audio(1, 500), meta: { callId: '000001000', start: '2026-12-01T09:00:00Z' } }], { seed: 'primary', shippedBy: primary }),
+      buildPack('site-a', [{ path: '000001/000001000.wav', body: audio(2, 500), meta: { callId: '000001000', start: '2026-12-04T09:00:00Z' } }], { seed: 'secondary', shippedBy: secondary }),
+      buildPack('site-a', [{ path: '000009/000009000.wav', body: audio(3, 500), meta: { callId: '000009000', start: '2025-06-01T09:00:00Z' } }], { seed: 'old' }),
+    ];
+    for (const f of packs) {
+      await publish(blobs, f);
+      await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    }
+    const [p, s, old] = packs.map((f) => f.manifest.members[0]!.rid) as [string, string, string];
+    const request: ExportRequest = { site: 'site-a', rids: [p, s, old], caseId: 'CASE-7', reason: 'failover review', principal: 'officer', at: new Date('2026-12-07T09:30:00Z') };
+    const { summary, bytes } = await bundleOf({ blobs, catalogue }, request);
+    expect(summary.custody.recordings.map((r) => [r.rid, r.shippedBy])).toEqual([[p, primary], [s, secondary], [old, null]]);
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
+    dirs.push(dir);
+    execFileSync('tar', ['-xf', '-', '-C', dir], { input: bytes });
+    const custody = JSON.parse(readFileSync(join(dir, summary.root, 'custody.json'), 'utf8'));
+    expect(custody.recordings.map((r: { shippedBy: unknown }) => r.shippedBy)).toEqual([primary, secondary, null]);
+    const readme = readFileSync(join(dir, summary.root, 'README.txt'), 'utf8');
+    expect(readme).toContain(`\r\n  recordings/${p}_000001000.wav: shipped by rec-primary.example (agent id ${primary.agentId})\r\n`);
+    expect(readme).toContain(`\r\n  recordings/${s}_000001000.wav: shipped by rec-secondary.example (agent id ${secondary.agentId})\r\n`);
+    expect(readme).toContain(`\r\n  recordings/${old}_000009000.wav: shipping host not recorded (shipped before Ferry recorded it)\r\n`);
+    expect((await verifyBundle(readerOf(bytes), bytes.length)).ok).toBe(true);
+  });
+
   it('names each recording so that Windows can extract it under the name the manifest gives: < > : " | ? * and a trailing dot or space become _', async () => {
     // The recorder's names come from what callers send (a caller's name in a file name).
     const odd = ['x"><img src=x>.wav', 'a:b|c?d*e.wav', 'ends with dot.', 'dots and space. .'];
