@@ -3,6 +3,7 @@ import type { ArtefactEntry } from '../core/ports.ts';
 import { collectPages, type Page } from '../core/paging.ts';
 import { apiFor, getJson, type CloudOptions } from './api-client.ts';
 import { formatBytes } from './progress.ts';
+import { printable } from './printable.ts';
 import { groupBy, logChainsBySeries } from '../core/log-gaps.ts';
 
 // `ferry backups list`: what the catalogue holds of a site's database backups, log segments
@@ -57,9 +58,11 @@ export function renderBackups(items: ArtefactEntry[]): string {
     formatBytes(a.size),
     a.partial ? (superseded.has(a.artefactId) ? 'superseded' : 'partial') : '',
     a.sequence === undefined ? '' : String(a.sequence),
+    // The host whose agent shipped it (after a failover, the secondary's); not recorded before 2026-12-07.
+    printable(a.shippedBy?.host ?? 'not recorded'),
     a.key,
   ]);
-  const header = ['source', 'role', 'name', 'taken (UTC) / span', 'size', 'partial', 'seq', 'key'];
+  const header = ['source', 'role', 'name', 'taken (UTC) / span', 'size', 'partial', 'seq', 'shipped by', 'key'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const bytes = items.reduce((sum, a) => sum + a.size, 0);

@@ -132,11 +132,15 @@ export async function printAllCalls(opts: SearchOptions, out: { write(text: stri
 /** Under a table with a call marked `!`: what the mark means. */
 const ISSUES_LEGEND = "! the recorder's metadata could not all be read (e.g. a start taken from the file's time): `ferry calls search --json` lists the issues";
 
-const callHeader = (tz?: string) => [`start (${tz ?? 'UTC'})`, 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
+const callHeader = (tz?: string) => [`start (${tz ?? 'UTC'})`, 'call id', 'agent', 'caller → called', 'length', 'shipped by', 'id (for `ferry calls play`)'];
 
-/** One call as a table row; every cell comes from a recorder's sidecar: shown, never obeyed, by the terminal. */
+/**
+ * One call as a table row; every cell comes from a recorder's sidecar or its agent: shown, never
+ * obeyed, by the terminal. `shipped by`: the recorder host whose agent shipped it (two hosts number
+ * their calls alike after a failover); `not recorded` for a call shipped before 2026-12-07.
+ */
 function callRow(e: CatalogueEntry, tz?: string): string[] {
-  return [`${startText(e.start, tz)}${e.issues?.length ? ' !' : ''}`, e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`].map(printable);
+  return [`${startText(e.start, tz)}${e.issues?.length ? ' !' : ''}`, e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', e.shippedBy?.host ?? 'not recorded', `${e.site}/${e.rid}`].map(printable);
 }
 
 const fmtRow = (r: string[], widths: number[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();

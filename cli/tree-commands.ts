@@ -89,8 +89,9 @@ function leftOutLines(left: NonNullable<TreeRestoreReport['leftOut']>, snapshotI
 export function renderSnapshots(rows: SnapshotSummary[]): string {
   if (rows.length === 0) return 'no snapshots\n';
   const table = [
-    ['taken', 'source', 'snapshot', 'files', 'bytes', 'added', 'problems'],
-    ...rows.map((s) => [s.takenAt, s.source, s.snapshotId, String(s.files), formatBytes(s.bytesTotal), formatBytes(s.bytesAdded), String(s.problems)]),
+    // `shipped by`: the host whose agent took the snapshot (after a failover, the secondary's); not recorded before 2026-12-07.
+    ['taken', 'source', 'snapshot', 'files', 'bytes', 'added', 'problems', 'shipped by'],
+    ...rows.map((s) => [s.takenAt, s.source, s.snapshotId, String(s.files), formatBytes(s.bytesTotal), formatBytes(s.bytesAdded), String(s.problems), printable(s.shippedBy?.host ?? 'not recorded')]),
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   // A snapshot that changed most files (ransomware?) is named below the table, with the restore point before it.

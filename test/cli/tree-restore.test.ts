@@ -64,7 +64,7 @@ describe('tree restore', () => {
     const counting = { ...store, list: store.list.bind(store), head: store.head.bind(store), get: (key: string, range?: { start: number; end: number }) => (gets.push(key), store.get(key, range)) } as typeof store;
     expect((await listSnapshots(counting, 'site-a', 'share', 1)).map((r) => r.snapshotId)).toEqual([second.snapshotId]);
     expect(gets.filter((k) => k.includes('/2026/03/01/'))).toEqual([]);
-    expect(renderSnapshots(rows).split('\n')[0]).toMatch(/^taken\s+source\s+snapshot\s+files\s+bytes\s+added\s+problems$/);
+    expect(renderSnapshots(rows).split('\n')[0]).toMatch(/^taken\s+source\s+snapshot\s+files\s+bytes\s+added\s+problems\s+shipped by$/);
     const err = { write: (s: string) => ((err.text += s), true), text: '', isTTY: false } as unknown as NodeJS.WriteStream & { text: string };
     const code = await runTreeRestore({ site: 'site-a', source: 'share', at: '2026-03-01T09:00:00Z', to: join(site.dir, 'never') }, store, { stdout: sink().stream, stderr: err });
     expect(code).toBe(3);
