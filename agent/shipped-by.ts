@@ -9,12 +9,18 @@ import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
  * host name and the agent id its heartbeats carry. A directory whose heartbeat memory has no id
  * yet (a first pass: the heartbeat comes after the packs) is given it now, kept in heartbeat.json
  * where the heartbeat takes it from, so that the manifests and the heartbeats name one agent. An
- * id that cannot be kept (a full disk) is left out of the manifests rather than named there and
- * never heartbeated.
+ * id that cannot be kept (a full disk) or read (a damaged heartbeat.json: the heartbeat says so)
+ * is left out of the manifests rather than named there and never heartbeated; nothing stops shipping.
  */
 export function shippingAgent(state: string, log: Pick<Logger, 'warn'>): ShippedBy {
   const host = hostname().slice(0, 255);
-  const kept = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(state))?.agentId;
+  let kept: unknown;
+  try {
+    kept = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(state))?.agentId;
+  } catch (error) {
+    log.warn('agent id not read from the state directory: manifests of this pass name the host only', { error: error instanceof Error ? error.message : String(error) });
+    return { host: host === '' ? 'unnamed host' : host };
+  }
   let agentId = typeof kept === 'string' && kept.length > 0 && kept.length <= 64 ? kept : undefined;
   if (kept === undefined) {
     const memory = readHeartbeatMemory(state);

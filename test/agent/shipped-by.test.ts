@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.ts';
 import { heartbeatMemoryFile, type HeartbeatMemory } from '../../agent/heartbeat-memory.ts';
 import { silentLogger } from '../../agent/log.ts';
+import { shippingAgent } from '../../agent/shipped-by.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import type { Heartbeat } from '../../core/fleet.ts';
@@ -75,6 +76,23 @@ describe('the agent names itself in every manifest it writes', () => {
       for (const manifest of [...m.packs, ...m.trees, ...m.artefacts]) expect(manifest.shippedBy).toEqual(expected);
     } finally {
       rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a new agent id in heartbeat.json before anything ships, takes the kept one after, and names the host only (a warning, shipping goes on) when heartbeat.json is damaged', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-shipped-by-id-'));
+    try {
+      const warnings: string[] = [];
+      const log = { warn: (message: string) => void warnings.push(message) };
+      const first = shippingAgent(dir, log);
+      const kept = JSON.parse(readFileSync(heartbeatMemoryFile(dir), 'utf8')) as HeartbeatMemory;
+      expect(first).toEqual({ host: hostname(), agentId: kept.agentId });
+      expect(shippingAgent(dir, log)).toEqual(first);
+      writeFileSync(heartbeatMemoryFile(dir), '{"agentId": "6f1c');
+      expect(shippingAgent(dir, log)).toEqual({ host: hostname() });
+      expect(warnings).toEqual(['agent id not read from the state directory: manifests of this pass name the host only']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
