@@ -134,6 +134,8 @@ export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: 
       batch: { path: old.batch.path, files: kept.length },
       pack: { size: tar.length, sha256: hex, parts: 1, partSize: tar.length },
       members,
+      // The calls' provenance: the agent that shipped them, not the purge that copied them (S3 metadata `copied-from` says that).
+      ...(old.shippedBy ? { shippedBy: old.shippedBy } : {}),
     };
     // Manifest last: until it exists, the copy is not a pack for anyone.
     await deps.blobs.put(target.manifestKey, serializeManifest(manifest), { contentType: 'application/json', metadata: { 'copied-from': manifestKey }, ifNoneMatch: true });

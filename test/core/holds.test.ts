@@ -304,6 +304,21 @@ describe('purge with legal holds', () => {
     expect((await w.catalogue.getRecording(SITE, held[0]!))?.packKey).toBe(newPack);
   });
 
+  it('copy-out keeps the host and agent that shipped the held calls: the copy\'s manifest and the calls\' entries still name it, after a rebuild too', async () => {
+    const w = world();
+    const shippedBy = { host: 'rec-primary.example', agentId: '6f1c2a3b-1111-4aaa-8bbb-000000000001' };
+    const pack = await publishPack(w, SITE, NOW, 'mixed', [400, 410], { shippedBy });
+    const rid = pack.manifest.members[1]!.rid;
+    await placeHold(w.deps, { site: SITE, rid, reason: 'litigation', principal: 'alice' });
+    expect((await purge(w)).plan.summary).toMatchObject({ copiedOut: 1 });
+    const moved = await w.catalogue.getRecording(SITE, rid);
+    expect(moved?.packKey).not.toBe(pack.packKey);
+    expect(moved?.shippedBy).toEqual(shippedBy);
+    expect(parseManifest(await bytes(w, moved!.manifestKey)).shippedBy).toEqual(shippedBy);
+    await rebuildCatalogue(w, { site: SITE });
+    expect((await w.catalogue.getRecording(SITE, rid))?.shippedBy).toEqual(shippedBy);
+  });
+
   it('a copy-out that cannot read its calls exactly keeps the pack and reports it failed', async () => {
     const w = world();
     const pack = await publishPack(w, SITE, NOW, 'torn', [400, 410]);

@@ -16,12 +16,12 @@ const DAY = 86_400_000;
 
 /** With `hold`, the given members are put on legal hold as the hold function does: a hold record, and Object Lock legal hold on the pack and manifest when a holder is given. */
 /** `packAgeDays`: the pack's date, when its files were written later than its calls (default: the oldest call's day); `createdAt`: when it was committed (its Object Lock runs from then). */
-export async function publishPack(deps: { blobs: BlobStore; catalogue: CatalogueStore; holds?: HoldStore; holder?: ObjectHolder }, site: string, now: Date, name: string, ageDays: number[], opts: { hold?: number[]; packAgeDays?: number; createdAt?: Date } = {}): Promise<PackFixture> {
+export async function publishPack(deps: { blobs: BlobStore; catalogue: CatalogueStore; holds?: HoldStore; holder?: ObjectHolder }, site: string, now: Date, name: string, ageDays: number[], opts: { hold?: number[]; packAgeDays?: number; createdAt?: Date; shippedBy?: PackFixture['manifest']['shippedBy'] } = {}): Promise<PackFixture> {
   const oldest = opts.packAgeDays ?? Math.max(...ageDays);
   const fixture = buildPack(
     site,
     ageDays.map((age, i) => ({ path: `${name}/call-${i}.wav`, body: audio(i + name.length * 7, 600), meta: { callId: `${name}-${i}`, start: new Date(now.getTime() - age * DAY).toISOString() } })),
-    { seed: name, day: new Date(now.getTime() - oldest * DAY).toISOString().slice(0, 10) + 'T00:00:00Z', ...(opts.createdAt ? { createdAt: opts.createdAt.toISOString() } : {}) },
+    { seed: name, day: new Date(now.getTime() - oldest * DAY).toISOString().slice(0, 10) + 'T00:00:00Z', ...(opts.createdAt ? { createdAt: opts.createdAt.toISOString() } : {}), ...(opts.shippedBy ? { shippedBy: opts.shippedBy } : {}) },
   );
   await publish(deps.blobs, fixture);
   await ingestManifest(deps, fixture.manifestKey);
