@@ -156,9 +156,10 @@ describe('publishing through a faulty link under write-once rules', () => {
     expect(report).toMatchObject({ packs: 2, failed: 0 });
     // Two PUTs a pack (the pack, its manifest) and the pass's heartbeat with its copy of the day
     // (the agent's first heartbeat of a UTC day, kept longer); no HEAD and no GET for the packs.
-    // The heartbeat lists the site's heartbeats first (one request: none is there yet), and the
+    // The heartbeat lists the site's heartbeats first (one request: none is there yet) and its
+    // refused agents' records (one: an old primary refused after a failover, none here), and the
     // new state directory asks once whether an agent ran as the site before (one listing).
-    expect(r.proxy.counts).toMatchObject({ put: 6, uploadPart: 0, other: 2 });
+    expect(r.proxy.counts).toMatchObject({ put: 6, uploadPart: 0, other: 3 });
     const ms = await manifests(r.direct);
     expect(ms).toHaveLength(2);
     for (const m of ms) expect(sha256(await readAll(r.direct, m.packKey))).toBe(m.pack.sha256);

@@ -53,9 +53,9 @@ describe('ferry backups list / restore (real process, real HTTP)', () => {
     const r = await ferry(['backups', 'list', '--site', 'site-a', '--api', server.url]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^source\s+role\s+name\s+taken \(UTC\) \/ span\s+size\s+partial\s+seq\s+key$/);
+    expect(lines[0]).toMatch(/^source\s+role\s+name\s+taken \(UTC\) \/ span\s+size\s+partial\s+seq\s+shipped by\s+key$/);
     expect(lines.find((l) => /mysql-bin.000003/.test(l) && /superseded/.test(l))).toBeDefined();
-    expect(lines.find((l) => /mysql-bin.000004/.test(l))).toMatch(/\s+partial\s+4\s+logs\/site-a\/binlog\/partial\//);
+    expect(lines.find((l) => /mysql-bin.000004/.test(l))).toMatch(/\s+partial\s+4\s+not recorded\s+logs\/site-a\/binlog\/partial\//);
     expect(lines.find((l) => /^db\s+full/.test(l))).toMatch(/2026-03-01 00:00:00Z\s+5\.0 MB/);
     expect(lines.at(-1)).toBe('6 artefact(s), 5.0 MB');
     expect(await listBackups({ site: 'site-a', source: 'db', api: server.url })).toEqual([expect.objectContaining({ role: 'full', source: 'db' })]);
