@@ -31,10 +31,16 @@ const call = (callId: string, start: string) => ({ callId, agent: 'Alice Martin'
 /** The call page's record as term → definition (its text, and its tooltip). */
 async function facts(p: Page, rid: string): Promise<Map<string, { text: string; title: string | null }>> {
   await p.goto(`${p.url().split('#')[0]}#site=${SITE}&view=call&rid=${rid}`);
-  await p.waitForFunction((r) => document.getElementById('record')?.textContent?.includes(r), rid);
+  // The record of this call, whole: every term followed by its definition (a page still loading the
+  // call it showed before, or reloading for the same address, is waited out, not read half-way).
+  await p.waitForFunction((r) => {
+    const dl = document.getElementById('record');
+    const dts = [...(dl?.querySelectorAll('dt') ?? [])];
+    return Boolean(dl?.textContent?.includes(r)) && dts.length > 0 && dts.every((dt) => dt.nextElementSibling?.tagName === 'DD') && dts.some((dt) => dt.textContent === 'Shipped by');
+  }, rid);
   const pairs = await p.$$eval('#record dt', (dts) => dts.map((dt) => {
-    const dd = dt.nextElementSibling as HTMLElement;
-    return [dt.textContent ?? '', { text: dd.textContent ?? '', title: dd.querySelector('[title]')?.getAttribute('title') ?? null }] as const;
+    const dd = dt.nextElementSibling as HTMLElement | null;
+    return [dt.textContent ?? '', { text: dd?.textContent ?? '', title: dd?.querySelector('[title]')?.getAttribute('title') ?? null }] as const;
   }));
   return new Map(pairs);
 }
