@@ -1,7 +1,7 @@
 import type { Alert } from '../core/ports.ts';
 import type { AlertBook } from './state/alert-book.ts';
 import type { HeartbeatWriter } from './heartbeat.ts';
-import { refusedAgentLine, REFUSED_SHOW_HOURS, type RefusedAgent } from '../core/refused-agent.ts';
+import { refusedAgentText, REFUSED_SHOW_HOURS, type RefusedAgent } from '../core/refused-agent.ts';
 
 // What the agent tells an operator about its pass's heartbeat (agent/heartbeat.ts), as the
 // alerts it holds after each pass: another agent writing as this site, and the heartbeat (or the
@@ -37,7 +37,7 @@ export function refusedAgentsAlert(site: string, refused: readonly RefusedAgent[
     severity: 'warning',
     site,
     subject: `the agent on ${hosts} came back as site ${site} with a state directory of before the failover and was refused`,
-    message: `${refused.map((r) => refusedAgentLine(r).replace(/^critical: /, '')).join('\n')}\nIt ships nothing while refused. This resolves once that host has not been refused for ${REFUSED_SHOW_HOURS} hours (its cron line removed, its service stopped).`,
+    message: `${refused.map(refusedAgentText).join('\n')}\nIt ships nothing while refused. This resolves once that host has not been refused for ${REFUSED_SHOW_HOURS} hours (its cron line removed, its service stopped).`,
     details: { refused: refused.map((r) => ({ agent: r.agent.id, host: r.agent.host, state: r.agent.state, at: r.at, lastHeartbeat: r.lastHeartbeat })) },
   };
 }

@@ -7,7 +7,7 @@ import { purgeLateReasons, purgeWarnReasons, type FleetPurge } from './fleet-pur
 import type { RunOutcome, RunRecord } from './window.ts';
 import { missedWindow, stuckWindow, WINDOW_MAX_MINUTES } from './fleet-window.ts';
 import { HEARTBEAT_KEEP_DAYS } from './heartbeat-key.ts';
-import { refusedAgentLine, refusedReplaced, REFUSED_SHOW_HOURS, type RefusedAgent } from './refused-agent.ts';
+import { refusedAgentText, refusedReplaced, REFUSED_SHOW_HOURS, type RefusedAgent } from './refused-agent.ts';
 import type { FleetShipper } from './fleet-handover.ts';
 
 export { missedWindow, stuckWindow, WINDOW_GRACE_MINUTES, WINDOW_MAX_MINUTES } from './fleet-window.ts';
@@ -343,7 +343,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const late = [...lateReasons(input, row, cron, now), ...purgeLateReasons(input.purge)];
   const refused = shownRefused(input, now);
   if (refused.length) row.refusedAgents = refused;
-  const warn = [...refused.map(refusedAgentLine), ...(input.refusedUnread ? [input.refusedUnread] : []), ...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
+  const warn = [...refused.map((r) => `critical: ${refusedAgentText(r)}`), ...(input.refusedUnread ? [input.refusedUnread] : []), ...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
   if (input.ignoredHeartbeats?.length) warn.push(`heartbeat object(s) not believed, passed over: ${input.ignoredHeartbeats.join(', ')} (written with this site's agent credentials: find out who wrote them, and have an administrator remove them)`);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';

@@ -126,13 +126,12 @@ export function refusedReplaced(r: RefusedAgent, heartbeats: readonly { at: stri
 
 const hostText = (host: string) => host || 'an unnamed host';
 
-/** The line a refused agent puts on its site's fleet row and daily report. */
-export function refusedAgentLine(r: RefusedAgent): string {
+/** What a refused agent's fleet row line (`critical: ` before it), daily report alert and the shipping agent's warning say of it. */
+export function refusedAgentText(r: RefusedAgent): string {
   const since = r.refusedSince && r.refusedSince !== r.at ? `, refused since ${r.refusedSince}` : '';
   const taker = r.shippedBy.host && r.shippedBy.host.toLowerCase() === r.agent.host.toLowerCase() ? `another agent (id ${r.shippedBy.id}) on a host also named ${r.shippedBy.host}` : `the agent on ${hostText(r.shippedBy.host)} (id ${r.shippedBy.id})`;
   return (
-    `critical: the agent on ${hostText(r.agent.host)} (id ${r.agent.id}) came back with the state directory it had before ${r.lastHeartbeat} and was refused (last at ${r.at}${since}): ` +
+    `the agent on ${hostText(r.agent.host)} (id ${r.agent.id}) came back with the state directory it had before ${r.lastHeartbeat} and was refused (last at ${r.at}${since}): ` +
     `it ships nothing while ${taker} ships the site since ${r.shippedBy.since}. Stop the old one (its cron line or service), or fail back (docs/restore.md, "Failing over, and back")`
   );
-
 }

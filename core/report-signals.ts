@@ -2,7 +2,7 @@ import { unionLosses } from './fleet.ts';
 import { heartbeatAsOf, heartbeatBefore, heartbeatListing, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import { dayBounds, type AgentSignals } from './report.ts';
 import { dayAlerts, type DayAgent, type DayAlert } from './report-alerts.ts';
-import { readRefusedAgents, refusedAgentLine } from './refused-agent.ts';
+import { readRefusedAgents, refusedAgentText } from './refused-agent.ts';
 import { shippedInDay } from './report-shipped.ts';
 
 // What the agent reported about itself, for the daily report: its losses and its oldest
@@ -66,5 +66,5 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
 /** Each agent refused as the site in [start, judged): its newest record there, as a critical alert held open since its first refusal. */
 async function refusedInDay(blobs: HeartbeatBlobs, site: string, start: number, judged: number, now: number): Promise<DayAlert[]> {
   const { refused } = await readRefusedAgents(blobs, site, now, { from: start, to: judged });
-  return refused.map((r) => ({ key: 'site-taken-over', severity: 'critical' as const, subject: refusedAgentLine(r).replace(/^critical: /, ''), since: r.refusedSince ?? r.at }));
+  return refused.map((r) => ({ key: 'site-taken-over', severity: 'critical' as const, subject: refusedAgentText(r), since: r.refusedSince ?? r.at }));
 }
