@@ -25,6 +25,10 @@ export const HEARTBEAT_KEEP_DAYS = 31;
 export const HEARTBEAT_DAILY_KEEP_DAYS = 400;
 const INVERT_FROM = 9_999_999_999_999;
 
+/** A time (ms) as the 13 digits that sort newest first in key order (9999999999999 − ms), and back. */
+export const newestFirstDigits = (ms: number): string => String(INVERT_FROM - ms).padStart(13, '0');
+export const timeOfNewestFirst = (digits: string): number => INVERT_FROM - Number(digits);
+
 /** Where a heartbeat lives: every heartbeat (`heartbeats/`), or the first of each UTC day an agent wrote (`heartbeats-daily/`). */
 export type HeartbeatClass = 'heartbeats' | 'heartbeats-daily';
 
@@ -34,7 +38,7 @@ export function heartbeatPrefix(site: string, dataClass: HeartbeatClass = 'heart
 }
 
 /** An agent id goes into its heartbeats' keys only when it is a key-safe word (the UUID every agent makes). */
-const KEY_AGENT = /^[A-Za-z0-9-]{1,64}$/;
+export const KEY_AGENT = /^[A-Za-z0-9-]{1,64}$/;
 
 /**
  * `heartbeats/{site}/{T}-{agent id}/{T}.json`, T = 9999999999999 − ms: newest first in key order,
@@ -44,7 +48,7 @@ const KEY_AGENT = /^[A-Za-z0-9-]{1,64}$/;
  * agent id: `heartbeats/{site}/{T}.json`, the key of agents before it was kept.
  */
 export function heartbeatKey(site: string, at: Date, options: { agent?: string; dataClass?: HeartbeatClass } = {}): string {
-  const t = String(INVERT_FROM - at.getTime()).padStart(13, '0');
+  const t = newestFirstDigits(at.getTime());
   const agent = options.agent !== undefined && KEY_AGENT.test(options.agent) ? options.agent : undefined;
   return `${heartbeatPrefix(site, options.dataClass)}${agent ? `${t}-${agent}/` : ''}${t}.json`;
 }
@@ -58,7 +62,7 @@ export function heartbeatKeyParts(key: string): { t: number; agent?: string } | 
   const m = /^[^/]+\/[^/]+\/(\d{13})(?:-([A-Za-z0-9-]{1,64})\/(\d{13}))?\.json$/.exec(key);
   if (!m) return undefined;
   if (m[3] !== undefined && m[3] !== m[1]) return undefined;
-  return { t: INVERT_FROM - Number(m[1]), ...(m[2] ? { agent: m[2] } : {}) };
+  return { t: timeOfNewestFirst(m[1]!), ...(m[2] ? { agent: m[2] } : {}) };
 }
 
 /** When the heartbeat under `key` was written (from the key alone); undefined for a key of another shape. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { heartbeatKeyPlausible, heartbeatPrefix } from './heartbeat-key.ts';
+import { heartbeatKeyPlausible, heartbeatPrefix, KEY_AGENT, newestFirstDigits, timeOfNewestFirst } from './heartbeat-key.ts';
 import type { BlobStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 import { zodProblems } from './zod-problems.ts';
@@ -30,9 +30,7 @@ export const REFUSED_SHOW_HOURS = 48;
 /** Refused agents read per site at most (their newest record each). */
 export const REFUSED_AGENTS_READ = 8;
 
-const INVERT_FROM = 9_999_999_999_999;
 const HOUR = 3600_000;
-const KEY_AGENT = /^[A-Za-z0-9-]{1,64}$/;
 const MAX_BYTES = 64 * 1024;
 
 const iso = z.string().datetime({ offset: true });
@@ -60,14 +58,13 @@ export function refusedAgentPrefix(site: string): string {
 /** The key of `agent`'s record for the hour of `at`. */
 export function refusedAgentKey(site: string, agent: string, at: Date): string {
   const hour = Math.floor(at.getTime() / HOUR) * HOUR;
-  const t = String(INVERT_FROM - hour).padStart(13, '0');
-  return `${refusedAgentPrefix(site)}${t}${KEY_AGENT.test(agent) ? `-${agent}` : ''}.json`;
+  return `${refusedAgentPrefix(site)}${newestFirstDigits(hour)}${KEY_AGENT.test(agent) ? `-${agent}` : ''}.json`;
 }
 
 /** The hour (ms) and agent id a record's key names; undefined for a key of another shape. */
 export function refusedAgentKeyParts(key: string): { t: number; agent?: string } | undefined {
   const m = /\/refused\/(\d{13})(?:-([A-Za-z0-9-]{1,64}))?\.json$/.exec(key);
-  return m ? { t: INVERT_FROM - Number(m[1]), ...(m[2] ? { agent: m[2] } : {}) } : undefined;
+  return m ? { t: timeOfNewestFirst(m[1]!), ...(m[2] ? { agent: m[2] } : {}) } : undefined;
 }
 
 export async function readRefusedAgent(blobs: Pick<BlobStore, 'get'>, key: string): Promise<RefusedAgent> {
