@@ -176,9 +176,9 @@ async function withCaseRecorder<T>(deps: HoldsHandlerDeps, site: string, princip
   };
   try {
     return await run(recorder);
-  } catch (error) {
+  } finally {
+    // Failed, or answered without the change it recorded (another request made it meanwhile: the same form sent twice).
     if (pending?.refused !== undefined) await write(pending.change, pending.refused);
-    throw error;
   }
 }
 

@@ -22,9 +22,14 @@ const NOW = new Date('2026-06-01T00:00:00.000Z');
 class ContendedHoldStore extends MemoryHoldStore {
   contend = false;
 
+  /** Calls another request adds to the case just before this one's next write (once): the same officer's form sent twice. */
+  addedMeanwhile: string[] = [];
+
   override async updateCase(record: CaseRecord) {
     const now = await this.getCase(record.site, record.caseId);
     if (this.contend && now) await super.updateCase({ ...now, name: `${now.name}.` });
+    const meanwhile = this.addedMeanwhile.splice(0);
+    if (meanwhile.length && now) await super.updateCase({ ...now, members: [...now.members, ...meanwhile] });
     return super.updateCase(record);
   }
 }
@@ -270,6 +275,21 @@ describe('legal hold routes', () => {
     s.holds.contend = false;
     expect((await s.call('POST', `/sites/${SITE}/cases/CASE-7/calls`, { rids: [second] })).statusCode).toBe(200);
     expect((await s.call('GET', `/sites/${SITE}/cases/CASE-7`)).body).toContain(second);
+  });
+
+  it('an addition of calls that another request made first (the form sent twice) is recorded as not made by this one (detail.refused), though it answers 200', async () => {
+    const s = await setup();
+    const [first, second] = s.pack.manifest.members.map((m) => m.rid);
+    await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-11', name: 'x', reason: 'y', rids: [first] });
+    s.events.length = 0;
+    s.holds.addedMeanwhile = [second!];
+    const added = await s.call('POST', `/sites/${SITE}/cases/CASE-11/calls`, { rids: [second] });
+    expect([added.statusCode, parse(added)]).toEqual([200, expect.objectContaining({ added: [] })]);
+    expect((await s.holds.getCase(SITE, 'CASE-11'))!.members).toEqual([first, second]);
+    expect(s.events.map((e) => [e.action, e.detail?.rids, e.detail?.refused])).toEqual([
+      ['case-add', [second], undefined],
+      ['case-add', [second], 'CaseChangedError'],
+    ]);
   });
 
   it('adding calls to a case whose release is under way answers 409 CaseReleasingError saying so, and adds nothing', async () => {
