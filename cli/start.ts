@@ -6,7 +6,8 @@ import { DEFAULT_API_PORT } from '../core/deployment.ts';
 import { generateBatches } from '../scripts/demo/site.ts';
 import { SimulatedRecorder } from '../scripts/demo/recorder.ts';
 import { buildAgent, loadConfig } from './build-agent.ts';
-import { ferryHome, localCloudFile } from './cloud.ts';
+import { ferryHome, localCloudFile, readLocalCloud } from './cloud.ts';
+import { InvalidInputError } from '../core/errors.ts';
 import { searchCalls, playCall } from './calls-commands.ts';
 import { createLogger, silentLogger } from '../agent/log.ts';
 import { localRecallStarter } from '../local/api-server.ts';
@@ -110,7 +111,24 @@ function removedNotice(home: string, opts: StartOptions): string | undefined {
   return `Removing the previous run's data: ${where.join(' and ')}. This run starts empty; start with --keep (\`npm start -- --keep\`) to keep what a run shipped for the next one.`;
 }
 
+/**
+ * A local cloud of this FERRY_HOME still running (its address file names a live process): a second
+ * start would remove the data it serves (without --keep) and its address file, or share its
+ * directory; refused before anything is touched.
+ */
+function refuseWhileRunning(): void {
+  let running: ReturnType<typeof readLocalCloud>;
+  try {
+    running = readLocalCloud();
+  } catch {
+    return; // a damaged address file (a run killed while writing it) names no running cloud: it is rewritten
+  }
+  if (!running || running.pid === process.pid) return;
+  throw new InvalidInputError(`a local cloud of ${ferryHome()} is already running (pid ${running.pid}, catalogue API ${running.api}; its address in ${localCloudFile()}): stop it first (Ctrl-C where it runs), or start this one with another FERRY_HOME. Nothing was removed.`);
+}
+
 export async function startCloud(opts: StartOptions, say: (m: string) => void): Promise<LocalCloud> {
+  refuseWhileRunning();
   const removing = removedNotice(ferryHome(), opts);
   if (removing) say(removing);
   say('Starting the embedded local cloud (S3 and DynamoDB stand-ins, catalogue API, replay URL)…');

@@ -120,6 +120,19 @@ describe('ferry start', () => {
     expect((await exited(kept.proc)).code).toBe(130);
   }, 180_000);
 
+  it('refuses a second start while a local cloud of the same FERRY_HOME runs (exit 1, naming its pid), and removes nothing of it', async () => {
+    const first = await startCloudOnly();
+    writeFileSync(join(first.home, 'cloud', 'shipped.bin'), 'shipped');
+    const second = spawnSync(process.execPath, [BIN, 'start', '--no-demo', '--once', '--port', '0'], { env: { ...process.env, FERRY_HOME: first.home }, encoding: 'utf8', timeout: 60_000 });
+    expect(second.status, second.stdout + second.stderr).toBe(1);
+    expect(second.stderr).toContain(`a local cloud of ${first.home} is already running (pid ${first.info.pid}, catalogue API ${first.info.api}`);
+    expect(second.stdout + second.stderr).not.toMatch(/Removing the previous run/);
+    expect(readFileSync(join(first.home, 'cloud', 'shipped.bin'), 'utf8')).toBe('shipped');
+    expect(readInfo(join(first.home, 'cloud.json'))?.pid).toBe(first.info.pid);
+    first.proc.kill('SIGINT');
+    expect((await exited(first.proc)).code).toBe(130);
+  }, 180_000);
+
   it('--no-demo runs the local cloud alone: prints both endpoints, the local credentials, a second site config and how to see that site in the fleet', async () => {
     const { proc, info, home, out } = await startCloudOnly();
     expect(out()).toContain(`catalogue API  ${info.api}`);
