@@ -144,9 +144,9 @@ export interface SnapshotSummary {
   bytesTotal: number;
   bytesAdded: number;
   packs: number;
-  /** The snapshot changed most of the files its parent held (the manifest's `massChange`): what the daily report says of it. */
   /** The agent that took it (the manifest's `shippedBy`); absent for a snapshot of before 2026-12-07. */
   shippedBy?: ShippedBy;
+  /** The snapshot changed most of the files its parent held (the manifest's `massChange`): what the daily report says of it. */
   massChange?: { changed: number; previousFiles: number; parentTakenAt: string; /** Changed over this many snapshots of a day, this one last (the manifest's `massChange.overDay`). */ snapshots?: number };
 }
 
