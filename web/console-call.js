@@ -52,7 +52,7 @@ function shippedByFacts(dl, by) {
     addFact(dl, 'Shipped by', el('span', 'not recorded (shipped before agents named their host in the manifest)', { className: 'shipped-by' }));
     return;
   }
-  addFact(dl, 'Shipped by', el('span', `shipped by ${by.host}`, { className: 'shipped-by', title: by.agentId ? `agent id ${by.agentId}` : 'agent id not recorded' }));
+  addFact(dl, 'Shipped by', el('span', `shipped by ${by.host}`, { className: 'shipped-by', title: by.agentId ? `agent id ${printable(by.agentId)}` : 'agent id not recorded' }));
   addFact(dl, 'Shipping agent id', by.agentId);
 }
 

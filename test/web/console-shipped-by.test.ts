@@ -23,7 +23,9 @@ const SECONDARY = { host: 'rec-secondary.example', agentId: '6f1c2a3b-2222-4aaa-
 let dir: string;
 let cloud: LocalCloud;
 let browser: Browser;
-const rids: Record<'primary' | 'secondary' | 'old', string> = { primary: '', secondary: '', old: '' };
+/** A manifest's words are the site's: markup and a right-to-left override in them are shown as text, escaped, in the tooltip too. */
+const HOSTILE = { host: 'rec-<img src=x onerror=alert(1)>\u202Eexe.wav', agentId: 'id-\u202Eevil<b>' };
+const rids: Record<'primary' | 'secondary' | 'old' | 'hostile', string> = { primary: '', secondary: '', old: '', hostile: '' };
 const pageErrors: string[] = [];
 
 const call = (callId: string, start: string) => ({ callId, agent: 'Alice Martin', caller: '+442079460000', called: '+441632960129', direction: 'inbound' as const, durationSec: 2, start });
@@ -52,6 +54,7 @@ beforeAll(async () => {
     { key: 'primary' as const, fixture: buildPack(SITE, [{ path: '000001/000001000.wav', body: wavFile(2, 'tone'), meta: call('000001000', '2026-12-01T09:00:00.000Z') }], { day: '2026-12-01T00:00:00Z', seed: 'primary', shippedBy: PRIMARY }) },
     { key: 'secondary' as const, fixture: buildPack(SITE, [{ path: '000001/000001000.wav', body: wavFile(3, 'tone'), meta: call('000001000', '2026-12-04T09:00:00.000Z') }], { day: '2026-12-04T00:00:00Z', seed: 'secondary', shippedBy: SECONDARY }) },
     { key: 'old' as const, fixture: buildPack(SITE, [{ path: '000009/000009000.wav', body: wavFile(2, 'tone'), meta: call('000009000', '2025-06-01T09:00:00.000Z') }], { day: '2025-06-01T00:00:00Z', seed: 'old' }) },
+    { key: 'hostile' as const, fixture: buildPack(SITE, [{ path: '000007/000007000.wav', body: wavFile(2, 'tone'), meta: call('000007000', '2026-12-05T09:00:00.000Z') }], { day: '2026-12-05T00:00:00Z', seed: 'hostile', shippedBy: HOSTILE }) },
   ];
   for (const { key, fixture } of packs) {
     await cloud.blobs.put(fixture.packKey, fixture.pack);
@@ -84,6 +87,19 @@ describe('the call page names the recorder host that shipped the call', () => {
       expect(old.get('Shipped by')?.text).toBe('not recorded (shipped before agents named their host in the manifest)');
       expect(old.has('Shipping agent id')).toBe(false);
       expect(old.has('shippedBy')).toBe(false);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows a host name and agent id with markup and a right-to-left override as text, the override escaped in the text and in the tooltip', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=call&rid=${rids.hostile}`, { pageErrors });
+    try {
+      const hostile = await facts(p, rids.hostile);
+      expect(hostile.get('Shipped by')).toEqual({ text: 'shipped by rec-<img src=x onerror=alert(1)>\\u{202e}exe.wav', title: 'agent id id-\\u{202e}evil<b>' });
+      expect(hostile.get('Shipping agent id')?.text).toBe('id-\\u{202e}evil<b>');
+      expect(await p.$$eval('#record img, #record b', (nodes) => nodes.length)).toBe(0);
     } finally {
       await close();
     }
