@@ -19,7 +19,7 @@ import { adoptUnrecordedDiskFull } from './state/unrecorded-alert.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { rememberRestoredOver } from './heartbeat-memory.ts';
-import { shippingAgent } from './shipped-by.ts';
+import { renewShippingAgent } from './shipped-by.ts';
 import { heartbeatFailedAlert, holdOtherAgentAlerts, stateRestoredAlert } from './heartbeat-alerts.ts';
 import { shippedSince } from './shipped-since.ts';
 import { takenOverPass } from './site-takeover.ts';
@@ -97,7 +97,7 @@ export class Agent {
     const { partSizeMiB, packConcurrency, partConcurrency } = deps.config.shipping;
     this.pool = new PartPool(partSizeMiB * 1024 * 1024, packConcurrency * (partConcurrency + 1));
     const { journal, observations, lossLog, losses, alerts, pool } = this;
-    this.recordings = { deps: this.deps, journal, observations, lossLog, losses, alerts, pool, shippedBy: shippingAgent(deps.config.state, deps.log), stopping: () => this.stopping, onError: (message) => (this.lastError = message) };
+    this.recordings = { deps: this.deps, journal, observations, lossLog, losses, alerts, pool, shippedBy: { host: '' }, stopping: () => this.stopping, onError: (message) => (this.lastError = message) };
   }
 
   /** Whether this process has asked whether its state directory is older than the store says (once, at its first pass). */
@@ -160,6 +160,7 @@ export class Agent {
     const over = this.staleChecked ? undefined : await takenOverPass(this.deps, this.alerts, started); // the site failed over to another host since
     if (over) return (this.lastReport = over);
     this.markPass(started);
+    renewShippingAgent(this.recordings.shippedBy!, state, log); // who ships, as every manifest of the pass says (a host renamed, a heartbeat.json repaired since the last)
     // The process's first pass recovers from an interrupted run; every pass gives up kept uploads nobody goes on with.
     this.recovered = await settleAtPass(this.deps.store, this.journal, this.deps.verify, log, this.recovered);
     if (!this.staleChecked && this.deps.target) this.unconfirmedTarget = await checkTarget({ site, state, store: this.deps.target }, this.alerts, log);
@@ -178,8 +179,7 @@ export class Agent {
     const { kept, back } = this.observations.settleUnconfigured(configured, this.deps.clock.now());
     this.removedKept = kept;
     for (const name of back) log.info('source configured again: what it shipped and had pending was kept, and it goes on from there', { source: name });
-    // A pass that lasts writes heartbeats while it runs (agent/pass-heartbeat.ts), stopped (the
-    // one in flight awaited) before its own: the fleet view does not take a long pass for silence.
+    // A pass that lasts writes heartbeats while it runs (agent/pass-heartbeat.ts), stopped (the one in flight awaited) before its own: the fleet view does not take a long pass for silence.
     const beats = startPassHeartbeats(this.recordings, started);
     const report = emptyReport();
     try {

@@ -42,7 +42,7 @@ export interface RecordingsState {
   losses: LossReporter;
   alerts: AlertBook;
   pool: PartPool;
-  /** Who ships (agent/shipped-by.ts): every manifest says so. */
+  /** Who ships (agent/shipped-by.ts): every manifest says so. Named again at each pass's start (renewShippingAgent). */
   shippedBy?: ShipContext['shippedBy'];
   /** True once the agent is told to stop: no new batches are taken (those in flight finish). */
   stopping: () => boolean;

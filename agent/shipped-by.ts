@@ -33,3 +33,16 @@ export function shippingAgent(state: string, log: Pick<Logger, 'warn'>): Shipped
   }
   return { host: host === '' ? 'unnamed host' : host, ...(agentId === undefined ? {} : { agentId }) };
 }
+
+/**
+ * Names the pass's shipping agent in `named`, the one object every manifest writer of the process
+ * holds (a service's Agent lives for weeks): set again at the start of each pass, so that a host
+ * renamed, or a heartbeat.json repaired or made anew, is what the next pass's manifests say, as
+ * its heartbeat does, not what the process found when it started.
+ */
+export function renewShippingAgent(named: ShippedBy, state: string, log: Pick<Logger, 'warn'>): void {
+  const now = shippingAgent(state, log);
+  named.host = now.host;
+  if (now.agentId === undefined) delete named.agentId;
+  else named.agentId = now.agentId;
+}

@@ -79,6 +79,35 @@ describe('the agent names itself in every manifest it writes', () => {
     }
   });
 
+  it('names the agent again at each pass of a long-running agent: a heartbeat.json damaged when it started, moved aside since, gives the next pass\'s manifests the id its heartbeat carries', async () => {
+    const s = site();
+    try {
+      const store = new MemoryBlobStore();
+      const clock = new ManualClock(new Date());
+      mkdirSync(s.config.state, { recursive: true });
+      writeFileSync(heartbeatMemoryFile(s.config.state), '{"agentId": "6f1c');
+      writeTree(s.root, 1, 10, { now: clock.now().getTime() });
+      const agent = new Agent({ config: { ...s.config, sources: s.config.sources.filter((src) => src.type === 'recordings') }, store, clock, log: silentLogger, notifier: { notify: async () => undefined }, verify: 'read-back', retryDelayMs: () => 1 });
+      try {
+        await expect(agent.cycle()).rejects.toThrow(/heartbeat\.json is damaged .*move it aside/);
+        // The operator moves the damaged file aside, as the error says; the service goes on.
+        rmSync(heartbeatMemoryFile(s.config.state));
+        clock.advance(30_000);
+        await agent.cycle();
+      } finally {
+        agent.close();
+      }
+      const memory = JSON.parse(readFileSync(heartbeatMemoryFile(s.config.state), 'utf8')) as HeartbeatMemory;
+      const heartbeatKeys: string[] = [];
+      for await (const o of store.list('heartbeats/site-a/')) heartbeatKeys.push(o.key);
+      const heartbeat = JSON.parse((await readAll(store, heartbeatKeys.at(-1)!)).toString('utf8')) as Heartbeat;
+      expect(heartbeat.agent?.id).toBe(memory.agentId);
+      expect((await manifestsOf(store)).packs.map((m) => [m.batch.path, m.shippedBy])).toEqual([['000001', { host: hostname(), agentId: memory.agentId }]]);
+    } finally {
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps a new agent id in heartbeat.json before anything ships, takes the kept one after, and names the host only (a warning, shipping goes on) when heartbeat.json is damaged', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-shipped-by-id-'));
     try {
