@@ -147,8 +147,9 @@ const list: Route = async (deps, event, site) => {
  * `detail.members` and `detail.membersSha256`, the case's members after the change, as a case's
  * hold names them). A record that cannot be written fails the request and nothing is changed. A
  * write refused because another request changed the case is tried again from a fresh read: the
- * same change is not recorded twice, a different one is, after a record that the first was not
- * made; and a request that ends without making the change it recorded records that too
+ * same change (the same calls onto the same members) is not recorded twice, a different one
+ * (other calls, or onto members another request changed) is, after a record that the first was
+ * not made, so that the last record's members are the case's; and a request that ends without making the change it recorded records that too
  * (`detail.refused`, naming why), before it answers.
  */
 async function withCaseRecorder<T>(deps: HoldsHandlerDeps, site: string, principal: string, run: (recorder: CaseChangeRecorder) => Promise<T>): Promise<T> {
@@ -160,7 +161,8 @@ async function withCaseRecorder<T>(deps: HoldsHandlerDeps, site: string, princip
     const why: Record<string, string> = refused === undefined ? {} : { refused: refused instanceof Error ? refused.name : 'Error' };
     return deps.audit({ at: deps.clock.now().toISOString(), action: change.kind === 'create' ? 'case-create' : 'case-add', site, principal, query, detail: { ...what, rids, members: c.members.length, membersSha256: membersDigest(c.members), ...why } });
   };
-  const keyOf = (change: CaseChange) => `${change.kind}\n${(change.kind === 'create' ? change.case.members : change.added).join('\n')}`;
+  // The same calls onto the same members: a case whose members another request changed meanwhile is recorded again, so each record's digest is the case's after it.
+  const keyOf = (change: CaseChange) => `${change.kind}\n${(change.kind === 'create' ? change.case.members : change.added).join('\n')}\n${membersDigest(change.case.members)}`;
   let pending: { change: CaseChange; key: string; refused?: unknown } | undefined;
   const recorder: CaseChangeRecorder = {
     before: async (change) => {

@@ -292,6 +292,23 @@ describe('legal hold routes', () => {
     ]);
   });
 
+  it("an addition retried after another request added other calls is recorded again with the case's members after it (the first record said refused): the trail's last digest is the case's", async () => {
+    const s = await setup();
+    const [first, second] = s.pack.manifest.members.map((m) => m.rid);
+    await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-12', name: 'x', reason: 'y' });
+    s.events.length = 0;
+    s.holds.addedMeanwhile = [second!];
+    expect((await s.call('POST', `/sites/${SITE}/cases/CASE-12/calls`, { rids: [first] })).statusCode).toBe(200);
+    const members = (await s.holds.getCase(SITE, 'CASE-12'))!.members;
+    expect([...members].sort()).toEqual([first, second].sort());
+    const digest = (rids: string[]) => createHash('sha256').update([...rids].sort().map((r) => `${r}\n`).join('')).digest('hex');
+    expect(s.events.map((e) => [e.action, e.detail?.rids, e.detail?.members, e.detail?.membersSha256, e.detail?.refused])).toEqual([
+      ['case-add', [first], 1, digest([first!]), undefined],
+      ['case-add', [first], 1, digest([first!]), 'CaseChangedError'],
+      ['case-add', [first], 2, digest(members), undefined],
+    ]);
+  });
+
   it('adding calls to a case whose release is under way answers 409 CaseReleasingError saying so, and adds nothing', async () => {
     const s = await setup({ caseBatch: 1 });
     const rids = s.pack.manifest.members.map((m) => m.rid);
