@@ -1,4 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startLocalCloud, type LocalCloud } from '../local/cloud.ts';
@@ -111,24 +112,45 @@ function removedNotice(home: string, opts: StartOptions): string | undefined {
   return `Removing the previous run's data: ${where.join(' and ')}. This run starts empty; start with --keep (\`npm start -- --keep\`) to keep what a run shipped for the next one.`;
 }
 
+/** Whether something accepts a connection on the URL's host and port within a second. */
+function answers(url: string): Promise<boolean> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return Promise.resolve(false);
+  }
+  return new Promise((done) => {
+    const socket = connect({ host: u.hostname, port: Number(u.port) || 80, timeout: 1000 });
+    const end = (up: boolean) => {
+      socket.destroy();
+      done(up);
+    };
+    socket.once('connect', () => end(true));
+    socket.once('timeout', () => end(false));
+    socket.once('error', () => end(false));
+  });
+}
+
 /**
- * A local cloud of this FERRY_HOME still running (its address file names a live process): a second
- * start would remove the data it serves (without --keep) and its address file, or share its
- * directory; refused before anything is touched.
+ * A local cloud of this FERRY_HOME still running (its address file names a live process and its
+ * catalogue API answers): a second start would remove the data it serves (without --keep) and its
+ * address file, or share its directory; refused before anything is touched. A live pid alone is not
+ * enough: after a kill -9 and a reboot (or in a container) another process may have its number.
  */
-function refuseWhileRunning(): void {
+async function refuseWhileRunning(): Promise<void> {
   let running: ReturnType<typeof readLocalCloud>;
   try {
     running = readLocalCloud();
   } catch {
     return; // a damaged address file (a run killed while writing it) names no running cloud: it is rewritten
   }
-  if (!running || running.pid === process.pid) return;
+  if (!running || running.pid === process.pid || !(await answers(running.api))) return;
   throw new InvalidInputError(`a local cloud of ${ferryHome()} is already running (pid ${running.pid}, catalogue API ${running.api}; its address in ${localCloudFile()}): stop it first (Ctrl-C where it runs), or start this one with another FERRY_HOME. Nothing was removed.`);
 }
 
 export async function startCloud(opts: StartOptions, say: (m: string) => void): Promise<LocalCloud> {
-  refuseWhileRunning();
+  await refuseWhileRunning();
   const removing = removedNotice(ferryHome(), opts);
   if (removing) say(removing);
   say('Starting the embedded local cloud (S3 and DynamoDB stand-ins, catalogue API, replay URL)…');

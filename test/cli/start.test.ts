@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalCloudInfo } from '../../local/cloud.ts';
@@ -131,6 +132,23 @@ describe('ferry start', () => {
     expect(readInfo(join(first.home, 'cloud.json'))?.pid).toBe(first.info.pid);
     first.proc.kill('SIGINT');
     expect((await exited(first.proc)).code).toBe(130);
+  }, 180_000);
+
+  it('starts when the address file left by a killed run names a pid now taken by another process whose port does not answer (a reused pid is no running cloud)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'ferry-start-'));
+    const other = spawn('sleep', ['60']);
+    started.push(other);
+    const closed = await new Promise<number>((done) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as AddressInfo).port;
+        srv.close(() => done(port));
+      });
+    });
+    writeFileSync(join(home, 'cloud.json'), JSON.stringify({ pid: other.pid, api: `http://127.0.0.1:${closed}`, bucket: 'b', region: 'us-east-1' }));
+    const { proc, info } = await startCloudOnly(home);
+    expect(info.pid).toBe(proc.pid);
+    proc.kill('SIGINT');
+    expect((await exited(proc)).code).toBe(130);
   }, 180_000);
 
   it('--no-demo runs the local cloud alone: prints both endpoints, the local credentials, a second site config and how to see that site in the fleet', async () => {
