@@ -4,28 +4,53 @@
 
 import { decodePathSegment } from './errors.ts';
 
-/** Cognito groups: `admin` and `officer-all` see every configured site, `officer-<site>` that site only. */
+/**
+ * Cognito groups: `admin` and `officer-all` see every configured site, `officer-<site>` that site
+ * only; `listener-<site>` may search that site's calls and listen to them (a quality-assurance
+ * lead scoring agents), nothing else: no download, hold, case, erasure, export or audit trail.
+ */
 export const ADMIN_GROUP = 'admin';
 export const ALL_SITES_GROUP = 'officer-all';
 export const SITE_GROUP_PREFIX = 'officer-';
+export const LISTENER_GROUP_PREFIX = 'listener-';
+
+/** What a caller may do at a site: everything the console offers, or search and listen only. */
+export type SiteAccess = 'officer' | 'listener';
 
 export function siteGroup(site: string): string {
   return `${SITE_GROUP_PREFIX}${site}`;
 }
 
+export function listenerGroup(site: string): string {
+  return `${LISTENER_GROUP_PREFIX}${site}`;
+}
+
 /** Every group a deployment with these sites has. */
 export function consoleGroups(sites: readonly string[]): string[] {
-  return [ADMIN_GROUP, ALL_SITES_GROUP, ...sites.map(siteGroup)];
+  return [ADMIN_GROUP, ALL_SITES_GROUP, ...sites.map(siteGroup), ...sites.map(listenerGroup)];
 }
 
 /**
- * The configured sites a member of `groups` may see, in configuration order. A group naming a
- * site that is not configured grants nothing; no group, no site.
+ * The configured sites a member of `groups` may see, in configuration order, each with what they
+ * may do there (an officer's group wins over a listener's). A group naming a site that is not
+ * configured grants nothing; no group, no site.
  */
+export function siteAccess(groups: readonly string[], configured: readonly string[]): Map<string, SiteAccess> {
+  const all = groups.includes(ADMIN_GROUP) || groups.includes(ALL_SITES_GROUP);
+  const named = (prefix: string) => new Set(groups.filter((g) => g.startsWith(prefix)).map((g) => g.slice(prefix.length)));
+  const officer = named(SITE_GROUP_PREFIX);
+  const listener = named(LISTENER_GROUP_PREFIX);
+  const access = new Map<string, SiteAccess>();
+  for (const site of configured) {
+    if (all || officer.has(site)) access.set(site, 'officer');
+    else if (listener.has(site)) access.set(site, 'listener');
+  }
+  return access;
+}
+
+/** The configured sites a member of `groups` may see (as an officer or a listener), in configuration order. */
 export function sitesAllowed(groups: readonly string[], configured: readonly string[]): string[] {
-  if (groups.includes(ADMIN_GROUP) || groups.includes(ALL_SITES_GROUP)) return [...configured];
-  const named = new Set(groups.filter((g) => g.startsWith(SITE_GROUP_PREFIX)).map((g) => g.slice(SITE_GROUP_PREFIX.length)));
-  return configured.filter((site) => named.has(site));
+  return [...siteAccess(groups, configured).keys()];
 }
 
 export interface ConsoleRoute {
@@ -36,20 +61,22 @@ export interface ConsoleRoute {
   /** `holds`: legal holds, cases and erasure requests, the holds function's routes (functions/holds) under `/console`. */
   /** `recall-status`: the recall status of the call's pack (not audited: the page polls it). */
   action: 'me' | 'sites' | 'search' | 'get' | 'play-link' | 'download-link' | 'recall' | 'recall-status' | 'audit' | 'holds' | 'export' | 'export-status';
+  /** A listener (`listener-<site>`) may use it: finding a call, listening to it, and bringing it back from the archive tier to listen. */
+  listener?: true;
 }
 
 /** Every console route; each one takes the JWT authorizer in the stack and the token check in the function. */
 export const CONSOLE_ROUTES: readonly ConsoleRoute[] = [
-  { method: 'GET', path: '/console/me', action: 'me' },
-  { method: 'GET', path: '/console/sites', action: 'sites' },
-  { method: 'GET', path: '/console/sites/{site}/recordings', action: 'search' },
+  { method: 'GET', path: '/console/me', action: 'me', listener: true },
+  { method: 'GET', path: '/console/sites', action: 'sites', listener: true },
+  { method: 'GET', path: '/console/sites/{site}/recordings', action: 'search', listener: true },
   // Before `{rid}`: `count` is no recording id (API Gateway prefers the literal segment too).
-  { method: 'GET', path: '/console/sites/{site}/recordings/count', action: 'search' },
-  { method: 'GET', path: '/console/sites/{site}/recordings/{rid}', action: 'get' },
-  { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/play-link', action: 'play-link' },
+  { method: 'GET', path: '/console/sites/{site}/recordings/count', action: 'search', listener: true },
+  { method: 'GET', path: '/console/sites/{site}/recordings/{rid}', action: 'get', listener: true },
+  { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/play-link', action: 'play-link', listener: true },
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/download-link', action: 'download-link' },
-  { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/recall', action: 'recall' },
-  { method: 'GET', path: '/console/sites/{site}/recordings/{rid}/recall', action: 'recall-status' },
+  { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/recall', action: 'recall', listener: true },
+  { method: 'GET', path: '/console/sites/{site}/recordings/{rid}/recall', action: 'recall-status', listener: true },
   { method: 'GET', path: '/console/sites/{site}/audit', action: 'audit' },
   { method: 'GET', path: '/console/sites/{site}/holds', action: 'holds' },
   { method: 'POST', path: '/console/sites/{site}/holds', action: 'holds' },

@@ -11,7 +11,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import { CONSOLE_ROUTES, consoleGroups } from '../core/console-access.ts';
+import { CONSOLE_ROUTES, consoleGroups, LISTENER_GROUP_PREFIX } from '../core/console-access.ts';
 import { routeToFunction } from './api-invoke.ts';
 import type { CatalogueApi } from './catalogue-api.ts';
 import { acknowledge } from './nag.ts';
@@ -228,5 +228,6 @@ function cdkAssetsObjects(stack: Stack): string {
 function groupDescription(group: string): string {
   if (group === 'admin') return 'Ferry administrators: every site';
   if (group === 'officer-all') return 'Compliance officers of every site';
+  if (group.startsWith(LISTENER_GROUP_PREFIX)) return `Listeners of site ${group.slice(LISTENER_GROUP_PREFIX.length)}: search and play its calls only (no download, hold, case, erasure, export or audit trail)`;
   return `Compliance officers of site ${group.slice('officer-'.length)}`;
 }

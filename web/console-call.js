@@ -352,5 +352,6 @@ export async function openCall(ctx, rid) {
   $('call-loading').hidden = true;
   $('call-body').hidden = false;
   showArchive(entry.archive, await recallState().catch(() => undefined));
-  await Promise.all([loadHolds(), loadCaseOptions(ctx, $('call-case'))]);
+  // Holds and cases are the site's officers' (the API refuses them to a listener): not asked for, not shown.
+  if (!ctx.listener()) await Promise.all([loadHolds(), loadCaseOptions(ctx, $('call-case'))]);
 }

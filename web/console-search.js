@@ -133,7 +133,7 @@ function addRow(entry) {
   box.addEventListener('click', (e) => e.stopPropagation());
   box.addEventListener('change', () => toggleSelected(entry, box.checked));
   row.setAttribute('role', 'row');
-  cell(row, box, 'select');
+  cell(row, box, 'select officer-only');
   cell(row, timeEl(entry.start));
   cell(row, meta.callId ?? entry.rid, 'mono');
   cell(row, meta.agent);
@@ -272,7 +272,8 @@ export async function openSearch(ctx, r, site, left) {
   }
   const open = left && [...$('results').tBodies[0].rows].find((row) => row.dataset.rid === left)?.querySelector('button.play');
   if (open) open.focus();
-  void loadCaseOptions(ctx, $('selection-case'));
+  // A listener has no cases to add calls to (officers' only): nothing to ask.
+  if (!ctx.listener()) void loadCaseOptions(ctx, $('selection-case'));
 }
 
 /** The search form empty and nothing run: what an entry another sign-in wrote is shown as. */

@@ -24,6 +24,8 @@ const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'erasures', 'audit'
 const state = {
   config: undefined,
   sites: [],
+  /** What the officer may do at each of their sites: 'officer' (everything) or 'listener' (search and listen only). */
+  access: {},
   /** The id this sign-in stamps the tab's history entries with (historyOwner). */
   owner: undefined,
   /** The entry shown: { site, view, rid?, case?, …the search's filters }. */
@@ -152,6 +154,8 @@ const ctx = {
   keep,
   api: (path, options) => api(state.config, path, options).catch(handleSignedOut),
   sitePath: (path) => `sites/${encodeURIComponent(currentSite())}/${path}`,
+  /** The signed-in user may only search and listen at the site shown (listener-<site>). */
+  listener: () => state.access[currentSite()] === 'listener',
   recordSearch,
 };
 
@@ -238,6 +242,7 @@ async function signedIn(session) {
   try {
     const answer = await ctx.api('sites');
     state.sites = answer.sites.map((s) => s.name);
+    state.access = Object.fromEntries(answer.sites.map((s) => [s.name, s.access ?? 'officer']));
   } catch (error) {
     if (error instanceof SignedOutError) return;
     show('search');
@@ -284,7 +289,7 @@ async function render() {
   $('search').hidden = !site;
   if (!site) {
     show('search');
-    showError('Your account may not see any site yet: ask your administrator to add you to a site group (officer-<site>).');
+    showError('Your account may not see any site yet: ask your administrator to add you to a site group (officer-<site>, or listener-<site> to search and listen only).');
     return;
   }
   r.site = site;
@@ -298,6 +303,9 @@ async function render() {
   // A site from the address that is not one of the officer's is still asked for: the API judges.
   if (![...select.options].some((o) => o.value === site)) select.append(el('option', `${site} (not one of your sites)`, { value: site }));
   select.value = site;
+  // What only the site's officers may do is not offered to a listener (the API refuses it as well).
+  document.body.classList.toggle('listen-only', state.access[site] === 'listener');
+  $('officer-group').textContent = `officer-${site}`;
   clearError();
   const view = VIEWS.includes(r.view) && r.view !== 'signin' && r.view !== 'newpw' ? r.view : 'search';
   const left = state.view === 'call' ? state.rid : undefined;

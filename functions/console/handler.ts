@@ -4,7 +4,7 @@ import { cognitoTokenVerifier, UnauthorizedError, type ConsoleCaller, type Token
 import { presignReplayLink } from '../../adapters/replay-link.ts';
 import type { AuditReader } from '../../core/audit-query.ts';
 import type { Clock } from '../../core/clock.ts';
-import { matchConsoleRoute, REPLAY_LINK_SECONDS, siteGroup, sitesAllowed, type ConsoleRoute } from '../../core/console-access.ts';
+import { matchConsoleRoute, REPLAY_LINK_SECONDS, siteAccess, siteGroup, type ConsoleRoute } from '../../core/console-access.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
@@ -101,6 +101,24 @@ function refusedSite(caller: ConsoleCaller, site: string, allowed: readonly stri
   });
 }
 
+/** What a listener asked for that only an officer may do, in the words of the refusal. */
+const OFFICER_ONLY: Record<ConsoleRoute['action'], string> = {
+  me: '', sites: '', search: '', get: '', 'play-link': '', recall: '', 'recall-status': '',
+  'download-link': 'download them',
+  holds: 'see or change legal holds, cases and erasure requests',
+  export: 'export them',
+  'export-status': 'export them',
+  audit: 'read the audit trail',
+};
+
+/** The answer for a route of a site the caller may only listen to (`listener-<site>`): what they may do, and the group the rest needs. */
+function listenerRefused(caller: ConsoleCaller, site: string, action: ConsoleRoute['action']): HttpResult {
+  return json(403, {
+    error: 'ForbiddenError',
+    message: `${caller.username} may search and listen to the calls of site ${site}, not ${OFFICER_ONLY[action]}: that needs group ${siteGroup(site)} (ask your administrator)`,
+  });
+}
+
 /** The catalogue's or holds function's event for a console request: its path without `/console`, as the verified officer. */
 function asOfficerEvent(event: HttpEvent, caller: ConsoleCaller, path: string, params: Record<string, string>): HttpEvent {
   return {
@@ -129,11 +147,12 @@ interface Delegates {
 
 async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: HttpEvent, caller: ConsoleCaller, matched: { route: ConsoleRoute; params: Record<string, string> }, context: unknown): Promise<HttpResult> {
   const { route: r, params } = matched;
-  const allowed = sitesAllowed(caller.groups, deps.sites);
+  const access = siteAccess(caller.groups, deps.sites);
+  const allowed = [...access.keys()];
   if (r.action === 'me' || r.action === 'sites') {
     noQuery.parse(event.queryStringParameters ?? {});
-    if (r.action === 'sites') return json(200, { sites: allowed.map((name) => ({ name })) });
-    return json(200, { username: caller.username, groups: caller.groups, sites: allowed });
+    if (r.action === 'sites') return json(200, { sites: allowed.map((name) => ({ name, access: access.get(name) })) });
+    return json(200, { username: caller.username, groups: caller.groups, sites: allowed, access: Object.fromEntries(access) });
   }
   const { site } = z.object({ site: siteSchema }).parse({ site: params.site });
   // Scope before anything else about the request: site B's officer learns nothing of site A.
@@ -141,6 +160,10 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
     // A refused attempt at another site is kept, with who and what (PCI DSS 10.2: invalid logical access attempts).
     (deps.log ?? jsonLog)('warn', 'console access refused', { officer: caller.username, groups: caller.groups, site, route: r.action, method: event.requestContext?.http?.method, path: event.rawPath, known: deps.sites.includes(site) });
     return refusedSite(caller, site, allowed, deps.sites);
+  }
+  if (access.get(site) === 'listener' && !r.listener) {
+    (deps.log ?? jsonLog)('warn', 'console access refused', { officer: caller.username, groups: caller.groups, site, route: r.action, method: event.requestContext?.http?.method, path: event.rawPath, known: true, listener: true });
+    return listenerRefused(caller, site, r.action);
   }
   const rid = params.rid ?? '';
   if (r.action === 'play-link' || r.action === 'download-link') return link(deps, event, caller, site, rid, r.action === 'download-link');

@@ -76,9 +76,9 @@ describe('console handler: sign-in', () => {
     const { call } = await setup();
     const res = await call('GET', '/console/me', { bearer: officerA() });
     expect(res.statusCode).toBe(200);
-    expect(body(res)).toEqual({ username: 'alice', groups: ['officer-site-a'], sites: ['site-a'] });
+    expect(body(res)).toEqual({ username: 'alice', groups: ['officer-site-a'], sites: ['site-a'], access: { 'site-a': 'officer' } });
     const all = await call('GET', '/console/sites', { bearer: token('olga', ['officer-all']) });
-    expect(body(all)).toEqual({ sites: [{ name: 'site-a' }, { name: 'site-b' }] });
+    expect(body(all)).toEqual({ sites: [{ name: 'site-a', access: 'officer' }, { name: 'site-b', access: 'officer' }] });
     const none = await call('GET', '/console/sites', { bearer: token('nobody', []) });
     expect(body(none)).toEqual({ sites: [] });
   });
@@ -157,6 +157,58 @@ describe('console handler: site scoping', () => {
     expect(none.statusCode).toBe(403);
     expect(body(none).message).toContain('you may see no site yet');
     expect(trail.events).toEqual([]);
+  });
+});
+
+describe('console handler: a listener (listener-<site>)', () => {
+  const listener = () => token('quinn', ['listener-site-a']);
+
+  it('lists the site as listened to only, and an officer group of the same site wins over it', async () => {
+    const { call } = await setup();
+    expect(body(await call('GET', '/console/sites', { bearer: listener() }))).toEqual({ sites: [{ name: 'site-a', access: 'listener' }] });
+    expect(body(await call('GET', '/console/me', { bearer: listener() }))).toEqual({ username: 'quinn', groups: ['listener-site-a'], sites: ['site-a'], access: { 'site-a': 'listener' } });
+    const both = await call('GET', '/console/sites', { bearer: token('lead', ['listener-site-a', 'officer-site-a', 'listener-site-b']) });
+    expect(body(both)).toEqual({ sites: [{ name: 'site-a', access: 'officer' }, { name: 'site-b', access: 'listener' }] });
+  });
+
+  it('searches, counts, opens, plays and recalls a call of the site, each audited as the listener', async () => {
+    const { call, a, trail, minted, started } = await setup();
+    const rid = a[1]!.rid;
+    const answers = [
+      await call('GET', '/console/sites/site-a/recordings', { bearer: listener() }),
+      await call('GET', '/console/sites/site-a/recordings/count', { bearer: listener() }),
+      await call('GET', `/console/sites/site-a/recordings/${rid}`, { bearer: listener() }),
+      await call('POST', `/console/sites/site-a/recordings/${rid}/play-link`, { bearer: listener() }),
+      await call('POST', `/console/sites/site-a/recordings/${rid}/recall`, { bearer: listener() }),
+    ];
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 202]);
+    // The recall's status is a listener's route too (this deployment has no recall records: 501, not 403).
+    expect((await call('GET', `/console/sites/site-a/recordings/${rid}/recall`, { bearer: listener() })).statusCode).toBe(501);
+    expect(minted).toMatchObject([{ site: 'site-a', rid, download: false, officer: 'quinn' }]);
+    expect(started).toHaveLength(1);
+    expect(new Set(trail.events.map((e) => e.principal))).toEqual(new Set(['quinn']));
+  });
+
+  it('answers 403 naming the officer group on every route that downloads, holds, cases, erases, exports or reads the audit trail, and reads or mints nothing', async () => {
+    const { call, a, trail, minted } = await setup();
+    const officerOnly = CONSOLE_ROUTES.filter((r) => r.path.includes('{site}') && !r.listener);
+    expect(officerOnly.map((r) => r.action)).toEqual(expect.arrayContaining(['download-link', 'holds', 'export', 'export-status', 'audit']));
+    for (const route of officerOnly) {
+      const res = await call(route.method, pathOf(route.path, 'site-a', a[0]!.rid).replace('{exportId}', 'e1'), { bearer: listener() });
+      expect(res.statusCode, `${route.method} ${route.path}`).toBe(403);
+      expect(body(res).message).toMatch(/^quinn may search and listen to the calls of site site-a, not .+: that needs group officer-site-a \(ask your administrator\)$/);
+    }
+    const download = await call('POST', `/console/sites/site-a/recordings/${a[0]!.rid}/download-link`, { bearer: listener() });
+    expect(body(download).message).toBe('quinn may search and listen to the calls of site site-a, not download them: that needs group officer-site-a (ask your administrator)');
+    expect(trail.events).toEqual([]);
+    expect(minted).toEqual([]);
+  });
+
+  it('gives a listener of site-a nothing of site-b', async () => {
+    const { call, b } = await setup();
+    const res = await call('POST', `/console/sites/site-b/recordings/${b[0]!.rid}/play-link`, { bearer: listener() });
+    expect(res.statusCode).toBe(403);
+    expect(body(res).message).toContain('may not see site site-b');
   });
 });
 

@@ -30,10 +30,11 @@ describe('console sign-in', () => {
     });
   });
 
-  it('has the groups admin, officer-all and officer-<site> for every configured site, in that pool', () => {
+  it('has the groups admin, officer-all, and officer-<site> and listener-<site> for every configured site, in that pool', () => {
     const poolId = ofType('AWS::Cognito::UserPool')[0]![0];
     const groups = ofType('AWS::Cognito::UserPoolGroup').map(([, g]) => g.Properties);
-    expect(groups.map((g) => g.GroupName).sort()).toEqual(['admin', 'officer-all', 'officer-site-a', 'officer-site-b']);
+    expect(groups.map((g) => g.GroupName).sort()).toEqual(['admin', 'listener-site-a', 'listener-site-b', 'officer-all', 'officer-site-a', 'officer-site-b']);
+    expect(groups.find((g) => g.GroupName === 'listener-site-a')!.Description).toMatch(/^Listeners of site site-a: search and play its calls only/);
     for (const g of groups) expect(g.UserPoolId).toEqual({ Ref: poolId });
   });
 

@@ -17,9 +17,11 @@ export interface SignedInOptions {
   onRequest?: (method: string, url: URL) => void;
   /** The tab's time zone (default Europe/London). */
   timezoneId?: string;
+  /** Who signs in (default the local cloud's demo officer). */
+  user?: { username: string; password: string };
 }
 
-/** A tab of its own, signed in as the demo officer, at `hash`; `close` ends its context. */
+/** A tab of its own, signed in as the demo officer (or `o.user`), at `hash`; `close` ends its context. */
 export async function signedInConsolePage(browser: Browser, cloud: LocalCloud, hash: string, o: SignedInOptions): Promise<{ p: Page; close: () => Promise<void> }> {
   const c = await browser.newContext({ timezoneId: o.timezoneId ?? 'Europe/London', locale: 'en-GB', viewport: { width: 1280, height: 900 } });
   const p = await c.newPage();
@@ -29,8 +31,9 @@ export async function signedInConsolePage(browser: Browser, cloud: LocalCloud, h
   if (o.onRequest) p.on('request', (r) => o.onRequest!(r.method(), new URL(r.url())));
   await p.goto(consoleUrl(cloud, hash));
   await p.waitForSelector('#signin-view:not([hidden])');
-  await p.fill('#username', cloud.console.demo.username);
-  await p.fill('#password', cloud.console.demo.password);
+  const user = o.user ?? cloud.console.demo;
+  await p.fill('#username', user.username);
+  await p.fill('#password', user.password);
   await p.keyboard.press('Enter');
   await p.waitForFunction(() => (document.getElementById('signin-view') as HTMLElement).hidden);
   return { p, close: () => c.close() };

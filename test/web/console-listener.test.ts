@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenerGroup } from '../../core/console-access.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { demoPassword } from '../../local/cognito-server.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
+import { signedInConsolePage } from '../support/console-browser.ts';
+import { buildPack } from '../support/pack-fixture.ts';
+import { wavFile } from '../support/wav.ts';
+
+// A quality-assurance lead scoring agents' calls, in the console (Chromium against the embedded
+// local cloud) as a member of listener-<site> only: they find and play calls, and the page offers
+// nothing that only the site's compliance officers may do (which the API would refuse them).
+
+const SITE = 'demo';
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
+const lead = { username: 'qa-lead', password: demoPassword(), groups: [listenerGroup(SITE)] };
+
+let dir: string;
+let cloud: LocalCloud;
+let browser: Browser;
+let rid: string;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-listener-'));
+  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
+  const fixture = buildPack(SITE, [
+    { path: '000007/000007000.wav', body: wavFile(3, 'tone'), meta: { callId: '000007000', agent: 'Alice Martin', caller: '+441632960129', called: '+442079460123', direction: 'inbound', durationSec: 3, start: '2026-11-30T09:15:00.000Z' } },
+    { path: '000007/000007001.wav', body: wavFile(2, 'tone'), meta: { callId: '000007001', agent: 'Alice Martin', caller: '+442079460000', called: '+441632960333', direction: 'outbound', durationSec: 2, start: '2026-11-30T09:20:00.000Z' } },
+  ], { day: '2026-11-30T00:00:00Z', seed: 'qa-listener' });
+  await cloud.blobs.put(fixture.packKey, fixture.pack);
+  await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+  rid = fixture.manifest.members[0]!.rid;
+  cloud.console.addUser(lead);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const visible = (p: import('playwright-core').Page, selector: string) => p.$$eval(selector, (els) => els.filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => e.textContent!.trim()));
+
+describe('a listener (listener-<site>) in the console', () => {
+  it('finds an agent\'s calls without the selection for cases and exports, and the sections of the site\'s officers are not offered', async () => {
+    const asked: string[] = [];
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&from=2026-11-30T00%3A00%3A00.000Z&to=2026-12-01T00%3A00%3A00.000Z`, { pageErrors, consoleErrors: true, user: lead, onRequest: (_m, url) => asked.push(url.pathname) });
+    try {
+      await p.fill('#agent', 'Alice Martin');
+      await p.click('#search button[type=submit]');
+      await expect.poll(() => p.textContent('#status')).toBe('2 calls match this search.');
+      expect(await visible(p, '#tabs a')).toEqual(['Search calls']);
+      expect(await p.isVisible('#listener-note')).toBe(true);
+      expect(await p.textContent('#listener-note')).toContain('group officer-demo');
+      expect(await p.$$eval('#results input[type=checkbox]', (boxes) => boxes.filter((b) => (b as HTMLElement).offsetParent !== null).length)).toBe(0);
+      expect(await p.isVisible('#selection')).toBe(false);
+      expect(await p.isHidden('#error')).toBe(true);
+      expect(asked.filter((path) => /\/(cases|holds|erasures|audit)\b/.test(path))).toEqual([]);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('opens and plays a call with no Download, hold, case or erasure controls, and no refusal said', async () => {
+    const asked: string[] = [];
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=call&rid=${rid}`, { pageErrors, consoleErrors: true, user: lead, onRequest: (_m, url) => asked.push(url.pathname) });
+    try {
+      await p.waitForSelector('#call-body:not([hidden])');
+      await p.getByRole('button', { name: 'Play', exact: true }).click();
+      await expect.poll(() => p.$eval('#audio', (el) => (el as HTMLAudioElement).currentTime), { timeout: 10_000 }).toBeGreaterThan(0.2);
+      expect(await p.isVisible('#play')).toBe(true);
+      for (const hidden of ['#download', '#hold-form', '#call-case-form', '#erase-open', '#holds-title']) expect(await p.isVisible(hidden), hidden).toBe(false);
+      expect(await p.isHidden('#error')).toBe(true);
+      expect(asked.filter((path) => /\/(cases|holds|erasures|download-link)\b/.test(path))).toEqual([]);
+      expect(asked.some((path) => path.endsWith('/play-link'))).toBe(true);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+});
