@@ -276,6 +276,19 @@ export async function openSearch(ctx, r, site, left) {
   if (!ctx.listener()) void loadCaseOptions(ctx, $('selection-case'));
 }
 
+/**
+ * Where `rid` stands among the calls of the page found at `site` (a call opened from the list):
+ * its place, and the calls before and after it, to score one call after the other without going
+ * back to the list. Undefined when the call is not on the page shown (a link, another search).
+ */
+export function callsAround(site, rid) {
+  if (!state.search || state.search.site !== site) return undefined;
+  const rows = [...$('results').tBodies[0].rows].filter((row) => row.dataset.rid);
+  const i = rows.findIndex((row) => row.dataset.rid === rid);
+  if (i < 0) return undefined;
+  return { index: i, count: rows.length, previous: rows[i - 1]?.dataset.rid, next: rows[i + 1]?.dataset.rid };
+}
+
 /** The search form empty and nothing run: what an entry another sign-in wrote is shown as. */
 export function showEmptySearch() {
   state.search = undefined;

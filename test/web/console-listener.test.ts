@@ -31,6 +31,8 @@ beforeAll(async () => {
   cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
   const fixture = buildPack(SITE, [
     { path: '000007/000007000.wav', body: wavFile(3, 'tone'), meta: { callId: '000007000', agent: 'Alice Martin', caller: '+441632960129', called: '+442079460123', direction: 'inbound', durationSec: 3, start: '2026-11-30T09:15:00.000Z' } },
+    { path: '000007/000007002.wav', body: wavFile(2, 'tone'), meta: { callId: '000007002', agent: 'Bilal Khan', caller: '+441632960544', called: '+442079460123', direction: 'inbound', durationSec: 2, start: '2026-11-30T09:17:00.000Z' } },
+    { path: '000007/000007003.wav', body: wavFile(2, 'tone'), meta: { callId: '000007003', agent: 'Alice Martin', caller: '+441632960910', called: '+442079460456', direction: 'inbound', durationSec: 2, start: '2026-11-30T09:25:00.000Z' } },
     { path: '000007/000007001.wav', body: wavFile(2, 'tone'), meta: { callId: '000007001', agent: 'Alice Martin', caller: '+442079460000', called: '+441632960333', direction: 'outbound', durationSec: 2, start: '2026-11-30T09:20:00.000Z' } },
   ], { day: '2026-11-30T00:00:00Z', seed: 'qa-listener' });
   await cloud.blobs.put(fixture.packKey, fixture.pack);
@@ -57,7 +59,7 @@ describe('a listener (listener-<site>) in the console', () => {
     try {
       await p.fill('#agent', 'Alice Martin');
       await p.click('#search button[type=submit]');
-      await expect.poll(() => p.textContent('#status')).toBe('2 calls match this search.');
+      await expect.poll(() => p.textContent('#status')).toBe('3 calls match this search.');
       expect(await visible(p, '#tabs a')).toEqual(['Search calls']);
       expect(await p.isVisible('#listener-note')).toBe(true);
       expect(await p.textContent('#listener-note')).toContain('group officer-demo');
@@ -87,5 +89,50 @@ describe('a listener (listener-<site>) in the console', () => {
       await close();
     }
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('scoring an agent\'s calls one after the other', () => {
+  it('goes from a call opened from the list to the next and the previous of the list, and back to the same list, without searching again', async () => {
+    const searches: string[] = [];
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&from=2026-11-30T00%3A00%3A00.000Z&to=2026-12-01T00%3A00%3A00.000Z`, { pageErrors, consoleErrors: true, user: lead, onRequest: (m, url) => void (m === 'GET' && url.pathname.endsWith('/recordings') && searches.push(url.search)) });
+    try {
+      await p.fill('#agent', 'Alice Martin');
+      await p.click('#search button[type=submit]');
+      await expect.poll(() => p.textContent('#status')).toBe('3 calls match this search.');
+      const searched = searches.length;
+      await p.getByRole('button', { name: 'Open call 000007000' }).click();
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000007000');
+      expect(await p.textContent('#call-position')).toBe('Call 1 of 3 on this page');
+      expect(await p.isDisabled('#previous-call')).toBe(true);
+      await p.click('#next-call');
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000007001');
+      expect(await p.textContent('#call-position')).toBe('Call 2 of 3 on this page');
+      await p.click('#next-call');
+      // Bilal Khan's call between them is not in the list: the next is Alice Martin's third.
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000007003');
+      expect(await p.textContent('#call-position')).toBe('Call 3 of 3 on this page (the last: the next page is in the list)');
+      expect(await p.isDisabled('#next-call')).toBe(true);
+      await p.click('#previous-call');
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000007001');
+      await p.click('#back-to-search');
+      await expect.poll(() => p.isVisible('#search-view')).toBe(true);
+      expect(await p.inputValue('#agent')).toBe('Alice Martin');
+      expect(await p.$$eval('#results tbody tr', (rows) => rows.length)).toBe(3);
+      expect(searches).toHaveLength(searched);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('offers no previous or next call for a call opened from a link (nothing found to step through)', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=call&rid=${rid}`, { pageErrors, user: lead });
+    try {
+      await p.waitForSelector('#call-body:not([hidden])');
+      expect(await p.isVisible('#call-steps')).toBe(false);
+    } finally {
+      await close();
+    }
   });
 });
