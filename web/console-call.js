@@ -312,6 +312,16 @@ function wire() {
   $('audio').addEventListener('play', () => void refreshLinkIfOld());
   $('audio').addEventListener('error', audioFailed);
   $('download').addEventListener('click', () => void download());
+  // The speed chosen stays for the next call opened (a new source plays at the default rate): scoring calls one after the other at 1.5×.
+  $('speed').addEventListener('change', () => {
+    const audio = $('audio');
+    audio.defaultPlaybackRate = audio.playbackRate = Number($('speed').value);
+  });
+  // Chosen from the audio control's own menu: the list says it when it offers that speed.
+  $('audio').addEventListener('ratechange', () => {
+    const option = [...$('speed').options].find((o) => Number(o.value) === $('audio').playbackRate);
+    if (option) $('speed').value = option.value;
+  });
   $('recall').addEventListener('click', () => void requestRecall());
   $('copy-sha').addEventListener('click', () => void copyHash());
   wireHolds(call);

@@ -126,6 +126,33 @@ describe('scoring an agent\'s calls one after the other', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('plays at the speed chosen, and the next call of the list at the same speed', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&from=2026-11-30T00%3A00%3A00.000Z&to=2026-12-01T00%3A00%3A00.000Z`, { pageErrors, consoleErrors: true, user: lead });
+    const rate = () => p.$eval('#audio', (el) => (el as HTMLAudioElement).playbackRate);
+    const playing = () => p.$eval('#audio', (el) => !(el as HTMLAudioElement).paused && (el as HTMLAudioElement).currentTime > 0.1);
+    try {
+      await p.fill('#agent', 'Alice Martin');
+      await p.click('#search button[type=submit]');
+      await expect.poll(() => p.textContent('#status')).toBe('3 calls match this search.');
+      await p.getByRole('button', { name: 'Open call 000007000' }).click();
+      await p.waitForSelector('#call-body:not([hidden])');
+      await p.getByLabel('Speed').selectOption('1.5');
+      await p.getByRole('button', { name: 'Play', exact: true }).click();
+      await expect.poll(playing, { timeout: 10_000 }).toBe(true);
+      expect(await rate()).toBe(1.5);
+      await p.click('#next-call');
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000007001');
+      await p.waitForSelector('#call-body:not([hidden])');
+      expect(await p.inputValue('#speed')).toBe('1.5');
+      await p.getByRole('button', { name: 'Play', exact: true }).click();
+      await expect.poll(playing, { timeout: 10_000 }).toBe(true);
+      expect(await rate()).toBe(1.5);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   it('offers no previous or next call for a call opened from a link (nothing found to step through)', async () => {
     const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=call&rid=${rid}`, { pageErrors, user: lead });
     try {
