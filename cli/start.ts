@@ -299,6 +299,7 @@ function describeCloud(cloud: LocalCloud): string {
     `  console API    ${cloud.console.apiUrl}   (Authorization: Bearer <access token>; docs/console.md)`,
     `  console sign-in ${cloud.console.cognitoEndpoint}  (Cognito stand-in: InitiateAuth USER_PASSWORD_AUTH, pool ${cloud.console.userPoolId}, client ${cloud.console.clientId})`,
     `  demo officer   ${cloud.console.demo.username} / ${cloud.console.demo.password}   (groups ${cloud.console.demo.groups.join(', ')})`,
+    `  demo listener  ${cloud.console.listener.username} / ${cloud.console.listener.password}   (groups ${cloud.console.listener.groups.join(', ')}: search and play calls only)`,
     `  replay URL     ${cloud.replayUrl}   (SigV4, service lambda, or presigned links)`,
     `  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}`,
     `  DynamoDB       ${cloud.dynamoEndpoint}  table ${cloud.table}`,

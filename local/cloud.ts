@@ -11,7 +11,7 @@ import { FrontDoorAccess, deployedEntryPoints } from './api-access.ts';
 import { startApiFunctions, type ApiFunctionName } from './api-functions.ts';
 import { startApiServer } from './api-server.ts';
 import { demoPassword, startCognitoStandIn } from './cognito-server.ts';
-import { siteGroup } from '../core/console-access.ts';
+import { listenerGroup, siteGroup } from '../core/console-access.ts';
 import { generatedSnapshot } from './function-environment.ts';
 import { FAKE_ENV } from '../infra/cfn-resolve.ts';
 import { startReplayServer, type ReplayFunction } from './replay-server.ts';
@@ -111,6 +111,8 @@ export interface ConsoleSignIn {
   userPoolId: string;
   clientId: string;
   demo: { username: string; password: string; groups: string[] };
+  /** A listener of the first site (listener-<site>): searches and plays its calls, nothing else. */
+  listener: { username: string; password: string; groups: string[] };
   /** Adds an officer (tests: a second site's officer). */
   addUser(user: { username: string; password: string; groups: string[]; temporary?: boolean }): void;
 }
@@ -228,6 +230,8 @@ async function wire(
   stops.push(() => cognito.stop());
   const demo = { username: 'demo-officer', password: demoPassword(), groups: [siteGroup(sites[0]!)] };
   cognito.addUser(demo);
+  const listener = { username: 'demo-listener', password: demoPassword(), groups: [listenerGroup(sites[0]!)] };
+  cognito.addUser(listener);
   // The replay endpoint first (its function bound once it runs): the console function's
   // environment names it, as the stack gives the console each site's replay URL.
   const bound: { replay?: ReplayFunction } = {};
@@ -282,6 +286,7 @@ async function wire(
     console: {
       ...{ apiUrl: `${api.url}/console`, pageUrl: `${api.url}/web/console.html`, cognitoEndpoint: cognito.endpoint, issuer: cognito.issuer, userPoolId: cognito.poolId, clientId: cognito.clientId },
       demo,
+      listener,
       addUser: (user) => cognito.addUser(user),
     },
     ingestErrors: s3Events.errors,

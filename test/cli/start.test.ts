@@ -172,6 +172,16 @@ describe('ferry start', () => {
     const me = await fetch(`${consoleApi}/me`, { headers: { Authorization: `Bearer ${token}` } });
     expect(me.status).toBe(200);
     expect(await me.json()).toMatchObject({ username: 'demo-officer', sites: ['demo'] });
+    // The printed demo listener signs in too, and may search and listen at the site only.
+    const [, listenerName, listenerPassword] = /demo listener +(\S+) \/ (\S+) +\(groups listener-demo: search and play calls only\)/.exec(out())!;
+    const listenerSignIn = await fetch(cognito!, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'AWSCognitoIdentityProviderService.InitiateAuth' },
+      body: JSON.stringify({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: clientId, AuthParameters: { USERNAME: listenerName, PASSWORD: listenerPassword } }),
+    });
+    const listenerToken = ((await listenerSignIn.json()) as { AuthenticationResult: { AccessToken: string } }).AuthenticationResult.AccessToken;
+    const sites = await fetch(`${consoleApi}/sites`, { headers: { Authorization: `Bearer ${listenerToken}` } });
+    expect(await sites.json()).toEqual({ sites: [{ name: 'demo', access: 'listener' }] });
     // The CLI finds it and signs its requests: an empty site is an empty answer, not a 403.
     const env = { ...process.env, FERRY_HOME: home };
     const search = spawnSync(process.execPath, [BIN, 'calls', 'search', '--site', 'site-b'], { env, encoding: 'utf8', timeout: 30_000 });
