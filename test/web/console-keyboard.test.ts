@@ -426,8 +426,10 @@ describe('the player by keyboard and screen reader', () => {
     try {
       await openCall(p, calls[0]!.rid);
       expect(await audioState(p)).toEqual({ label: 'Recording of call KEY-0001', inert: true, paused: true });
-      // Nothing to play yet: Tab goes from Play straight to Download.
+      // Nothing to play yet: Tab goes from Play past the audio, to Speed and then Download.
       await p.focus('#play');
+      await p.keyboard.press('Tab');
+      expect(await focused(p)).toBe('speed');
       await p.keyboard.press('Tab');
       expect(await focused(p)).toBe('download');
       await press(p, '#play');
