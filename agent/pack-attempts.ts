@@ -122,7 +122,6 @@ export function noticingTakenKeys(store: BlobStore): { store: BuilderStore; take
     uploadPart: (...args) => store.uploadPart(...args),
     abortMultipart: (key, id) => store.abortMultipart(key, id),
     head: (key) => store.head(key),
-    listMultipart: (prefix) => store.listMultipart(prefix),
   };
   return { store: watched, taken: () => taken };
 }

@@ -11,8 +11,11 @@ import { existsSync } from 'node:fs';
 import { readUploadProgress, recordedUploads, removeUploadProgress, type UploadProgressRecord } from './upload-progress.ts';
 
 // After a crash or kill -9: every pack the journal saw begin but not end is settled before
-// new work starts. Open multipart uploads are aborted (those the journal recorded, and any
-// the store still lists for the pack's key, covering a crash between create and journal).
+// new work starts. Open multipart uploads the journal recorded are aborted. The store is not asked
+// to list open uploads: the agent role may not (s3:ListBucketMultipartUploads cannot be scoped to a
+// site, infra/site-policies.ts), and on AWS every such request is an AccessDenied in CloudTrail. An
+// upload created but not yet journalled when the run died is ended by the bucket's lifecycle rule
+// (abortIncompleteMultipartDays).
 // A pack whose manifest made it out and verifies is counted as published; any other is
 // abandoned and its batch is shipped again (same pack id, so the catalogue sees one entry).
 // Artefacts (backups, segments, archives) are settled the same way: kept when their manifest
@@ -23,7 +26,7 @@ import { readUploadProgress, recordedUploads, removeUploadProgress, type UploadP
 export async function recoverInflight(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger): Promise<{ published: number; abandoned: number; aborted: number; kept: number }> {
   const out = { published: 0, abandoned: 0, aborted: 0, kept: 0 };
   for (const pack of journal.inflightPacks()) {
-    out.aborted += await abortUploads(store, journal, pack.packId, pack.packKey, pack.uploads, log);
+    out.aborted += await abortUploads(store, journal, pack.packId, pack.packKey, pack.uploads);
     if (await manifestHolds(store, pack.manifestKey, pack.packKey, verify, log)) {
       const manifest = parseManifest(await readAll(store, pack.manifestKey));
       // A pack found already offsite was not sent: counted found, as it would have been.
@@ -41,7 +44,7 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
     const manifest = await artefactHolds(store, art.manifestKey, art.key, verify, log);
     // An upload whose record and file hold is kept open for the next shipping of the artefact to go on with.
     const keep = manifest ? undefined : await keepOrGiveUp(store, journal.directory, art, log);
-    out.aborted += await abortUploads(store, journal, art.artefactId, art.key, art.uploads, log, keep);
+    out.aborted += await abortUploads(store, journal, art.artefactId, art.key, art.uploads, keep);
     if (keep === undefined) removeUploadProgress(journal.directory, art.artefactId);
     else {
       out.kept++;
@@ -125,30 +128,26 @@ async function keptUploadEnds(store: BlobStore, state: string, art: { artefactId
   if (!(await resumableAfterInterruption(state, art, log))) {
     return existsSync(record.file?.path ?? '') ? 'its file changed since (or no part of it was stored)' : `its file ${record.file?.path ?? ''} is gone`;
   }
-  return (await uploadListed(store, record.key, record.uploadId)) === false ? 'the store no longer has the upload (aborted, or expired by the bucket lifecycle rule)' : undefined;
+  return (await uploadOpen(store, record.key, record.uploadId, log)) === false ? 'the store no longer has the upload (aborted, or expired by the bucket lifecycle rule)' : undefined;
 }
 
-/** Whether the store lists the upload open; undefined when it cannot be told (the agent role may not list uploads on AWS). */
-async function uploadListed(store: BlobStore, key: string, uploadId: string): Promise<boolean | undefined> {
+/**
+ * Whether the store still has the upload open, asked of the upload itself (ListParts, which the
+ * agent role may ask of its own keys); undefined when it cannot be told now (the store not
+ * reached): the upload is then kept, and a later pass asks again.
+ */
+async function uploadOpen(store: BlobStore, key: string, uploadId: string, log: Logger): Promise<boolean | undefined> {
   try {
-    for await (const u of store.listMultipart(key)) if (u.key === key && u.uploadId === uploadId) return true;
-    return false;
-  } catch {
+    return await store.uploadOpen(key, uploadId);
+  } catch (error) {
+    log.info('whether a kept upload is still open cannot be told now: kept, a later pass asks again', { key, upload: uploadId, error: messageOf(error) });
     return undefined;
   }
 }
 
-/** Aborts the uploads the journal recorded for an object and any the store still lists for its key, but `keep`. */
-async function abortUploads(store: BlobStore, journal: Journal, id: string, key: string, known: string[], log: Logger, keep?: string): Promise<number> {
+/** Aborts the uploads the journal recorded for an object, but `keep`. */
+async function abortUploads(store: BlobStore, journal: Journal, id: string, key: string, known: string[], keep?: string): Promise<number> {
   const uploads = new Set(known);
-  try {
-    for await (const u of store.listMultipart(key)) if (u.key === key) uploads.add(u.uploadId);
-  } catch (error) {
-    // The agent's role may not list uploads (by design: it writes, it does not browse), so on AWS
-    // this is every recovery, not a fault: those the journal knows are aborted, and the bucket's
-    // lifecycle ends any other (abortIncompleteMultipartDays). Logged at info.
-    log.info('open uploads cannot be listed here (the agent role may not list): aborting those the journal knows; the bucket lifecycle ends any other', { id, error: messageOf(error) });
-  }
   if (keep !== undefined) uploads.delete(keep);
   for (const uploadId of uploads) {
     await store.abortMultipart(key, uploadId);

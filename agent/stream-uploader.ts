@@ -6,7 +6,6 @@ import { resendAfterCut } from './network-cut.ts';
 import { PartPool } from './part-pool.ts';
 import { sharedPartHasher, type ByteRange, type PartHashing } from './part-hasher.ts';
 import { heldPart, type ResumePlan } from './upload-resume.ts';
-import { abortOthers } from './upload-strays.ts';
 
 // Streams bytes into one object: from a source file into a part buffer and from there to the
 // store, with no temporary copy on the site's disk. Part buffers come from a PartPool: the
@@ -65,7 +64,7 @@ export interface UploadResult {
 }
 
 export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'> &
-  Partial<Pick<BlobStore, 'head' | 'listMultipart'>> & { readonly features?: BlobStore['features'] };
+  Partial<Pick<BlobStore, 'head'>> & { readonly features?: BlobStore['features'] };
 
 /** The put options of an object's own retention, if it has one. */
 export function lockOptions(lock: StreamUploaderOptions['lock']): Pick<PutOptions, 'retainUntil' | 'lockMode'> {
@@ -88,8 +87,6 @@ export class StreamUploader {
   /** This upload's object hash on the hasher. */
   private readonly stream: number;
   private uploadId: string | undefined;
-  /** A create was sent: its upload, or strays of lost answers, may exist even without an id. */
-  private createSent = false;
   private partNumber = 0;
   private readonly parts: CompletedPart[] = [];
   private readonly partMd5s: Buffer[] = [];
@@ -197,11 +194,11 @@ export class StreamUploader {
       this.uploadId = this.options.resume.uploadId;
       await this.options.onUploadStarted?.(this.uploadId);
     } else if (this.uploadId === undefined) {
-      this.createSent = true;
       this.uploadId = await this.store.createMultipart(this.options.key, { contentType: this.options.contentType, storageClass: this.options.storageClass, ...lockOptions(this.options.lock) });
+      // A lost answer to a create the store carried out makes the SDK create a second upload, whose
+      // id only a listing of open uploads would tell; the agent role may not list them (IAM cannot
+      // scope that to a site, infra/site-policies.ts): the bucket's lifecycle rule ends the stray.
       await this.options.onUploadStarted?.(this.uploadId);
-      // A lost answer to a create the store carried out makes the SDK create a second upload.
-      await abortOthers(this.store, this.options.key, this.uploadId);
     }
     const buffer = this.buffer as Buffer;
     const body = buffer.subarray(0, this.fill);
@@ -393,7 +390,6 @@ export class StreamUploader {
       await this.options.onUploadEnded?.(this.uploadId);
       this.finished = true;
     }
-    // A create whose every answer was lost still left uploads at the key: find and abort them.
-    if (this.createSent) await abortOthers(this.store, this.options.key);
+    // A create whose every answer was lost may have left uploads at the key: the bucket's lifecycle rule ends them.
   }
 }

@@ -23,7 +23,8 @@ export type BlobStoreMethod =
   | 'uploadPart'
   | 'completeMultipart'
   | 'abortMultipart'
-  | 'listMultipart';
+  | 'listMultipart'
+  | 'uploadOpen';
 
 /** Which calls a fault applies to, by key (for list and listMultipart: by prefix). */
 export type KeyMatch = (key: string) => boolean;
@@ -169,6 +170,10 @@ export class FaultyBlobStore implements BlobStore {
 
   abortMultipart(key: string, uploadId: string): Promise<void> {
     return this.call('abortMultipart', key, () => this.inner.abortMultipart(key, uploadId));
+  }
+
+  uploadOpen(key: string, uploadId: string): Promise<boolean> {
+    return this.call('uploadOpen', key, () => this.inner.uploadOpen(key, uploadId));
   }
 
   listMultipart(prefix: string): AsyncIterable<MultipartUpload> {

@@ -181,6 +181,10 @@ export class MemoryBlobStore implements BlobStore {
     this.uploads.delete(uploadId);
   }
 
+  async uploadOpen(key: string, uploadId: string): Promise<boolean> {
+    return this.uploads.get(uploadId)?.key === key;
+  }
+
   async *listMultipart(prefix: string): AsyncIterable<MultipartUpload> {
     const open = [...this.uploads.entries()]
       .filter(([, upload]) => upload.key.startsWith(prefix))

@@ -115,8 +115,14 @@ export interface BlobStore {
   completeMultipart(key: string, uploadId: string, parts: CompletedPart[], options?: { ifNoneMatch?: boolean }): Promise<{ etag?: string }>;
   /** Discards an upload and its parts; aborting an unknown or finished upload succeeds (idempotent). */
   abortMultipart(key: string, uploadId: string): Promise<void>;
-  /** Uploads begun and neither completed nor aborted, under prefix. */
+  /** Uploads begun and neither completed nor aborted, under prefix. Not for the agent: its role may not list them (infra/site-policies.ts). */
   listMultipart(prefix: string): AsyncIterable<MultipartUpload>;
+  /**
+   * Whether the upload `uploadId` of `key` is still open (S3 ListParts, which an agent role may
+   * ask of its own keys): false when the store no longer has it (NoSuchUpload: aborted, completed,
+   * or ended by the bucket's lifecycle rule).
+   */
+  uploadOpen(key: string, uploadId: string): Promise<boolean>;
 }
 
 /** One recording as the catalogue knows it: enough to find it and to replay it from its pack. */

@@ -21,8 +21,9 @@ import { bucketArn, objectsArn, viaService } from './names.ts';
 //
 // Not granted on purpose: s3:ListBucketMultipartUploads. IAM has no prefix condition for it
 // (s3:prefix applies to ListBucket only), so granting it would list other sites' in-flight keys.
-// The agent aborts the uploads its journal recorded (agent/recover.ts tolerates a refused
-// listing) and the bucket's lifecycle aborts any orphan after a few days.
+// The agent never lists open uploads: it aborts the uploads its journal recorded, asks whether a
+// kept one is still open with ListParts on its id (granted below, AbortOwnUploads), and the
+// bucket's lifecycle aborts any orphan after a few days.
 
 export interface SiteScope {
   site: string;

@@ -22,7 +22,7 @@ const { createLockHandlers } = require('./s3-lock-handlers.cjs');
 const { sendError, sendXml, xmlEscape } = require('./s3-http.cjs');
 const { fixListedStorageClasses, listVersions } = require('./s3-listing.cjs');
 const { byteCompare, patchDelete, patchListing } = require('./s3-store.cjs');
-const { forgetSlot } = require('./s3-parts.cjs');
+const { forgetSlot, storedPart } = require('./s3-parts.cjs');
 const { applyLifecycle, createClock } = require('./s3-tiers.cjs');
 const { createVersions } = require('./s3-versions.cjs');
 
@@ -109,7 +109,39 @@ async function uploadOperation(ctx, next, { handlers, bucket, key, uploadDir }) 
   // UploadPartCopy: s3rver stores the part as a file, which must then win over a slot (s3-parts.cjs).
   if (ctx.method === 'PUT' && Number.isInteger(Number(ctx.query.partNumber))) forgetSlot(uploadDir, Number(ctx.query.partNumber));
   if (ctx.method === 'POST') return handlers.complete(ctx, bucket, key);
+  if (ctx.method === 'GET') return listParts(ctx, bucket, key, uploadDir);
   await next();
+}
+
+/** ListParts (s3rver lacks it): the parts stored so far, in number order, from `part-number-marker`, at most `max-parts`. */
+async function listParts(ctx, bucket, key, uploadDir) {
+  const marker = Number(ctx.query['part-number-marker'] ?? 0);
+  const max = Math.min(Number(ctx.query['max-parts'] ?? 1000), 1000);
+  const numbers = fs
+    .readdirSync(uploadDir)
+    .map((name) => /^(\d+)\.md5$/.exec(name)?.[1])
+    .filter((n) => n !== undefined)
+    .map(Number)
+    .filter((n) => n > marker)
+    .sort((a, b) => a - b);
+  const page = numbers.slice(0, max);
+  const items = [];
+  for (const n of page) {
+    const stored = await storedPart(uploadDir, n);
+    if (!stored) continue;
+    const md5 = fs.readFileSync(path.join(uploadDir, `${n}.md5`), 'utf8');
+    const modified = fs.statSync(path.join(uploadDir, `${n}.md5`)).mtime.toISOString();
+    items.push(`<Part><PartNumber>${n}</PartNumber><LastModified>${modified}</LastModified><ETag>"${md5}"</ETag><Size>${stored.size}</Size></Part>`);
+  }
+  const truncated = numbers.length > page.length;
+  sendXml(
+    ctx,
+    200,
+    '<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      `<Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${xmlEscape(String(ctx.query.uploadId))}</UploadId>` +
+      `<PartNumberMarker>${marker}</PartNumberMarker><NextPartNumberMarker>${page.at(-1) ?? marker}</NextPartNumberMarker>` +
+      `<MaxParts>${max}</MaxParts><IsTruncated>${truncated}</IsTruncated><StorageClass>STANDARD</StorageClass>${items.join('')}</ListPartsResult>`,
+  );
 }
 
 /**

@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { BlobStore } from '../../core/ports.ts';
 import { treePackKey } from '../../core/layout.ts';
 import { SourceChangedError } from '../../core/errors.ts';
-import { PackBuilder } from '../pack-builder.ts';
+import { PackBuilder, type BuilderStore } from '../pack-builder.ts';
 import type { PartPool } from '../part-pool.ts';
 import { verifyObject, type VerifyMode } from '../verify.ts';
 import { writeFileAtomicAsync } from '../state/atomic-file.ts';
@@ -64,36 +64,6 @@ const inflightFile = (dir: string) => join(dir, 'inflight.json');
 /** The first small-file pack of a snapshot is closed at this size (or the source's target, when smaller). */
 export const FIRST_PACK_BYTES = 8 * 1024 * 1024;
 
-/**
- * The store as tree packs use it. A site's agent role may not list multipart uploads (IAM has
- * no prefix condition for it: infra/site-policies.ts), so a refused listing lists nothing:
- * uploads are aborted by the ids `inflight.json` recorded, and the bucket's lifecycle aborts
- * any orphan a lost create answer left.
- */
-export function treeStore(store: BlobStore): BlobStore {
-  return {
-    features: store.features,
-    put: (...a) => store.put(...a),
-    head: (...a) => store.head(...a),
-    get: (...a) => store.get(...a),
-    list: (...a) => store.list(...a),
-    delete: (...a) => store.delete(...a),
-    createMultipart: (...a) => store.createMultipart(...a),
-    uploadPart: (...a) => store.uploadPart(...a),
-    completeMultipart: (...a) => store.completeMultipart(...a),
-    abortMultipart: (...a) => store.abortMultipart(...a),
-    async *listMultipart(prefix) {
-      const found = [];
-      try {
-        for await (const u of store.listMultipart(prefix)) found.push(u);
-      } catch {
-        return;
-      }
-      yield* found;
-    },
-  };
-}
-
 /** A pack's members as the content index records them, from their hex hashes. */
 const membersOf = (members: [string, number][]) => members.map(([sha, offset]) => ({ sha256: Buffer.from(sha, 'hex'), offset }));
 
@@ -137,7 +107,7 @@ export class TreePacker {
     this.inflight[key] = { no, uploadIds: [] };
     // Durable before the pack's first request (journalFirst), not before the walk goes on.
     const journalled = this.saveInflight();
-    const builder = new PackBuilder(journalFirst(treeStore(this.ctx.store), journalled), {
+    const builder = new PackBuilder(journalFirst(this.ctx.store, journalled), {
       key,
       partSize: this.ctx.partSize,
       partConcurrency: this.ctx.partConcurrency,
@@ -245,9 +215,13 @@ export class TreePacker {
 }
 
 /** The store with the pack's first request (a PUT or the start of a multipart upload) made only once `journalled` has landed. */
-function journalFirst(store: BlobStore, journalled: Promise<void>): BlobStore {
+function journalFirst(store: BlobStore, journalled: Promise<void>): BuilderStore {
   return {
-    ...store,
+    features: store.features,
+    head: (...a) => store.head(...a),
+    uploadPart: (...a) => store.uploadPart(...a),
+    completeMultipart: (...a) => store.completeMultipart(...a),
+    abortMultipart: (...a) => store.abortMultipart(...a),
     put: async (...a) => {
       await journalled;
       return store.put(...a);
@@ -261,7 +235,10 @@ function journalFirst(store: BlobStore, journalled: Promise<void>): BlobStore {
 
 /**
  * After a run that was killed: a pack that reached its commit and is in the store whole is
- * adopted (its contents recorded, so they are not stored twice); every other upload is aborted.
+ * adopted (its contents recorded, so they are not stored twice); every upload `inflight.json`
+ * recorded is aborted. Open uploads are not listed: a site's agent role may not (IAM has no prefix
+ * condition for s3:ListBucketMultipartUploads, infra/site-policies.ts), and the bucket's lifecycle
+ * rule ends one a kill between its create and its record left.
  * Uploads are aborted first and the key looked at after: a complete the killed process had
  * already sent can still be carried out by the store, and only once the uploads are gone does
  * the key say for good whether the pack exists.
@@ -272,7 +249,6 @@ export async function recoverInflightPacks(ctx: Pick<PackerContext, 'store' | 'd
   let aborted = 0;
   for (const [key, pack] of Object.entries(inflight)) {
     for (const id of pack.uploadIds) await ctx.store.abortMultipart(key, id);
-    for await (const u of treeStore(ctx.store).listMultipart(key)) if (u.key === key && !pack.uploadIds.includes(u.uploadId)) await ctx.store.abortMultipart(key, u.uploadId);
     const info = pack.members ? await ctx.store.head(key) : undefined;
     if (info && pack.members) {
       const hash = createHash('sha256');

@@ -8,7 +8,7 @@ import { StreamUploader } from '../stream-uploader.ts';
 import { verifyObject } from '../verify.ts';
 import { ContentIndex } from './content-index.ts';
 import { seedOrWarn } from './content-seed.ts';
-import { recoverInflightPacks, treeStore } from './packer.ts';
+import { recoverInflightPacks } from './packer.ts';
 import type { TreeSnapshotContext } from './snapshot.ts';
 import type { LastSnapshot } from './last-snapshot.ts';
 import { TreeVanishedError } from './walk.ts';
@@ -31,7 +31,7 @@ export async function rootIdentity(path: string): Promise<{ dev: bigint; ino: bi
 
 /** Publishes the index (header line, then the entries written during the walk) and returns where it is. */
 export async function publishIndex(ctx: TreeSnapshotContext, key: string, header: object, bodyFile: string) {
-  const uploader = new StreamUploader(treeStore(ctx.store), { key, partSize: ctx.partSize, partConcurrency: ctx.partConcurrency, pool: ctx.pool, contentType: 'application/gzip' });
+  const uploader = new StreamUploader(ctx.store, { key, partSize: ctx.partSize, partConcurrency: ctx.partConcurrency, pool: ctx.pool, contentType: 'application/gzip' });
   try {
     await uploader.write(gzipSync(`${JSON.stringify(header)}\n`));
     const file = await open(bodyFile, 'r');

@@ -319,6 +319,23 @@ function multipartTests(t: ContractContext): void {
       expect(await store.head(key)).toBeUndefined();
     });
 
+    it('uploadOpen tells an open upload (with or without parts) from one aborted, completed, unknown or of another key', async () => {
+      const prefix = fresh();
+      const key = `${prefix}asked.tar`;
+      const uploadId = await store.createMultipart(key);
+      expect(await store.uploadOpen(key, uploadId)).toBe(true);
+      await store.uploadPart(key, uploadId, 1, Buffer.from('partial'));
+      expect(await store.uploadOpen(key, uploadId)).toBe(true);
+      expect(await store.uploadOpen(`${prefix}other.tar`, uploadId)).toBe(false);
+      expect(await store.uploadOpen(key, 'unknown-upload-id')).toBe(false);
+      await store.abortMultipart(key, uploadId);
+      expect(await store.uploadOpen(key, uploadId)).toBe(false);
+
+      const done = await store.createMultipart(key);
+      await store.completeMultipart(key, done, [await store.uploadPart(key, done, 1, Buffer.from('whole'))]);
+      expect(await store.uploadOpen(key, done)).toBe(false);
+    });
+
     it('completing or adding to an unknown upload throws NotFoundError', async () => {
       const key = `${fresh()}unknown.tar`;
       await expect(store.completeMultipart(key, 'unknown-upload-id', [{ partNumber: 1, etag: '"0"' }])).rejects.toBeInstanceOf(NotFoundError);
