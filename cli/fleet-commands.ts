@@ -4,6 +4,7 @@ import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts'
 import { DynamoPurgeWatchStore } from '../adapters/dynamo-deadman.ts';
 import { DynamoPurgeRunStore } from '../adapters/dynamo-purge-runs.ts';
 import { DynamoRunStore } from '../adapters/dynamo-runs.ts';
+import { DynamoErasureStore } from '../adapters/dynamo-erasures.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { formatDuration } from '../core/alert-text.ts';
 import { passRunningText } from '../core/fleet-pass.ts';
@@ -21,8 +22,8 @@ import { NoCloudError, readLocalCloud } from './cloud.ts';
 // operator's credentials, or the local cloud's).
 
 /** The table's readers: window runs, and each site's purge runs and the switch's watch of them. */
-function tableReaders(doc: ConstructorParameters<typeof DynamoRunStore>[0], table: string): Pick<FleetReadDeps, 'runs' | 'purge'> {
-  return { runs: new DynamoRunStore(doc, table), purge: { purgeRuns: new DynamoPurgeRunStore(doc, table), purgeWatch: new DynamoPurgeWatchStore(doc, table) } };
+function tableReaders(doc: ConstructorParameters<typeof DynamoRunStore>[0], table: string): Pick<FleetReadDeps, 'runs' | 'purge' | 'erasures'> {
+  return { runs: new DynamoRunStore(doc, table), purge: { purgeRuns: new DynamoPurgeRunStore(doc, table), purgeWatch: new DynamoPurgeWatchStore(doc, table) }, erasures: new DynamoErasureStore(doc, table) };
 }
 
 export function fleetTarget(env: NodeJS.ProcessEnv = process.env): FleetReadDeps {

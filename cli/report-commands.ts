@@ -63,7 +63,7 @@ export function registerReportCommands(program: Command): void {
       const day = opts.date ?? siteReportDay(new Date(), timeZone ?? 'UTC');
       assertDay(day);
       const target = catalogueTarget();
-      const r = await dailyReport(target, opts.site, day, { signals: heartbeatSignals(target.blobs), ...(timeZone ? { timeZone } : {}), ...(retired ? { retired } : {}) });
+      const r = await dailyReport(target, opts.site, day, { signals: heartbeatSignals(target.blobs), erasures: target.erasures, ...(timeZone ? { timeZone } : {}), ...(retired ? { retired } : {}) });
       const key = opts.store ? await storeDailyReport(target.blobs, r) : undefined;
       process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : renderDailyReport(r));
       if (key) process.stderr.write(`kept as ${key}\n`);

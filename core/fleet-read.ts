@@ -7,6 +7,8 @@ import { heartbeatListing, latestHeartbeat, otherAgentsHeartbeats, type Heartbea
 import type { Alert, Notifier } from './ports.ts';
 import { readRefusedAgents } from './refused-agent.ts';
 import type { RunStore } from './window.ts';
+import { readOverdueErasures } from './erasure-overdue.ts';
+import type { ErasureStore } from './erasure-items.ts';
 
 export { heartbeatAsOf, heartbeatListing, latestHeartbeat, readHeartbeat } from './heartbeat-read.ts';
 
@@ -36,6 +38,8 @@ export interface FleetReadDeps {
   runs: Pick<RunStore, 'recentRuns'>;
   /** Where each site's purge runs and the switch's purge watch are read; absent, rows carry no purge (the switch's own pass reads them itself). */
   purge?: FleetPurgeReadDeps;
+  /** Where each site's erasure requests are read (one Query): one pending for over a week is named on its row; absent, rows carry none (the dead-man's switch). */
+  erasures?: Pick<ErasureStore, 'listErasures'>;
 }
 
 /**
@@ -60,17 +64,18 @@ async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number, 
 }
 
 async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date, withShipper: boolean): Promise<FleetSiteInput> {
-  const [heartbeats, refused, runs, purge] = await Promise.all([
+  const [heartbeats, refused, runs, purge, erasures] = await Promise.all([
     siteHeartbeats(deps.blobs, site.name, now.getTime(), withShipper),
     // Records that cannot be listed leave the row judged by its heartbeats, with a warning: never SILENT for it (the switch would page a site that writes).
     readRefusedAgents(deps.blobs, site.name, now.getTime()).catch((error: unknown) => ({ refused: [], ignored: [], problem: `cannot list the site's refused agents' records (an old primary back after a failover would be named here): ${messageOf(error)}` })),
     deps.runs.recentRuns(site.name, 1),
     deps.purge ? readSitePurge(deps.purge, site.name, site.purgeCron) : undefined,
+    deps.erasures ? readOverdueErasures(deps.erasures, site.name, now.getTime()) : undefined,
   ]);
   const ignored = [...(heartbeats.ignoredHeartbeats ?? []), ...refused.ignored];
   return {
     site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, ...(site.retired ? { retired: site.retired } : {}),
-    ...heartbeats, ...(ignored.length ? { ignoredHeartbeats: ignored } : {}), ...(refused.refused.length ? { refusedAgents: refused.refused } : {}), ...('problem' in refused ? { refusedUnread: refused.problem } : {}), lastRun: runs[0], ...(purge ? { purge } : {}),
+    ...heartbeats, ...(ignored.length ? { ignoredHeartbeats: ignored } : {}), ...(refused.refused.length ? { refusedAgents: refused.refused } : {}), ...('problem' in refused ? { refusedUnread: refused.problem } : {}), lastRun: runs[0], ...(purge ? { purge } : {}), ...(erasures ? { erasures } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { passRunningSchema, passStoppedText, type PassRunning } from './fleet-pa
 import { unnamedLossSchema } from './fleet-losses.ts';
 import { shippedTotalsSchema } from './fleet-shipped.ts';
 import { purgeLateReasons, purgeWarnReasons, type FleetPurge } from './fleet-purge.ts';
+import { overdueErasureText, type OverdueErasure } from './erasure-overdue.ts';
 import type { RunOutcome, RunRecord } from './window.ts';
 import { missedWindow, stuckWindow, WINDOW_MAX_MINUTES } from './fleet-window.ts';
 import { HEARTBEAT_KEEP_DAYS } from './heartbeat-key.ts';
@@ -161,6 +162,8 @@ export interface FleetSiteInput {
   refusedUnread?: string;
   /** Which agent ships the site, since when, and which shipped it before (core/fleet-handover.ts). */
   shipper?: FleetShipper;
+  /** The site's erasure requests pending past ERASURE_WARN_DAYS, or why they could not be read (core/erasure-overdue.ts). */
+  erasures?: { overdue?: OverdueErasure[]; problem?: string };
 }
 
 export interface FleetSourceRow extends HeartbeatSource {
@@ -194,6 +197,8 @@ export interface FleetRow {
   purge?: FleetPurge;
   /** Agents refused as the site and still shown (not older than REFUSED_SHOW_HOURS, their host not running a new state directory since): each a critical reason. */
   refusedAgents?: RefusedAgent[];
+  /** Erasure requests pending past ERASURE_WARN_DAYS (7): each a warning reason, a critical one past ERASURE_CRITICAL_DAYS (25). */
+  overdueErasures?: OverdueErasure[];
 }
 
 const ageSeconds = (at: string, now: Date) => Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000));
@@ -344,11 +349,20 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const refused = shownRefused(input, now);
   if (refused.length) row.refusedAgents = refused;
   const warn = [...refused.map((r) => `critical: ${refusedAgentText(r)}`), ...(input.refusedUnread ? [input.refusedUnread] : []), ...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
+  const overdue = input.erasures?.overdue ?? [];
+  if (overdue.length) row.overdueErasures = overdue;
+  warn.push(...erasureReasons(input));
   if (input.ignoredHeartbeats?.length) warn.push(`heartbeat object(s) not believed, passed over: ${input.ignoredHeartbeats.join(', ')} (written with this site's agent credentials: find out who wrote them, and have an administrator remove them)`);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';
   row.reasons = [...silent, ...late, ...warn];
   return row;
+}
+
+/** What overdue erasure requests add to a site's warnings: each one (`critical: ` past ERASURE_CRITICAL_DAYS), or why they could not be read. */
+function erasureReasons(input: FleetSiteInput): string[] {
+  if (input.erasures?.problem) return [input.erasures.problem];
+  return (input.erasures?.overdue ?? []).map((e) => `${e.severity === 'critical' ? 'critical: ' : ''}${overdueErasureText(e, input.site)}`);
 }
 
 /** Worst first: by state, then the longest silence, then site name. */

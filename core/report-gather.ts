@@ -6,6 +6,8 @@ import { dayBounds, drillPrefix, utcDaysCovering, within } from './report-keys.t
 import { gatherPacks, uncataloguedPacks } from './report-packs.ts';
 import type { AgentSignals, DrillResult, ExpectedSource, SiteDayFacts } from './report.ts';
 import { readScrubs, type ScrubResult } from './verify.ts';
+import { readOverdueErasures } from './erasure-overdue.ts';
+import type { ErasureStore } from './erasure-items.ts';
 
 // The daily report's facts of one site's day, read from the catalogue and the bucket
 // (core/report.ts judges them).
@@ -27,6 +29,8 @@ export interface GatherOptions {
   lookbackDays?: number;
   /** The first day (YYYY-MM-DD) the site no longer ships (the deployment's `retired`): its reports from that day on say RETIRED. */
   retired?: string;
+  /** Where the site's erasure requests are read: one pending past ERASURE_WARN_DAYS is named (core/erasure-overdue.ts). */
+  erasures?: Pick<ErasureStore, 'listErasures'>;
 }
 
 async function gatherSnapshots(catalogue: Pick<CatalogueStore, 'listSnapshots'>, site: string, start: number, judged: number, expected: Map<string, ExpectedSource>) {
@@ -79,6 +83,14 @@ async function dayChecks(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, s
   return { scrubs, drills };
 }
 
+/** The site's erasure requests pending past ERASURE_WARN_DAYS when the day is judged, or why they could not be read. */
+async function overdueFacts(store: GatherOptions['erasures'], site: string, judged: number): Promise<Pick<SiteDayFacts, 'erasures' | 'erasuresUnread'>> {
+  if (!store) return {};
+  const read = await readOverdueErasures(store, site, judged);
+  if (read.problem !== undefined) return { erasuresUnread: read.problem };
+  return read.overdue.length ? { erasures: read.overdue } : {};
+}
+
 /** Reads what the catalogue and the bucket hold about one site's day. */
 export async function gatherSiteDay(
   deps: { blobs: Pick<BlobStore, 'list' | 'get' | 'head'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & Partial<Pick<CatalogueStore, 'getPack'>> },
@@ -120,6 +132,7 @@ export async function gatherSiteDay(
   }
 
   const { scrubs, drills } = await dayChecks(deps.blobs, site, start, end);
+  const erasures = await overdueFacts(options.erasures, site, judged);
 
   return {
     site,
@@ -138,6 +151,7 @@ export async function gatherSiteDay(
     ...(signals ? { signals } : {}),
     scrubs,
     drills,
+    ...erasures,
     ...(options.retired !== undefined && day >= options.retired ? { retired: options.retired } : {}),
   };
 }

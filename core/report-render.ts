@@ -56,15 +56,25 @@ export function renderDailyReport(r: DailyReport): string {
   // Warnings are listed, not judged: the verdict stands (a critical alert is among the problems).
   const warnings = (r.alerts ?? []).filter((a) => a.severity === 'warning');
   if (warnings.length > 0) lines.push('', "  warnings the agent held open in the day (listed; they do not change the day's status):", ...warnings.map((a) => `          - ${alertOpen(a)}: ${a.subject}`));
+  lines.push(...erasureLines(r.erasures));
   // The problems of the site as a whole (nothing arrived at all, …), which no source line carries.
   const bySource = new Set([...r.sources.flatMap((s) => s.problems), ...(r.drills ?? []).flatMap((d) => d.problems)]);
-  const siteProblems = r.problems.filter((p) => !p.startsWith('scrub: ') && !p.startsWith('drill ') && !bySource.has(p) && !r.sources.some((s) => s.problems.some((q) => p.endsWith(q))));
+  const siteProblems = r.problems.filter((p) => !p.startsWith('scrub: ') && !p.startsWith('drill ') && !p.startsWith('erasure: ') && !bySource.has(p) && !r.sources.some((s) => s.problems.some((q) => p.endsWith(q))));
   if (siteProblems.length > 0) lines.push('', ...siteProblems.map((p) => `  - ${p}`));
   // A day judged long after it is judged on what the store holds now: what the retention purge deleted since reads as never shipped.
   if (r.status !== 'FULL' && r.status !== 'RETIRED' && r.status !== 'NOT-STARTED' && Date.parse(r.generatedAt) - dayBounds(r.day, r.timeZone).end > LATE_REPORT_DAYS * 24 * HOUR) {
     lines.push('', `  note: computed ${r.generatedAt.slice(0, 10)} from what the store holds now; packs the retention purge deleted since read as never shipped (\`ferry audit search --site ${r.site} --action purge\`), and the report stored that day is under reports/${r.site}/daily/`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Data subjects' erasure requests pending past ERASURE_WARN_DAYS: critical ones (a problem of the day) first. */
+function erasureLines(e: DailyReport['erasures']): string[] {
+  if (!e) return [];
+  const lines = ['', "  data subjects' erasure requests pending for over a week (a month is allowed to answer one):"];
+  for (const o of e.overdue) lines.push(`          - ${o.severity === 'critical' ? 'CRITICAL' : 'warning'}: ${o.text}`);
+  if (e.unread) lines.push(`          - ${e.unread}`);
+  return lines;
 }
 
 /** Which day the report judges when the site's day is not UTC's: midnight to midnight in its zone, with the instants and the hours (23 or 25 when the clocks change). */

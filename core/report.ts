@@ -3,6 +3,7 @@ import type { ArtefactEntry, BlobStore } from './ports.ts';
 import { dailyReportKey, dayBounds, putOnce } from './report-keys.ts';
 import { gatherSiteDay, type GatherOptions } from './report-gather.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
+import { overdueErasureText, type OverdueErasure } from './erasure-overdue.ts';
 
 export { dayBounds } from './report-keys.ts';
 export { gatherSiteDay, type GatherOptions } from './report-gather.ts';
@@ -120,6 +121,10 @@ export interface SiteDayFacts {
   drills: DrillResult[];
   /** The site is retired from this day (YYYY-MM-DD) on, and the day is one of them: nothing is expected of it. */
   retired?: string;
+  /** The site's erasure requests pending past ERASURE_WARN_DAYS when the day is judged (core/erasure-overdue.ts). */
+  erasures?: OverdueErasure[];
+  /** Why the site's erasure requests could not be read. */
+  erasuresUnread?: string;
 }
 
 /**
@@ -165,6 +170,12 @@ export interface DailyReport {
   shipped?: ShippedInDay & { olderPacks: number; olderThan: string };
   /** The agents (host, id, first and last heartbeat in the day) that wrote as the site in the day, when more than one did: a failover, a host rebuilt. */
   agents?: DayAgent[];
+  /**
+   * The site's erasure requests pending past ERASURE_WARN_DAYS (7) when the day was judged, each
+   * with its words: one past ERASURE_CRITICAL_DAYS (25) is a problem too (`erasure: …`), a warning
+   * only listed. `unread`: why they could not be read (listed).
+   */
+  erasures?: { overdue: (OverdueErasure & { text: string })[]; unread?: string };
   /** A NOT-STARTED report: when the site's first heartbeat was written (after the day), and the batches it found already waiting since the day or before (the recorder's, before the agent ran). */
   notStarted?: { firstHeartbeatAt: string; waiting?: AgentSignals['unshipped'] };
 }
@@ -178,6 +189,15 @@ function scrubSummary(scrubs: ScrubResult[]): DailyReport['scrub'] {
   return { runs: scrubs.length, objects: scrubs.reduce((n, s) => n + s.objects, 0), problems, ...(cutShort ? { cutShort } : {}) };
 }
 
+/** The site's overdue erasure requests as the report carries them; none when none is overdue and they were read. */
+function erasuresOfDay(f: SiteDayFacts): Pick<DailyReport, 'erasures'> {
+  if (!f.erasures?.length && !f.erasuresUnread) return {};
+  return { erasures: { overdue: (f.erasures ?? []).map((e) => ({ ...e, text: overdueErasureText(e, f.site) })), ...(f.erasuresUnread ? { unread: f.erasuresUnread } : {}) } };
+}
+
+/** The problems the overdue erasure requests make: each critical one (past ERASURE_CRITICAL_DAYS). */
+const erasureProblems = (r: Pick<DailyReport, 'erasures'>): string[] => (r.erasures?.overdue ?? []).filter((o) => o.severity === 'critical').map((o) => `erasure: ${o.text}`);
+
 /** Reasons a retired site's report is not RETIRED: damage to what it keeps (scrub, drills) and calls no search finds. */
 function retiredProblems(f: SiteDayFacts): string[] {
   const problems: string[] = [];
@@ -185,6 +205,7 @@ function retiredProblems(f: SiteDayFacts): string[] {
   for (const c of f.uncataloguedCopies ?? []) problems.push(`${c.source}: ${c.key} shipped but not in the catalogue (its ingest failed): no restore plan or listing finds it; run \`ferry catalogue rebuild --site ${f.site}\``);
   for (const s of f.scrubs) for (const p of s.problems) problems.push(`scrub: ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
   for (const d of f.drills) for (const p of d.problems) problems.push(`drill ${d.source}: ${p}`);
+  problems.push(...erasureProblems(erasuresOfDay(f)));
   return problems;
 }
 
@@ -196,6 +217,7 @@ function computeRetiredReport(f: SiteDayFacts & { retired: string }, generatedAt
   const problems = retiredProblems(f);
   const scrub = scrubSummary(f.scrubs);
   const drills = f.drills.length > 0 ? f.drills.map((d) => ({ source: d.source, ok: d.ok, ...(d.target ? { target: d.target } : {}), problems: d.problems })) : undefined;
+  const erasures = erasuresOfDay(f);
   return {
     format: DAILY_REPORT_FORMAT,
     site: f.site,
@@ -208,6 +230,7 @@ function computeRetiredReport(f: SiteDayFacts & { retired: string }, generatedAt
     retired: { since: f.retired, arrived: f.packs.length + f.artefacts.length + f.snapshots.length },
     ...(scrub ? { scrub } : {}),
     ...(drills ? { drills } : {}),
+    ...erasures,
   };
 }
 
@@ -268,6 +291,8 @@ function judgeDay(f: SiteDayFacts, generatedAt: string): DailyReport {
     for (const d of f.drills) for (const p of d.problems) problems.push(`drill ${d.source}: ${p}`);
   }
   problems.push(...alertProblems(f, undefined));
+  const erasures = erasuresOfDay(f);
+  problems.push(...erasureProblems(erasures));
   // Nothing owed either (no loss, no damage, no critical alert): no failure, and said as it is.
   if (first !== undefined && problems.length === 0) return notStartedReport(f, first, generatedAt);
   if (f.expected.length === 0) problems.unshift('no source of this site has ever shipped anything');
@@ -285,6 +310,7 @@ function judgeDay(f: SiteDayFacts, generatedAt: string): DailyReport {
     ...(scrub ? { scrub } : {}),
     ...(drills ? { drills } : {}),
     ...(f.signals?.alerts?.length ? { alerts: f.signals.alerts } : {}),
+    ...erasures,
     ...agentsOfDay(f),
     ...shipped,
   };

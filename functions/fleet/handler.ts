@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DynamoPurgeWatchStore } from '../../adapters/dynamo-deadman.ts';
 import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
+import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { readFleet, type FleetReadDeps, type FleetSiteConfig } from '../../core/fleet-read.ts';
 import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
@@ -45,7 +46,8 @@ export function loadFleetDeps(env: Record<string, string | undefined>): FleetHan
   const { doc, blobs } = baseClients(cfg);
   // Each site's purge: its newest run (a Query) and the dead-man's switch's watch of it (a GetItem of DEADMAN#{site}, sk=purge).
   const purge = { purgeRuns: new DynamoPurgeRunStore(doc, cfg.TABLE), purgeWatch: new DynamoPurgeWatchStore(doc, cfg.TABLE) };
-  return { sites: cfg.FLEET_SITES, blobs, runs: new DynamoRunStore(doc, cfg.TABLE), purge, clock: systemClock };
+  // Each site's erasure requests (a Query of ERASE#{site}): one pending for over a week is named on its row.
+  return { sites: cfg.FLEET_SITES, blobs, runs: new DynamoRunStore(doc, cfg.TABLE), purge, erasures: new DynamoErasureStore(doc, cfg.TABLE), clock: systemClock };
 }
 
 export const handler = lazyHandler(() => createHandler(loadFleetDeps(process.env)));

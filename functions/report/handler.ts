@@ -18,6 +18,8 @@ import { jsonLog, type Log } from '../shared/log.ts';
 import { baseClients, baseEnvSchema, jsonVariable, parseEnv } from '../shared/deps.ts';
 import { emfCount, notDeliveredReporter } from '../shared/metrics.ts';
 import { reconcileSettings, reconcileSites, type ReconcileSettings } from './reconcile.ts';
+import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
+import type { ErasureStore } from '../../core/erasure-items.ts';
 
 // The scheduled report function (infra/reports.ts). `{ "run": "daily" }` (EventBridge Scheduler,
 // every day): each site's daily report of the day before is kept in the bucket and published to
@@ -70,6 +72,8 @@ export interface ReportHandlerDeps {
   log?: Log;
   /** The reconciler run before the daily reports (functions/report/reconcile.ts). */
   reconcile?: ReconcileSettings;
+  /** Each site's erasure requests (a Query of ERASE#{site}): one pending for over a week is named in its report (core/erasure-overdue.ts). */
+  erasures?: Pick<ErasureStore, 'listErasures'>;
 }
 
 export interface ReportRun {
@@ -157,7 +161,7 @@ async function dailyReports(deps: ReportHandlerDeps, sites: string[], asked: str
     const day = siteReportDay(deps.clock.now(), timeZone, asked);
     try {
       const retired = deps.retired?.[site];
-      const report = await dailyReport(deps, site, day, { now: () => deps.clock.now(), signals: heartbeatSignals(deps.blobs, () => deps.clock.now()), timeZone, ...(retired ? { retired } : {}) });
+      const report = await dailyReport(deps, site, day, { now: () => deps.clock.now(), signals: heartbeatSignals(deps.blobs, () => deps.clock.now()), timeZone, ...(retired ? { retired } : {}), ...(deps.erasures ? { erasures: deps.erasures } : {}) });
       const key = await storeDailyReport(deps.blobs, report);
       run.reports.push({ site, day, timeZone, status: report.status, key });
       log(report.status === 'FULL' || report.status === 'RETIRED' || report.status === 'NOT-STARTED' ? 'info' : 'warn', 'daily report', { site, day, timeZone, status: report.status, problems: report.problems.length, key });
@@ -234,7 +238,7 @@ const envSchema = baseEnvSchema.extend({
 
 export function loadReportDeps(env: Record<string, string | undefined>): ReportHandlerDeps {
   const cfg = parseEnv(envSchema, env);
-  const { s3, blobs, catalogue } = baseClients(cfg);
+  const { s3, doc, blobs, catalogue } = baseClients(cfg);
   const sns = createSnsClient({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_SNS });
   const notifier = new SnsNotifier(sns, cfg.TOPIC_ARN, notDeliveredReporter(jsonLog, emfCount));
   return {
@@ -253,6 +257,7 @@ export function loadReportDeps(env: Record<string, string | undefined>): ReportH
     scrubWindowDays: cfg.SCRUB_WINDOW_DAYS,
     retention: s3RetentionReader(s3, cfg.BUCKET),
     legalHold: s3LegalHoldReader(s3, cfg.BUCKET),
+    erasures: new DynamoErasureStore(doc, cfg.TABLE),
   };
 }
 
