@@ -135,7 +135,7 @@ function addRow(entry) {
   row.setAttribute('role', 'row');
   cell(row, box, 'select officer-only');
   cell(row, timeEl(entry.start));
-  cell(row, meta.callId ?? entry.rid, 'mono');
+  cell(row, callIdCell(entry), 'mono');
   cell(row, meta.agent);
   cell(row, `${meta.caller ?? '?'} → ${meta.called ?? '?'}`, 'mono');
   cell(row, meta.direction);
@@ -145,6 +145,23 @@ function addRow(entry) {
   labelCells(row);
   // The row is the mouse target; the button the keyboard one (its click bubbles here).
   row.addEventListener('click', () => void state.ctx.navigate({ view: 'call', rid: entry.rid }));
+}
+
+/**
+ * The call id and, on a narrow line of its own under it, the recorder host whose agent shipped the
+ * call (its manifest's `shippedBy`): after a failover two hosts ship one site, each numbering its
+ * own calls, and two results with one call id differ only by it. Cut short with an ellipsis when
+ * long (the whole name, and the agent id, in its tooltip); nothing for a call shipped before
+ * agents named their host (its page says so).
+ */
+function callIdCell(entry) {
+  const id = el('span', entry.meta?.callId ?? entry.rid);
+  const host = entry.shippedBy?.host;
+  if (!host) return id;
+  const wrap = document.createDocumentFragment();
+  const by = el('span', `shipped by ${host}`, { className: 'result-host', title: `shipped by ${host}${entry.shippedBy.agentId ? ` (agent id ${entry.shippedBy.agentId})` : ''}` });
+  wrap.append(id, by);
+  return wrap;
 }
 
 /**

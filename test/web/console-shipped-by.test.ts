@@ -12,7 +12,8 @@ import { wavFile } from '../support/wav.ts';
 // After a failover, an officer at the secondary site finds two calls numbered 000001000 (each
 // recorder numbers its own calls): the call page (Chromium against the embedded local cloud)
 // says which recorder host shipped each, and of a call shipped before agents said so, that it is
-// not recorded.
+// not recorded; the search results say it too, on a narrow line under the call id, at a desktop's
+// width and at a phone's.
 
 const SITE = 'demo';
 const CHROMIUM = '/usr/bin/chromium';
@@ -105,4 +106,40 @@ describe('the call page names the recorder host that shipped the call', () => {
     }
     expect(pageErrors).toEqual([]);
   });
+});
+
+/** The found rows: rid → the Call id cell's text, its host line's text, tooltip and box, and whether the page scrolls sideways. */
+async function searched(p: Page) {
+  await p.goto(`${p.url().split('#')[0]}#site=${SITE}&view=search&from=2025-01-01T00%3A00%3A00.000Z&to=2026-12-06T00%3A00%3A00.000Z`);
+  await expect.poll(() => p.$$eval('#results tbody tr', (trs) => trs.length)).toBe(3);
+  const rows = await p.$$eval('#results tbody tr', (trs) =>
+    trs.map((tr) => {
+      const td = (tr as HTMLTableRowElement).cells[2]!;
+      const host = td.querySelector('.result-host') as HTMLElement | null;
+      const box = host?.getBoundingClientRect();
+      const id = (td.firstElementChild ?? td).getBoundingClientRect();
+      return [(tr as HTMLElement).dataset.rid ?? '', { label: td.dataset.label, text: td.textContent ?? '', host: host?.textContent ?? null, title: host?.title ?? null, below: box ? box.top >= id.bottom - 1 : null, inView: box ? box.right <= window.innerWidth : null }] as const;
+    }),
+  );
+  const sideways = await p.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  return { rows: new Map(rows), sideways };
+}
+
+describe('the search results name the recorder host that shipped each call', () => {
+  for (const viewport of [{ width: 1280, height: 900 }, { width: 390, height: 844 }]) {
+    it(`at ${viewport.width} px: "shipped by HOST" on a line under the call id, with the agent id in its tooltip, a different host for the two calls with one call id, none for a call shipped before, and no sideways scrolling`, async () => {
+      const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors });
+      try {
+        await p.setViewportSize(viewport);
+        const { rows, sideways } = await searched(p);
+        expect(rows.get(rids.primary)).toEqual({ label: 'Call id', text: '000001000shipped by rec-primary.example', host: 'shipped by rec-primary.example', title: `shipped by rec-primary.example (agent id ${PRIMARY.agentId})`, below: true, inView: true });
+        expect(rows.get(rids.secondary)).toEqual({ label: 'Call id', text: '000001000shipped by rec-secondary.example', host: 'shipped by rec-secondary.example', title: `shipped by rec-secondary.example (agent id ${SECONDARY.agentId})`, below: true, inView: true });
+        expect(rows.get(rids.old)).toEqual({ label: 'Call id', text: '000009000', host: null, title: null, below: null, inView: null });
+        expect(sideways).toBe(false);
+      } finally {
+        await close();
+      }
+      expect(pageErrors).toEqual([]);
+    });
+  }
 });
