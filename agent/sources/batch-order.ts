@@ -77,19 +77,31 @@ export function numberedBatches(batches: readonly string[]): boolean {
 
 /**
  * The numbers of a root of single-level numbered batches (`000123`, `batch-17`), with their
- * shape (what stands around the number); undefined for any other naming.
+ * shape (what stands around the number); undefined for any other naming. Zero-padded numbers
+ * (`000123`) are one width: a name of another width beside them (`2026`, a year directory an
+ * upgraded recorder writes its batches under) is no batch of that numbering, or it would be read
+ * as batch 2026 and every number below it taken for batches nobody saw.
  */
 export function batchNumbers(batches: readonly string[]): { shape: string; numbers: number[] } | undefined {
   let shape: string | undefined;
   const numbers: number[] = [];
+  let padded = 0;
+  let shortest = Infinity;
   for (const batch of batches) {
     const m = NUMBERED.exec(batch);
     if (!m || batch.includes('/')) return undefined;
     const here = `${m[1]}\0${m[3]}`;
     if (shape !== undefined && shape !== here) return undefined;
     shape = here;
-    numbers.push(Number(m[2]));
+    const digits = m[2] as string;
+    if (digits.length > 1 && digits.startsWith('0')) {
+      if (padded !== 0 && padded !== digits.length) return undefined;
+      padded = digits.length;
+    }
+    shortest = Math.min(shortest, digits.length);
+    numbers.push(Number(digits));
   }
+  if (padded !== 0 && shortest < padded) return undefined;
   return shape === undefined ? undefined : { shape, numbers };
 }
 

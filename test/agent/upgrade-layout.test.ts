@@ -1,0 +1,65 @@
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { LossLog } from '../../agent/state/loss-log.ts';
+import { batchNumbers } from '../../agent/sources/batch-order.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+// A recorder upgrade that changes the layout on disk: the agent says what it does not
+// understand, and never takes a directory of the new layout for batches of the old numbering.
+
+function site() {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-upgrade-'));
+  const root = join(dir, 'rec');
+  mkdirSync(root);
+  const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }
+sources:
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
+`);
+  return { root, config };
+}
+
+async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], clock: ManualClock) {
+  const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
+  try {
+    return await agent.cycle();
+  } finally {
+    agent.close();
+  }
+}
+
+describe('a recorder that starts writing its batches one level deeper', () => {
+  it('does not read a year directory beside zero-padded batches as a batch number, so no batch is recorded lost unseen', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 3, 10);
+    expect(await cronPass(s.config, store, alerts, clock)).toMatchObject({ packs: 3, lost: 0 });
+    // The upgraded recorder writes 2026/000001/…; the old batches 000002 and 000003 stay until evicted.
+    rmSync(join(s.root, '000001'), { recursive: true });
+    writeTree(join(s.root, '2026'), 1, 10);
+    clock.advance(60_000);
+    const report = await cronPass(s.config, store, alerts, clock);
+    expect(report.lost).toBe(0);
+    expect(new LossLog(s.config.state).all()).toEqual([]);
+    expect(alerts.map((a) => a.subject)).toEqual(['cs: recordings outside the batch directories are not shipped']);
+  });
+
+  it('takes zero-padded names of one width as a numbering, and a shorter unpadded name beside them as none', () => {
+    expect(batchNumbers(['000009', '000010', '123456'])).toEqual({ shape: '\0', numbers: [9, 10, 123456] });
+    expect(batchNumbers(['9', '10', '11'])).toEqual({ shape: '\0', numbers: [9, 10, 11] });
+    expect(batchNumbers(['000009', '000010', '2026'])).toBeUndefined();
+    expect(batchNumbers(['000009', '0000010'])).toBeUndefined();
+  });
+});
