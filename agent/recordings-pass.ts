@@ -7,7 +7,7 @@ import { batchKey } from './journal.ts';
 import type { KeptBatches } from './kept-batches.ts';
 import { batchDirectories, listBatches } from './sources/scan.ts';
 import { CUT_SHORT_HOLD_MS, hasExtension } from './sources/recordings.ts';
-import { RecordingsWalk, backlogOfView, type LossKind } from './recordings-walk.ts';
+import { RecordingsWalk, backlogOfView, type LossKind, type WalkDeps } from './recordings-walk.ts';
 import { leftView } from './state/pending-view.ts';
 import { followMove, rootIdentity } from './source-moved.ts';
 import type { PendingViewWriter } from './state/pending-view.ts';
@@ -17,6 +17,7 @@ import type { Alert } from '../core/ports.ts';
 import { reportLost, shipAll, type RecordingsState } from './ship-recordings.ts';
 import { recordGoneUnreadable, unreadableAlerts, unreadablePrefix, unreadableResolved } from './unreadable-batches.ts';
 import type { CycleReport } from './agent-types.ts';
+import { misplacedAlert, UnconfiguredRecordings } from './recordings-elsewhere.ts';
 
 // A recordings source's share of one pass: check that the source can be scanned (alerting when a
 // mount is gone or a root is suddenly empty), list its batches, walk them (what is closed, what
@@ -57,6 +58,9 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     if (!misplaced.has(path)) s.deps.log.error('recording outside the batch directories: not shipped', { source: source.name, path, example });
     misplaced.set(path, example);
   };
+  // Recordings of a type the source does not ship (a recorder upgraded to a new format): alerted after the walk.
+  const others = s.deps.config.sources.flatMap((o) => (o.type === 'recordings' && o.name !== source.name && o.path === source.path ? o.extensions : []));
+  const unconfigured = new UnconfiguredRecordings(source, others);
   const batches = await listBatches(source.path, source.batchDepth, { warn, unreadable: onUnreadable, badName: onBadName, misplaced: onMisplaced, isRecording: (n) => hasExtension(n, source.extensions) });
   const unreadablePrefixes = [...unreadable.keys()];
   for (const batch of batches) keep.add(batchKey(source.name, batch));
@@ -88,7 +92,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   report.lost += await unseenBatches(s, source, numbers);
   const next = s.observations.pendingWriter(source.name);
   try {
-    const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan, unreadable: onUnreadable, unreadablePrefixes, badName: onBadName, misplaced: onMisplaced });
+    const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan, unreadable: onUnreadable, unreadablePrefixes, badName: onBadName, misplaced: onMisplaced, files: (batch, files) => unconfigured.see(batch, files) });
     // Shipping starts with the first closed batch the walk finds, while the walk goes on. The
     // next pending view is committed as soon as the walk ends (on a backlog, long before the
     // shipping does): a pass killed before that leaves the previous view to compare with.
@@ -120,13 +124,14 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     const badNameAlerts = [...badNames].map((path): [string, Omit<Alert, 'key'>] => [path, badNameAlert(site, source.name, path, source.path)]);
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
     await s.alerts.hold(`misplaced:${source.name}`, misplacedAlert(site, source, misplaced), site, `Every recording of ${source.name} is in a batch directory again.`, !s.stopping());
+    await s.alerts.hold(`unconfigured:${source.name}`, unconfigured.alert(site), site, `No file that looks like a recording of ${source.name} is left out by its extensions any more.`, !s.stopping());
     await s.alerts.hold(`clock-ahead:${source.name}`, aheadAlert(site, source, walk.ahead), site, `No recording of ${source.name} is dated ahead of this machine's clock any more.`, !s.stopping());
     const cutShort = cutShortAlert(site, source, walk.cutShort);
     await s.alerts.hold(`cut-short:${source.name}`, cutShort, site, `No recording of ${source.name} is held back as shorter than the one of its name offsite any more.`, !s.stopping());
     // Alerted critically, as a share's mass change is: the pass fails (`--once` exits 1) for a person to look.
     if (cutShort?.severity === 'critical') report.failed++;
     if (await reshippedAlert(s, source, walk.reshipped)) report.failed++;
-    report.failed += unreadable.size + badNames.size + misplaced.size;
+    report.failed += unreadable.size + badNames.size + misplaced.size + unconfigured.byExtension.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
     // backlog of a source that cannot be scanned, `ferry agent status`). Rewriting the view
@@ -255,7 +260,7 @@ function walkOf(
   s: RecordingsState,
   source: RecordingsSourceConfig,
   batches: string[],
-  o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string; unreadable: (path: string, reason: string) => void; unreadablePrefixes: readonly string[]; badName: (path: string) => void; misplaced: (path: string, example: string) => void },
+  o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string; unreadable: (path: string, reason: string) => void; unreadablePrefixes: readonly string[]; badName: (path: string) => void; misplaced: (path: string, example: string) => void; files: WalkDeps['files'] },
 ): RecordingsWalk {
   const reason = { 'between passes': 'deleted by the recorder before it was shipped', 'while shipping': 'deleted by the recorder while its batch was being shipped' } as const;
   return new RecordingsWalk(
@@ -275,6 +280,7 @@ function walkOf(
       unreadablePrefixes: o.unreadablePrefixes,
       badName: o.badName,
       misplaced: o.misplaced,
+      files: o.files,
     },
     batches,
   );
@@ -289,32 +295,6 @@ async function sourceProblem(s: RecordingsState, source: RecordingsSourceConfig)
   if (problem) s.deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem });
   await sourceReadable(s.alerts, s.deps.config.site, source, problem);
   return problem;
-}
-
-/**
- * The alert of a source's recordings outside the batch directories (`misplaced`: each place,
- * with the first recording found there); none when there are none. When they all lie at one
- * depth, the message names it as the `batchDepth` to set if that is where the recorder writes
- * its batches.
- */
-function misplacedAlert(site: string, source: RecordingsSourceConfig, misplaced: ReadonlyMap<string, string>): Omit<Alert, 'key'> | undefined {
-  if (misplaced.size === 0) return undefined;
-  const places = [...misplaced.keys()];
-  const shown = places.slice(0, 10).map((p) => (misplaced.get(p) === p ? p : `${p} (${misplaced.get(p)})`));
-  const depths = new Set([...misplaced.values()].map((example) => example.split('/').length - 1));
-  const [depth] = depths;
-  const levels = (n: number) => `${n} level${n === 1 ? '' : 's'}`;
-  const hint =
-    depths.size === 1 && depth !== undefined && depth > 0 && depth !== source.batchDepth
-      ? ` They lie ${levels(depth)} below the root, and the agent looks for recordings only in batch directories ${levels(source.batchDepth)} below it (batchDepth: ${source.batchDepth}): if the recorder writes its batches ${levels(depth)} down, set batchDepth: ${depth}; otherwise move them into a batch directory.`
-      : ` The agent looks for recordings only in batch directories ${levels(source.batchDepth)} below ${source.path} (batchDepth: ${source.batchDepth}): move them into one, or set batchDepth to the recorder's layout.`;
-  return {
-    severity: 'critical',
-    site,
-    subject: `${source.name}: recordings outside the batch directories are not shipped`,
-    message: `Recordings lie where the agent does not look for them, in ${places.length} place${places.length === 1 ? '' : 's'}: ${shown.join(', ')}${places.length > shown.length ? `, and ${places.length - shown.length} more` : ''}. They are not shipped, and are lost when the recorder removes them.${hint}`,
-    details: { source: source.name, path: source.path, batchDepth: source.batchDepth, places: places.length, examples: places.slice(0, 10).map((p) => misplaced.get(p)) },
-  };
 }
 
 /**

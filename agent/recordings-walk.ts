@@ -56,6 +56,8 @@ export interface WalkDeps {
   badName?: (path: string) => void;
   /** A directory inside a batch directory with recordings below it (never shipped): told here (scan.ts). */
   misplaced?: (path: string, example: string) => void;
+  /** Every batch directory's files as scanned (shipped ones included), for what looks at all of them. */
+  files?: (batch: string, files: ReadonlyMap<string, FileStamp>) => void;
 }
 
 interface Ready {
@@ -161,6 +163,7 @@ export class RecordingsWalk {
       if (before) await this.gone(before, undefined);
       return undefined;
     }
+    this.deps.files?.(batch, scanned.files);
     const done = this.isDone(batch, scanned.files);
     if (before) await this.gone(before, done ? undefined : scanned.files);
     if (done) return undefined;

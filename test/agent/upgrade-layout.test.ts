@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,18 +15,23 @@ import { writeTree } from '../support/recorder-tree.ts';
 // A recorder upgrade that changes the layout on disk: the agent says what it does not
 // understand, and never takes a directory of the new layout for batches of the old numbering.
 
-function site() {
+function site(source = '') {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-upgrade-'));
   const root = join(dir, 'rec');
   mkdirSync(root);
-  const config = parseAgentConfig(`
+  const yaml = (extra: string) => `
 site: site-a
 state: ${join(dir, 'state')}
 shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }
 sources:
-  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
-`);
-  return { root, config };
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1${extra} }
+`;
+  return { root, config: parseAgentConfig(yaml(source)), with: (other: string) => parseAgentConfig(yaml(other)) };
+}
+
+/** The recorder's new format: batch `batch`'s recordings renamed from .wav to `ext` (their sidecars stay). */
+function reformat(root: string, batch: string, ext: string) {
+  for (let i = 0; i < 10; i++) renameSync(join(root, batch, `c${batch}-${i}.wav`), join(root, batch, `c${batch}-${i}${ext}`));
 }
 
 async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], clock: ManualClock) {
@@ -61,5 +66,59 @@ describe('a recorder that starts writing its batches one level deeper', () => {
     expect(batchNumbers(['9', '10', '11'])).toEqual({ shape: '\0', numbers: [9, 10, 11] });
     expect(batchNumbers(['000009', '000010', '2026'])).toBeUndefined();
     expect(batchNumbers(['000009', '0000010'])).toBeUndefined();
+  });
+});
+
+describe('a recorder that starts writing its calls in a format the source does not list', () => {
+  it('alerts the new format critically (the pass fails), naming the extension to add, and ships the calls once it is added', async () => {
+    const store = new MemoryBlobStore();
+    const s = site(', extensions: [.wav]');
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 3, 10);
+    reformat(s.root, '000003', '.opus');
+    const report = await cronPass(s.config, store, alerts, clock);
+    expect(report).toMatchObject({ packs: 2, lost: 0 });
+    expect(report.failed).toBeGreaterThan(0);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ severity: 'critical', subject: 'cs: recordings of a type not in extensions are not shipped (.opus)' });
+    expect(alerts[0]!.message).toContain('10 file(s) in 1 batch directory (000003)');
+    expect(alerts[0]!.message).toContain('.opus: 10 (e.g. 000003/c000003-0.opus)');
+    expect(alerts[0]!.message).toContain('extensions: [.wav, .opus]');
+    // The administrator adds the extension: the calls ship, the alert is resolved.
+    clock.advance(60_000);
+    const after = await cronPass(s.with(', extensions: [.wav, .opus]'), store, alerts, clock);
+    expect(after).toMatchObject({ packs: 1, recordings: 10, failed: 0 });
+    expect(alerts.at(-1)).toMatchObject({ subject: 'resolved: cs: recordings of a type not in extensions are not shipped (.opus)' });
+  });
+
+  it('names a file beside a sidecar of no shipped recording whatever its extension, and leaves other files alone', async () => {
+    const store = new MemoryBlobStore();
+    const s = site(', extensions: [.wav]');
+    const alerts: Alert[] = [];
+    writeTree(s.root, 2, 10);
+    reformat(s.root, '000002', '.xyz');
+    writeFileSync(join(s.root, '000001', 'index.dat'), 'catalogue');
+    await cronPass(s.config, store, alerts, new ManualClock(new Date()));
+    expect(alerts.map((a) => a.subject)).toEqual(['cs: recordings of a type not in extensions are not shipped (.xyz)']);
+  });
+
+  it('says nothing of a format another source on the same root ships', async () => {
+    const store = new MemoryBlobStore();
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-upgrade-'));
+    const root = join(dir, 'rec');
+    writeTree(root, 2, 10);
+    reformat(root, '000002', '.mp3');
+    const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }
+sources:
+  - { name: cs, type: recordings, path: ${root}, extensions: [.wav], closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
+  - { name: mp3, type: recordings, path: ${root}, extensions: [.mp3], closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
+`);
+    const alerts: Alert[] = [];
+    expect(await cronPass(config, store, alerts, new ManualClock(new Date()))).toMatchObject({ packs: 2, failed: 0 });
+    expect(alerts).toEqual([]);
   });
 });
