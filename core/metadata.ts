@@ -59,6 +59,12 @@ const sidecarSchema = z
     fields: fieldPathsSchema.default({ ...DEFAULT_SIDECAR_FIELDS }),
     /** How start/end values are written in the sidecar. */
     timeFormat: timeFormatSchema.default('iso'),
+    /**
+     * In a batch where the recorder writes sidecars, how long (by its file time) a recording
+     * without one is held back for its sidecar to come: a recorder that writes it after the
+     * audio would otherwise have the call shipped without its metadata, for good.
+     */
+    waitSeconds: z.number().int().min(0).default(60),
   })
   .strict();
 

@@ -103,7 +103,7 @@ export function selectWork(
     const closed = all.length >= source.closeAfterFiles || now - newestMs >= source.quietSeconds * 1000;
     const settle = source.settleSeconds * 1000;
     const recorderSettled = (f: FileStamp) => now - f.mtimeMs >= settle + CLOCK_SKEW_ALLOWANCE_MS || newestMs - f.mtimeMs >= settle || seenBefore(b.batch, f);
-    const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled));
+    const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled)) && !awaitingSidecar(source, b.files, pending, sidecars, now);
     const work = { source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs };
     const short = pending.filter((f) => now - f.mtimeMs < CUT_SHORT_HOLD_MS && shippedLonger(b.batch, f));
     cutShort = tallyHeld(cutShort, b.batch, short.length);
@@ -119,6 +119,21 @@ export function selectWork(
   }
   ready.sort((x, y) => x.oldestMs - y.oldestMs || (x.batch < y.batch ? -1 : x.batch > y.batch ? 1 : 0));
   return { ready, backlog, ...(ahead ? { ahead } : {}), ...(cutShort ? { cutShort } : {}) };
+}
+
+/**
+ * Whether a pending recording of a batch whose recorder writes sidecars (one is there) has none
+ * yet and is younger than `metadata.sidecar.waitSeconds`: the sidecar may come after the audio,
+ * and a call shipped without it stays without its metadata.
+ */
+function awaitingSidecar(source: RecordingsSourceConfig, files: ReadonlyMap<string, FileStamp>, pending: readonly FileStamp[], sidecars: ReadonlyMap<string, FileStamp>, now: number): boolean {
+  const sidecar = source.metadata.sidecar;
+  if (!sidecar.enabled || sidecar.waitSeconds === 0 || sidecars.size === pending.length) return false;
+  const young = pending.filter((f) => !sidecars.has(f.name) && now - f.mtimeMs < sidecar.waitSeconds * 1000);
+  if (young.length === 0) return false;
+  if (sidecars.size > 0) return true;
+  for (const name of files.keys()) if (!hasExtension(name, source.extensions) && hasExtension(name, sidecar.extensions)) return true;
+  return false;
 }
 
 function tallyHeld(tally: Selection['cutShort'], batch: string, files: number): Selection['cutShort'] {

@@ -47,9 +47,9 @@ const demoMeta = {
 };
 
 describe('metadata config', () => {
-  it('defaults read the demo sidecars (XML, then JSON) in UTC', () => {
+  it('defaults read the demo sidecars (XML, then JSON) in UTC, waiting a minute for a late one', () => {
     const cfg = metadataConfigSchema.parse(undefined);
-    expect(cfg).toEqual({ sidecar: { enabled: true, extensions: ['.xml', '.json'], fields: DEFAULT_SIDECAR_FIELDS, timeFormat: 'iso' } });
+    expect(cfg).toEqual({ sidecar: { enabled: true, extensions: ['.xml', '.json'], fields: DEFAULT_SIDECAR_FIELDS, timeFormat: 'iso', waitSeconds: 60 } });
     expect(metadataConfigSchema.parse({ timezone: 'Europe/London' }).sidecar.fields).toEqual(DEFAULT_SIDECAR_FIELDS);
     expect(metadataConfigSchema.parse({ sidecar: null }).sidecar.enabled).toBe(true);
     expect(metadataConfigSchema.parse({ sidecar: false }).sidecar.enabled).toBe(false);

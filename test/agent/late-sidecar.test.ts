@@ -1,0 +1,84 @@
+import { mkdtempSync, mkdirSync, renameSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { readAll } from '../../agent/recover.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import { parseManifest } from '../../core/manifest.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { BlobStore } from '../../core/ports.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+// A recorder upgraded to write each call's sidecar a few seconds after its audio: the batch
+// fills (closeAfterFiles) with its last call's audio, and the sidecar comes after the pass.
+
+function site(extra = '') {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-late-sidecar-'));
+  const root = join(dir, 'rec');
+  mkdirSync(root);
+  const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }
+sources:
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1${extra} }
+`);
+  return { root, config };
+}
+
+async function pass(config: AgentConfig, store: BlobStore, clock: ManualClock) {
+  const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async () => undefined }, verify: 'read-back', retryDelayMs: () => 1 });
+  try {
+    return await agent.cycle();
+  } finally {
+    agent.close();
+  }
+}
+
+async function members(store: BlobStore) {
+  const out = [];
+  for await (const o of store.list('manifests/')) out.push(...parseManifest(await readAll(store, o.key)).members);
+  return out;
+}
+
+/** The batch's last call as the recorder has it mid-write: its audio just written (10 s ago), its sidecar not yet. */
+function lastCallWithoutSidecar(root: string, now: number) {
+  const wav = join(root, '000001', 'c000001-9.wav');
+  utimesSync(wav, new Date(now - 10_000), new Date(now - 10_000));
+  renameSync(join(root, '000001', 'c000001-9.json'), join(root, 'later.json'));
+  return () => renameSync(join(root, 'later.json'), join(root, '000001', 'c000001-9.json'));
+}
+
+describe('a sidecar written after its recording', () => {
+  it('holds the batch back until the sidecar comes, then ships the call with its metadata', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 1, 10);
+    const sidecarWritten = lastCallWithoutSidecar(s.root, clock.now().getTime());
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0, recordings: 0 });
+    sidecarWritten();
+    clock.advance(5_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 10 });
+    const last = (await members(store)).find((m) => m.path === '000001/c000001-9.wav');
+    expect(last?.sidecar).toBeDefined();
+    expect(last?.meta.callId).toBe('c000001-9');
+  });
+
+  it('ships the call without a sidecar once metadata.sidecar.waitSeconds have passed since its audio was written', async () => {
+    const store = new MemoryBlobStore();
+    const s = site(', metadata: { sidecar: { waitSeconds: 30 } }');
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 1, 10);
+    lastCallWithoutSidecar(s.root, clock.now().getTime());
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0 });
+    clock.advance(25_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 10 });
+    const last = (await members(store)).find((m) => m.path === '000001/c000001-9.wav');
+    expect(last?.sidecar).toBeUndefined();
+    expect(last?.issues).toContain('c000001-9.wav: no sidecar (.xml, .json)');
+  });
+});
