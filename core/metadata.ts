@@ -136,14 +136,42 @@ const xmlParser = new XMLParser({
 /** For documents that came with a DOCTYPE: no entity is expanded, not even the predefined ones. */
 const plainXmlParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', parseTagValue: false, parseAttributeValue: false, trimValues: true, processEntities: false });
 
-function decodeText(bytes: Uint8Array): string {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
-  return new TextDecoder('utf-8').decode(bytes).replace(/^\uFEFF/, '');
+/**
+ * A sidecar's text: UTF-16 by its byte order mark (or, without one, by a document starting `<`
+ * in UTF-16), else the encoding its XML declaration names (`ISO-8859-1`, `windows-1252`: an agent
+ * named Hélène), else UTF-8. Bytes that are not UTF-8 where nothing names another encoding are
+ * read as windows-1252 (what such recorders write), and said in `issue`.
+ */
+function decodeText(name: string, bytes: Uint8Array): { text: string; issue?: string } {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { text: new TextDecoder('utf-16le').decode(bytes.subarray(2)) };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { text: new TextDecoder('utf-16be').decode(bytes.subarray(2)) };
+  if (bytes[0] === 0x3c && bytes[1] === 0x00 && bytes[2] !== 0x00) return { text: new TextDecoder('utf-16le').decode(bytes) };
+  if (bytes[0] === 0x00 && bytes[1] === 0x3c && bytes[2] === 0x00) return { text: new TextDecoder('utf-16be').decode(bytes) };
+  const head = new TextDecoder('latin1').decode(bytes.subarray(0, 200));
+  const declared = /^(?:\uFEFF|\xEF\xBB\xBF)?\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']/.exec(head)?.[1];
+  let decoder: TextDecoder | undefined;
+  try {
+    decoder = declared === undefined ? undefined : new TextDecoder(declared.toLowerCase());
+  } catch {
+    decoder = undefined;
+  }
+  if (decoder && !/^utf-(8|16)/.test(decoder.encoding)) return { text: decoder.decode(bytes) };
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, ''), ...(declared !== undefined && !decoder ? { issue: `${name}: sidecar declares encoding "${declared}", which is not known; read as UTF-8` } : {}) };
+  } catch {
+    const said = declared === undefined ? 'names no encoding' : `declares encoding "${declared}"`;
+    return { text: new TextDecoder('windows-1252').decode(bytes), issue: `${name}: sidecar ${said} and is not valid UTF-8; read as windows-1252` };
+  }
 }
 
 function parseDocument(name: string, bytes: Uint8Array): { doc: unknown; issue?: string } | { issue: string } {
-  const text = decodeText(bytes);
+  const decoded = decodeText(name, bytes);
+  const parsed = parseText(name, decoded.text);
+  if (decoded.issue === undefined) return parsed;
+  return { ...parsed, issue: parsed.issue === undefined ? decoded.issue : `${decoded.issue}; ${parsed.issue}` };
+}
+
+function parseText(name: string, text: string): { doc: unknown; issue?: string } | { issue: string } {
   const ext = name.slice(name.lastIndexOf('.')).toLowerCase();
   const kind = ext === '.json' ? 'JSON' : ext === '.xml' ? 'XML' : /^\s*[[{]/.test(text) ? 'JSON' : 'XML';
   if (kind === 'JSON') {

@@ -144,6 +144,29 @@ describe('sidecars', () => {
     expect(run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: utf16 } }).meta).toEqual(demoMeta);
   });
 
+  it('reads a sidecar in the encoding its XML declaration names (ISO-8859-1, windows-1252), accented agent names whole', () => {
+    const latin1 = Buffer.from(demoXml.replace('UTF-8', 'ISO-8859-1'), 'latin1');
+    const result = run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: latin1 } });
+    expect(result.meta).toEqual(demoMeta);
+    expect(result.issues).toEqual([]);
+    const cp1252 = Buffer.from(demoXml.replace('UTF-8', 'windows-1252').replace('Siobhán', 'Hélène Müller'), 'latin1');
+    expect(run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: cp1252 } }).meta.agent).toBe("Hélène Müller O'Neill");
+  });
+
+  it('reads UTF-16 without a byte order mark by the document starting with <', () => {
+    const le = Buffer.from(demoXml.replace('UTF-8', 'UTF-16'), 'utf16le');
+    expect(run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: le } }).meta).toEqual(demoMeta);
+    const be = Buffer.from(le).swap16();
+    expect(run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: be } }).meta).toEqual(demoMeta);
+  });
+
+  it('reads bytes that are not UTF-8 under no other declared encoding as windows-1252, and names it in the issues', () => {
+    const undeclared = Buffer.from(demoXml.replace(' encoding="UTF-8"', ''), 'latin1');
+    const result = run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: undeclared } });
+    expect(result.meta.agent).toBe("Siobhán O'Neill");
+    expect(result.issues).toEqual(['a.xml: sidecar names no encoding and is not valid UTF-8; read as windows-1252']);
+  });
+
   it('sniffs the document kind when the extension does not say', () => {
     const cfg = { sidecar: { extensions: ['.meta'] } };
     expect(run(cfg, { fileName: 'a.wav', sidecar: { name: 'a.meta', bytes: bytes(demoXml) } }).meta).toEqual(demoMeta);
