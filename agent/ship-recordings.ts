@@ -20,6 +20,7 @@ import type { Alert } from '../core/ports.ts';
 import { shippingError } from './store-refusal.ts';
 import { raiseShipFailure, unreachedBatchesAlert } from './store-unreached.ts';
 import { lineFailure } from './upload-keep.ts';
+import { SidecarFieldsTally } from './sidecar-fields.ts';
 
 // Shipping a recordings source's batches within one pass: `packConcurrency` workers take what the
 // walk hands out until the time slice ends; each pack is retried a few times on transient or
@@ -112,6 +113,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
   const ctx = shipContext(s, source);
   const failures: ShipFailure[] = [];
   let done = 0;
+  const sidecarFields = new SidecarFieldsTally();
   const progress = () => s.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: walk.readyFound, recordings: report.recordings, bytes: report.bytes });
   progress();
   // The slice starts with shipping; every worker takes at least one batch, so a slow store
@@ -170,6 +172,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
         report.recordings += outcome.result.recordings;
         report.bytes += outcome.result.bytes;
         walk.countReshipped(work);
+        sidecarFields.see(work.batch, outcome.result.issues);
       } else if (!outcome.evicted) report.failed++;
       walk.done(work, (f) => left(work.batch, f));
       done++;
@@ -179,6 +182,8 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
   await Promise.all(Array.from({ length: s.deps.config.shipping.packConcurrency }, (_, n) => worker(n)));
   if ('error' in broken) throw broken.error;
   const { site } = s.deps.config;
+  const fieldsResolved = `The sidecars of ${source.name} shipped since hold the configured metadata fields again.`;
+  await s.alerts.hold(`sidecar-fields:${source.name}`, sidecarFields.alert(site, source), site, fieldsResolved, sidecarFields.shipped);
   const failed = shipFailedAlert(site, source, failures);
   const [first] = failures;
   // Every batch failed for want of the store (the line down): alerted only if it lasts (agent/store-unreached.ts).

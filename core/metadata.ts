@@ -327,13 +327,42 @@ function readSidecar(
   const parsed = parseDocument(file.name, file.bytes);
   if (parsed.issue !== undefined) out.issues.push(parsed.issue);
   if (!('doc' in parsed)) return;
+  let found = 0;
   for (const [field, path] of Object.entries(fields) as [MetadataField, string][]) {
     out.expected.add(field);
     const value = lookup(parsed.doc, path);
     if (value === undefined) continue;
+    found++;
     if (typeof value === 'object') out.issues.push(`${file.name}: ${field} at ${path} is not a single value`);
     else out.add(field, { value, origin: file.name, parseTime });
   }
+  // None of the paths is there: the recorder writes another document than the one configured (an upgrade renamed its elements).
+  if (found === 0 && Object.keys(fields).length > 0) {
+    const held = documentPaths(parsed.doc);
+    out.issues.push(`${file.name}: ${SIDECAR_FIELDS_UNMATCHED} (metadata.sidecar.fields: ${Object.values(fields).join(', ')}); it holds ${held.length > 0 ? held.join(', ') : 'no value'}`);
+  }
+}
+
+/** The issue of a sidecar in which none of the configured field paths is found. */
+export const SIDECAR_FIELDS_UNMATCHED = 'none of the configured fields is in the sidecar';
+
+/** The dotted paths of a document's first values (as `fields` names them), for the administrator to map. */
+function documentPaths(doc: unknown, limit = 12): string[] {
+  const out: string[] = [];
+  const visit = (node: unknown, path: string, depth: number): void => {
+    if (out.length >= limit || depth > 8) return;
+    if (Array.isArray(node)) return visit(node[0], path, depth + 1);
+    if (node === null || typeof node !== 'object') {
+      if (path !== '' && node !== undefined && node !== '') out.push(path);
+      return;
+    }
+    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+      if (key === '?xml') continue;
+      visit(value, key === '#text' ? path : path === '' ? key : `${path}.${key}`, depth + 1);
+    }
+  };
+  visit(doc, '', 0);
+  return out;
 }
 
 /** A last guard: whatever the manifest schema would reject is dropped and reported. */

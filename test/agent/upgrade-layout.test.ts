@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -120,5 +120,33 @@ sources:
     const alerts: Alert[] = [];
     expect(await cronPass(config, store, alerts, new ManualClock(new Date()))).toMatchObject({ packs: 2, failed: 0 });
     expect(alerts).toEqual([]);
+  });
+});
+
+describe('a recorder that renames the elements of its sidecars', () => {
+  it('warns once for the pass that the sidecars hold none of the configured fields, naming what they hold, and resolves when they match again', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 2, 10);
+    const past = new Date(clock.now().getTime() - 3600_000);
+    for (let i = 0; i < 10; i++) {
+      const sidecar = join(s.root, '000002', `c000002-${i}.json`);
+      writeFileSync(sidecar, JSON.stringify({ Call: { Id: `c000002-${i}`, Started: '2024-01-02T09:00:00Z' } }));
+      utimesSync(sidecar, past, past);
+    }
+    const report = await cronPass(s.config, store, alerts, clock);
+    expect(report).toMatchObject({ packs: 2, recordings: 20 });
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ severity: 'warning', subject: 'cs: 10 sidecar(s) hold none of the configured metadata fields' });
+    expect(alerts[0]!.message).toContain('(batches 000002)');
+    expect(alerts[0]!.message).toContain('For example: 000002/c000002-0.json: none of the configured fields is in the sidecar');
+    expect(alerts[0]!.message).toContain('it holds Call.Id, Call.Started');
+    // The next batch's sidecars match the configuration: the alert is resolved.
+    writeTree(s.root, 1, 10, { firstBatch: 3 });
+    clock.advance(60_000);
+    await cronPass(s.config, store, alerts, clock);
+    expect(alerts.at(-1)).toMatchObject({ subject: 'resolved: cs: 10 sidecar(s) hold none of the configured metadata fields' });
   });
 });

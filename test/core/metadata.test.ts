@@ -167,6 +167,13 @@ describe('sidecars', () => {
     expect(result.issues).toEqual(['a.xml: sidecar names no encoding and is not valid UTF-8; read as windows-1252']);
   });
 
+  it('names what a sidecar holds when none of the configured fields is in it (a recorder that renamed its elements)', () => {
+    const v2 = `<?xml version="1.0" encoding="UTF-8"?>\n<Recording version="2">\n  <Call id="c1">\n    <Started>2024-07-01T10:15:00Z</Started>\n    <AgentName>Ann</AgentName>\n  </Call>\n</Recording>\n`;
+    const result = run({ sidecar: { fields: { callId: 'Recording.CallId', start: 'Recording.StartTime' } } }, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: bytes(v2) } });
+    expect(result.meta).toEqual({ end: MTIME.toISOString() });
+    expect(result.issues).toContain('a.xml: none of the configured fields is in the sidecar (metadata.sidecar.fields: Recording.CallId, Recording.StartTime); it holds Recording.Call.Started, Recording.Call.AgentName, Recording.Call.@_id, Recording.@_version');
+  });
+
   it('sniffs the document kind when the extension does not say', () => {
     const cfg = { sidecar: { extensions: ['.meta'] } };
     expect(run(cfg, { fileName: 'a.wav', sidecar: { name: 'a.meta', bytes: bytes(demoXml) } }).meta).toEqual(demoMeta);
