@@ -363,6 +363,9 @@ function age(sec: number): string {
   return `${(sec / 86400).toFixed(1)} days`;
 }
 
+/** A batch dated after this machine's time (a recorder's clock ahead) is said so, not given a negative age. */
+const backlogAge = (sec: number) => (sec < 0 ? `dated ${age(-sec)} ahead of this machine's clock` : `${age(sec)} old`);
+
 export function renderStatus(s: StatusReport): string {
   // A site with no recordings source (a file share, backups only) that never shipped a recording has no recordings lines.
   const recordings = s.sources.length > 0 || s.totals.packs > 0 || s.totals.lostBatches > 0;
@@ -372,7 +375,7 @@ export function renderStatus(s: StatusReport): string {
     ...(recordings
       ? [
           `backlog           ${s.backlog.batches} batch(es), ${s.backlog.recordings} recording(s), ${formatBytes(s.backlog.bytes)}`,
-          `oldest unshipped  ${s.backlog.oldestBatch ? `${s.backlog.oldestBatch} (${age(s.backlog.oldestAgeSec ?? 0)} old)` : 'none'}`,
+          `oldest unshipped  ${s.backlog.oldestBatch ? `${s.backlog.oldestBatch} (${backlogAge(s.backlog.oldestAgeSec ?? 0)})` : 'none'}`,
           `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}${foundSuffix(s.totals)}`,
           `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping${s.totals.lostArtefacts ? `, ${s.totals.lostArtefacts} backup/log version(s)` : ''}`,
         ]

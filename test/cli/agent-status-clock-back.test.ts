@@ -70,4 +70,19 @@ describe('agent status after the clock was set back', () => {
     expect(status.unfinishedPass).toBeUndefined();
     expect(renderStatus(status)).not.toContain('did not finish');
   });
+
+  it("says a backlog dated ahead of this machine's clock (the recorder's clock an hour fast) is ahead, not a negative age", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-status-ahead-'));
+    const root = join(dir, 'rec');
+    mkdirSync(root);
+    writeTree(root, 1, 4, { ageMs: -3600_000 });
+    const text = `site: site-a\nstate: ${join(dir, 'state')}\nstateMinFreeMiB: 0\nsources:\n  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 4 }\n`;
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, text);
+    const agent = new Agent({ config: parseAgentConfig(text), store: new MemoryBlobStore(), clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async () => undefined }, verify: 'read-back', retryDelayMs: () => 1 });
+    expect((await agent.cycle()).packs).toBe(0);
+    agent.close();
+    const text2 = renderStatus(await collectStatus(file));
+    expect(text2).toMatch(/oldest unshipped {2}000001 \(dated (59|60) min ahead of this machine's clock\)/);
+  });
 });
