@@ -110,6 +110,12 @@ export function batchDirectories(n: number): string {
  */
 export async function listBatches(root: string, depth: number, hooks: ScanHooks = {}): Promise<string[]> {
   const { warn = () => undefined, unreadable, badName } = hooks;
+  // Directories above batchDepth holding recordings themselves, beside batch directories at
+  // batchDepth: the batches of the layout before a recorder upgrade moved its batches deeper
+  // (000123/ beside 2026/12/000001/). They ship as batches, or setting batchDepth to the new
+  // layout would strand the old batches unshipped. With no batch directory at batchDepth at all,
+  // the depth is wrong, and they are told to `misplaced` as any recording above the batches.
+  const shallower = new Map<string, string[]>();
   let level: string[] = [''];
   for (let d = 0; d < depth; d++) {
     const nextLevel: string[] = [];
@@ -128,12 +134,31 @@ export async function listBatches(root: string, depth: number, hooks: ScanHooks 
         if (e.kind === 'dir' && d === 0 && e.name === 'lost+found') continue;
         if (e.kind === 'dir') nextLevel.push(childRel);
         else if (e.kind === 'link') warn('symbolic link not followed', childRel);
-        else if (e.kind === 'file' && hooks.misplaced && hooks.isRecording?.(e.name)) hooks.misplaced(childRel, childRel);
-        else if (e.kind === 'file' && d === depth - 1) warn('file outside a batch directory ignored', childRel);
+        else if (e.kind === 'file') fileAbove(rel, e.name, d === depth - 1, hooks, shallower);
       }
     }
     level = nextLevel.sort(compareBatches);
   }
+  return withShallower(level, shallower, hooks);
+}
+
+/** A file in directory `rel` above the batch directories (`last`: the level just above them). */
+function fileAbove(rel: string, name: string, last: boolean, hooks: ScanHooks, shallower: Map<string, string[]>): void {
+  const childRel = rel ? posix.join(rel, name) : name;
+  const recording = hooks.isRecording?.(name) === true;
+  if (recording && rel !== '') {
+    const files = shallower.get(rel);
+    if (files) files.push(childRel);
+    else shallower.set(rel, [childRel]);
+  } else if (recording && hooks.misplaced) hooks.misplaced(childRel, childRel);
+  else if (last) hooks.warn?.('file outside a batch directory ignored', childRel);
+}
+
+/** The batch directories with the shallower ones that hold recordings, when any batch directory is at the configured depth; else those told to `misplaced`. */
+function withShallower(level: string[], shallower: ReadonlyMap<string, string[]>, hooks: ScanHooks): string[] {
+  if (shallower.size === 0) return level;
+  if (level.length > 0) return [...level, ...shallower.keys()].sort(compareBatches);
+  for (const files of shallower.values()) for (const file of files) hooks.misplaced?.(file, file);
   return level;
 }
 

@@ -61,6 +61,25 @@ describe('a recorder that starts writing its batches one level deeper', () => {
     expect(alerts.map((a) => a.subject)).toEqual(['cs: recordings outside the batch directories are not shipped']);
   });
 
+  it('with batchDepth set to the new layout, still ships the batches the recorder wrote before at the old depth, and sends none again', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 2, 10);
+    expect(await cronPass(s.config, store, alerts, clock)).toMatchObject({ packs: 2 });
+    // Before the upgrade the recorder wrote 000003 (not shipped yet); after it, 2026/12/000001.
+    writeTree(s.root, 1, 10, { firstBatch: 3 });
+    writeTree(join(s.root, '2026', '12'), 1, 10);
+    clock.advance(60_000);
+    const report = await cronPass(s.with(', batchDepth: 3'), store, alerts, clock);
+    expect(report).toMatchObject({ packs: 2, recordings: 20, failed: 0, lost: 0 });
+    expect(alerts).toEqual([]);
+    const keys: string[] = [];
+    for await (const o of store.list('manifests/')) keys.push(o.key);
+    expect(keys).toHaveLength(4);
+  });
+
   it('takes zero-padded names of one width as a numbering, and a shorter unpadded name beside them as none', () => {
     expect(batchNumbers(['000009', '000010', '123456'])).toEqual({ shape: '\0', numbers: [9, 10, 123456] });
     expect(batchNumbers(['9', '10', '11'])).toEqual({ shape: '\0', numbers: [9, 10, 11] });
