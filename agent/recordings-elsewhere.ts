@@ -8,6 +8,9 @@ import { hasExtension } from './sources/recordings.ts';
 // told of (a recorder upgraded to write .opus beside the .wav it wrote for years). Either is
 // never shipped, and is lost without a word when the recorder evicts it, so both are alerted.
 
+/** How old a file beside a sidecar must be to be taken for a recording (not a temporary file about to be renamed). */
+const TEMPORARY_MS = 60_000;
+
 /** Extensions audio is written under by recorders and telephony systems. */
 export const AUDIO_EXTENSIONS: readonly string[] = ['.wav', '.mp3', '.ogg', '.oga', '.opus', '.gsm', '.flac', '.m4a', '.aac', '.amr', '.awb', '.wma', '.au', '.snd', '.vox', '.spx', '.webm', '.mka', '.aif', '.aiff', '.caf', '.g711', '.g722', '.g723', '.g726', '.g729', '.sln', '.ul', '.al', '.pcm', '.raw'];
 
@@ -34,6 +37,8 @@ export class UnconfiguredRecordings {
     private readonly source: RecordingsSourceConfig,
     /** The extensions other recordings sources on the same root ship. */
     shippedByOthers: readonly string[] = [],
+    /** This machine's time: a file of no audio extension is counted only once a minute old (a recorder's temporary file before its rename). */
+    private readonly nowMs = Date.now(),
   ) {
     this.sidecarExtensions = source.metadata.sidecar.enabled ? source.metadata.sidecar.extensions.map((e) => e.toLowerCase()) : [];
     this.elsewhere = new Set(shippedByOthers.map((e) => e.toLowerCase()));
@@ -53,7 +58,7 @@ export class UnconfiguredRecordings {
       const ext = extensionOf(name);
       if (!ext || hasExtension(name, this.source.extensions) || this.sidecarExtensions.includes(ext) || this.elsewhere.has(ext)) continue;
       const base = name.slice(0, name.length - ext.length);
-      if (!AUDIO_EXTENSIONS.includes(ext) && !(sidecarBases.has(base) && !shippedBases.has(base))) continue;
+      if (!AUDIO_EXTENSIONS.includes(ext) && !(sidecarBases.has(base) && !shippedBases.has(base) && this.nowMs - (files.get(name)?.mtimeMs ?? 0) >= TEMPORARY_MS)) continue;
       found++;
       const tally = this.byExtension.get(ext);
       if (tally) tally.files++;

@@ -60,7 +60,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   };
   // Recordings of a type the source does not ship (a recorder upgraded to a new format): alerted after the walk.
   const others = s.deps.config.sources.flatMap((o) => (o.type === 'recordings' && o.name !== source.name && o.path === source.path ? o.extensions : []));
-  const unconfigured = new UnconfiguredRecordings(source, others);
+  const unconfigured = new UnconfiguredRecordings(source, others, s.deps.clock.now().getTime());
   const batches = await listBatches(source.path, source.batchDepth, { warn, unreadable: onUnreadable, badName: onBadName, misplaced: onMisplaced, isRecording: (n) => hasExtension(n, source.extensions) });
   const unreadablePrefixes = [...unreadable.keys()];
   for (const batch of batches) keep.add(batchKey(source.name, batch));

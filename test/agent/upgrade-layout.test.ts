@@ -111,13 +111,16 @@ describe('a recorder that starts writing its calls in a format the source does n
     expect(alerts.at(-1)).toMatchObject({ subject: 'resolved: cs: recordings of a type not in extensions are not shipped (.opus)' });
   });
 
-  it('names a file beside a sidecar of no shipped recording whatever its extension, and leaves other files alone', async () => {
+  it('names a file beside a sidecar of no shipped recording whatever its extension, and leaves other files and one just written alone', async () => {
     const store = new MemoryBlobStore();
     const s = site(', extensions: [.wav]');
     const alerts: Alert[] = [];
     writeTree(s.root, 2, 10);
     reformat(s.root, '000002', '.xyz');
     writeFileSync(join(s.root, '000001', 'index.dat'), 'catalogue');
+    // A recorder's temporary file beside its sidecar, just written, about to be renamed to .wav.
+    writeTree(s.root, 1, 10, { firstBatch: 3, ageMs: 0 });
+    renameSync(join(s.root, '000003', 'c000003-0.wav'), join(s.root, '000003', 'c000003-0.tmp'));
     await cronPass(s.config, store, alerts, new ManualClock(new Date()));
     expect(alerts.map((a) => a.subject)).toEqual(['cs: recordings of a type not in extensions are not shipped (.xyz)']);
   });
