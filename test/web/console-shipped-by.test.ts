@@ -34,18 +34,20 @@ const call = (callId: string, start: string) => ({ callId, agent: 'Alice Martin'
 /** The call page's record as term → definition (its text, and its tooltip). */
 async function facts(p: Page, rid: string): Promise<Map<string, { text: string; title: string | null }>> {
   await p.goto(`${p.url().split('#')[0]}#site=${SITE}&view=call&rid=${rid}`);
-  // The record of this call, whole: every term followed by its definition (a page still loading the
-  // call it showed before, or reloading for the same address, is waited out, not read half-way).
-  await p.waitForFunction((r) => {
+  // The record of this call, whole, read in the same evaluation that finds it whole: every term
+  // followed by its definition (a page still loading the call it showed before, or reloading for
+  // the same address, is waited out, not read half-way between the check and the read).
+  const found = await p.waitForFunction((r) => {
     const dl = document.getElementById('record');
     const dts = [...(dl?.querySelectorAll('dt') ?? [])];
-    return Boolean(dl?.textContent?.includes(r)) && dts.length > 0 && dts.every((dt) => dt.nextElementSibling?.tagName === 'DD') && dts.some((dt) => dt.textContent === 'Shipped by');
+    const whole = Boolean(dl?.textContent?.includes(r)) && dts.length > 0 && dts.every((dt) => dt.nextElementSibling?.tagName === 'DD') && dts.some((dt) => dt.textContent === 'Shipped by');
+    if (!whole) return false;
+    return dts.map((dt) => {
+      const dd = dt.nextElementSibling as HTMLElement;
+      return [dt.textContent ?? '', { text: dd.textContent ?? '', title: dd.querySelector('[title]')?.getAttribute('title') ?? null }] as const;
+    });
   }, rid);
-  const pairs = await p.$$eval('#record dt', (dts) => dts.map((dt) => {
-    const dd = dt.nextElementSibling as HTMLElement | null;
-    return [dt.textContent ?? '', { text: dd?.textContent ?? '', title: dd?.querySelector('[title]')?.getAttribute('title') ?? null }] as const;
-  }));
-  return new Map(pairs);
+  return new Map((await found.jsonValue()) as [string, { text: string; title: string | null }][]);
 }
 
 beforeAll(async () => {
@@ -110,7 +112,8 @@ describe('the call page names the recorder host that shipped the call', () => {
 
 /** The found rows: rid → the Call id cell's text, its host line's text, tooltip and box, and whether the page scrolls sideways. */
 async function searched(p: Page) {
-  await p.goto(`${p.url().split('#')[0]}#site=${SITE}&view=search&from=2025-01-01T00%3A00%3A00.000Z&to=2026-12-06T00%3A00%3A00.000Z`);
+  await p.goto(`${p.url().split('#')[0]}#site=${SITE}&view=search&from=2025-01-01T00%3A00%3A00.000Z&to=2026-12-05T00%3A00%3A00.000Z`);
+  // The primary's, the secondary's and the old call (the hostile one, of 2026-12-05, is after `to`).
   await expect.poll(() => p.$$eval('#results tbody tr', (trs) => trs.length)).toBe(3);
   const rows = await p.$$eval('#results tbody tr', (trs) =>
     trs.map((tr) => {
