@@ -5,6 +5,34 @@
 'use strict';
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS entry: dynalite is CommonJS and this file runs as its own process. */
 const dynalite = require('dynalite');
+const dynaliteDb = require('dynalite/db');
+
+// DynamoDB counts an item's size as the UTF-8 bytes of its attribute names and string values
+// (docs: "Item sizes"); dynalite counts UTF-16 code units (`'é'.length` is 1, it is 2 bytes), so
+// an item of non-Latin text (a case's name, an officer's reason) could pass here at 400 KB of
+// characters and be refused on AWS. The size checks of PutItem, UpdateItem and BatchWriteItem go
+// through `db.itemSize`: counted in UTF-8 here, so the 400 KB limit is the one AWS applies.
+const dynaliteItemSize = dynaliteDb.itemSize;
+dynaliteDb.itemSize = function utf8ItemSize(item) {
+  return Object.keys(item).reduce((sum, name) => sum + Buffer.byteLength(name, 'utf8') + utf8ValueSize(item[name]), 0);
+};
+function utf8ValueSize(attr) {
+  const type = Object.keys(attr)[0];
+  const value = attr[type];
+  switch (type) {
+    case 'S':
+      return Buffer.byteLength(value, 'utf8');
+    case 'SS':
+      return value.reduce((sum, s) => sum + Buffer.byteLength(s, 'utf8'), 0);
+    case 'L':
+      return 3 + value.reduce((sum, v) => sum + 1 + utf8ValueSize(v), 0);
+    case 'M':
+      return 3 + Object.keys(value).length + dynaliteDb.itemSize(value);
+    default:
+      // Numbers, binaries, booleans and null: dynalite's own count (no text in them).
+      return dynaliteItemSize({ '': attr });
+  }
+}
 
 const options = JSON.parse(process.argv[2] || '{}');
 const server = dynalite({
