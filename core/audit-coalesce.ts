@@ -1,3 +1,4 @@
+import { AUDIT_WRITE_BYTES, auditRecordBytes } from './audit-ledger.ts';
 import { appendAuditEvents, sealAudit, type AuditChainDeps, type AuditEvent, type AuditRecord, type ChainHead } from './audit-trail.ts';
 
 // Group commit for the audit chain within one process, and the seal behind it. Every audited
@@ -19,6 +20,11 @@ import { appendAuditEvents, sealAudit, type AuditChainDeps, type AuditEvent, typ
 export interface CoalescedAuditOptions {
   /** Events written at once, at most (one ledger item). */
   maxBatch?: number;
+  /**
+   * Their records' bytes at most (default AUDIT_WRITE_BYTES, under DynamoDB's 400 KB item): a
+   * batch ends before the event that would pass it; an event larger than it is written alone.
+   */
+  maxBytes?: number;
   /** Told of a background seal that failed (the records stay in the ledger until the next seal). */
   onSealError?: (site: string, error: unknown) => void;
   /**
@@ -42,6 +48,18 @@ type Waiter = { event: AuditEvent; resolve: (record: AuditRecord) => void; rejec
  */
 export function coalescedAudit(deps: AuditChainDeps, options: CoalescedAuditOptions = {}): CoalescedAudit {
   const maxBatch = Math.max(1, options.maxBatch ?? 50);
+  const maxBytes = options.maxBytes ?? AUDIT_WRITE_BYTES;
+  /** The next batch: up to maxBatch events, within maxBytes (at least one event). */
+  const take = (queue: Waiter[]): Waiter[] => {
+    let bytes = auditRecordBytes(queue[0]!.event);
+    let n = 1;
+    while (n < Math.min(maxBatch, queue.length)) {
+      bytes += auditRecordBytes(queue[n]!.event);
+      if (bytes > maxBytes) break;
+      n++;
+    }
+    return queue.splice(0, n);
+  };
   const waiting = new Map<string, Waiter[]>();
   /** The head each site was left at by this process's last write (absent: read it). */
   const known = new Map<string, ChainHead>();
@@ -51,7 +69,7 @@ export function coalescedAudit(deps: AuditChainDeps, options: CoalescedAuditOpti
   // record, and goes again while more arrived.
   async function move(site: string, queue: Waiter[]): Promise<void> {
     while (queue.length > 0) {
-      const batch = queue.splice(0, maxBatch);
+      const batch = take(queue);
       try {
         const { head, records } = await appendAuditEvents(deps, batch.map((w) => w.event), known.get(site));
         if (head) known.set(site, head);

@@ -17,6 +17,23 @@ import type { AuditRecord, ChainHead } from './audit-trail.ts';
 export const AUDIT_LEDGER_KEY_PREFIX = 'AUDIT#';
 export const AUDIT_SEAL_KEY_PREFIX = 'AUDITSEAL#';
 
+/**
+ * The records' bytes (their JSON, UTF-8) a grouped write takes at most: with the item's other
+ * attributes it stays under DynamoDB's 400 KB item. A write of one record larger than this is
+ * still one write (the DynamoDB ledger keeps its JSON in parts, adapters/dynamo-audit-ledger.ts);
+ * events are only not grouped past it.
+ */
+export const AUDIT_WRITE_BYTES = 300 * 1024;
+
+/**
+ * What an event's record adds to a write, at most: its JSON in UTF-8 plus the chain's fields
+ * (seq, prev and hash, the site again, the separators).
+ */
+export function auditRecordBytes(event: object): number {
+  return Buffer.byteLength(JSON.stringify(event)) + RECORD_OVERHEAD;
+}
+const RECORD_OVERHEAD = 256;
+
 /** The site's chain records in their first durable store. */
 export interface AuditLedger {
   /** The last record written (strongly consistent); undefined before the first. */

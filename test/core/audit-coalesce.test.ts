@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { coalescedAudit } from '../../core/audit-coalesce.ts';
-import { MemoryAuditLedger } from '../../core/audit-ledger.ts';
+import { AUDIT_WRITE_BYTES, MemoryAuditLedger } from '../../core/audit-ledger.ts';
 import { appendAudit, auditRecordKey, verifyAuditChain, type AuditEvent, type AuditRecord, type ChainHead } from '../../core/audit-trail.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { BlobStore } from '../../core/ports.ts';
@@ -64,6 +64,40 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
     const append = coalescedAudit({ ledger: heads, blobs: new MemoryBlobStore() }, { maxBatch: 4 });
     await Promise.all(Array.from({ length: 10 }, (_, i) => append(event(i))));
     expect(heads.advances).toBe(4);
+  });
+
+  it('splits a burst by bytes: 50 case-add records of 1,000 calls each (about 27 KB) go in writes whose records stay within AUDIT_WRITE_BYTES, and the chain verifies 1..50', async () => {
+    const heads = new CountingHeads();
+    const sizes: number[] = [];
+    const append0 = heads.append.bind(heads);
+    heads.append = async (site, records) => {
+      sizes.push(Buffer.byteLength(JSON.stringify(records)));
+      return append0(site, records);
+    };
+    const blobs = new MemoryBlobStore();
+    const append = coalescedAudit({ ledger: heads, blobs });
+    const caseAdd = (i: number): AuditEvent => ({ ...event(i), action: 'case-add', rid: undefined, detail: { added: 1000, rids: Array.from({ length: 1000 }, (_, j) => `r${String(i * 1000 + j).padStart(23, '0')}`) } });
+    const written = await Promise.all(Array.from({ length: 50 }, (_, i) => append(caseAdd(i))));
+    await append.settled();
+    expect(written.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(AUDIT_WRITE_BYTES);
+    // 27 KB records: 11 to a write at most, so 50 take at least 1 + 49/11 → 6 writes.
+    expect(sizes.length).toBeGreaterThanOrEqual(6);
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 50 });
+  });
+
+  it('writes an event larger than maxBytes alone, and groups the small ones around it', async () => {
+    const heads = new CountingHeads();
+    const batches: number[] = [];
+    const append0 = heads.append.bind(heads);
+    heads.append = async (site, records) => {
+      batches.push(records.length);
+      return append0(site, records);
+    };
+    const append = coalescedAudit({ ledger: heads, blobs: new MemoryBlobStore() }, { maxBytes: 4096 });
+    const big: AuditEvent = { ...event(1), action: 'export', detail: { rids: Array.from({ length: 400 }, (_, j) => `r${String(j).padStart(23, '0')}`) } };
+    await Promise.all([append(event(0)), append(event(2)), append(big), append(event(3)), append(event(4))]);
+    expect(batches).toEqual([1, 1, 1, 2]);
   });
 
   it('keeps sites apart: each site its own chain 1..n', async () => {
