@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DocumentSender } from './dynamo-lean.ts';
 import { AUDIT_LEDGER_KEY_PREFIX, AUDIT_SEAL_KEY_PREFIX, type AuditLedger } from '../core/audit-ledger.ts';
@@ -9,6 +10,13 @@ import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 //   records a group commit wrote together), PutItem conditioned on the key's absence: of two
 //   writers starting at the same seq exactly one wins. The head is the newest such item (a
 //   strongly consistent Query, newest first, Limit 1).
+//   A write whose item would pass DynamoDB's 400 KB (a record naming thousands of calls: an
+//   export of a big case, a purge of a pack of many calls) keeps its records' JSON in parts,
+//   `sk = PART#{sha256 of the JSON}#{n, 4 digits}` (at most PART_UNITS characters each, ≤ 300 KB),
+//   written first; the `REC#` item, written last and conditionally as any other, names their
+//   count and digest instead of holding the records. So the write is the `REC#` item alone: its
+//   parts are there before it is, and one that lost its seq leaves parts nothing names (read by
+//   nothing). Readers put the parts together and check the digest: the records come back whole.
 // - `sk = SEALED` under `pk = AUDITSEAL#{site}`: the seq up to which the records are in the
 //   bucket, raised only. Under a partition of its own so the sealer's role may write it and no
 //   record (IAM scopes PutItem by leading key). Marks written before under `AUDIT#{site}` /
@@ -20,6 +28,11 @@ const translate = (error: unknown, operation: string) => translateDynamoError(er
 const SEQ_WIDTH = 12;
 const recSk = (seq: number) => `REC#${String(seq).padStart(SEQ_WIDTH, '0')}`;
 const LAST_REC = `REC#${'9'.repeat(SEQ_WIDTH)}`;
+/** DynamoDB's largest item: the UTF-8 bytes of its attribute names and values. */
+export const DYNAMO_ITEM_BYTES = 400 * 1024;
+/** Characters (UTF-16 units) of a part at most: ≤ 3 UTF-8 bytes each, so a part item stays under 300 KB. */
+export const PART_UNITS = 100_000;
+const partSk = (sha: string, n: number) => `PART#${sha}#${String(n).padStart(4, '0')}`;
 
 export function auditLedgerPk(site: string): string {
   return `${AUDIT_LEDGER_KEY_PREFIX}${site}`;
@@ -46,14 +59,18 @@ export class DynamoAuditLedger implements AuditLedger {
   async append(site: string, records: readonly AuditRecord[]): Promise<boolean> {
     const first = records[0]!;
     const last = records.at(-1)!;
+    const text = JSON.stringify(records);
+    const item: Record<string, string | number> = { pk: auditLedgerPk(site), sk: recSk(first.seq), type: 'audit-records', site, first: first.seq, last: last.seq, hash: last.hash, records: text };
+    if (itemBytes(item) > DYNAMO_ITEM_BYTES) {
+      const sha = createHash('sha256').update(text).digest('hex');
+      const parts = splitUnits(text, PART_UNITS);
+      // Parts first (the same key holds the same text: a retried write rewrites them unchanged).
+      for (const [n, part] of parts.entries()) await this.put({ pk: auditLedgerPk(site), sk: partSk(sha, n), type: 'audit-records-part', site, text: part });
+      delete item.records;
+      Object.assign(item, { parts: parts.length, recordsSha256: sha });
+    }
     try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { pk: auditLedgerPk(site), sk: recSk(first.seq), type: 'audit-records', site, first: first.seq, last: last.seq, hash: last.hash, records: JSON.stringify(records) },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
       return true;
     } catch (error) {
       if (conditionFailed(error)) return false;
@@ -64,11 +81,11 @@ export class DynamoAuditLedger implements AuditLedger {
   async records(site: string, from: number, limit: number): Promise<AuditRecord[]> {
     // The write holding `from` (it may start before it), then the writes after it.
     const [covering] = await this.query(site, { lo: recSk(0), hi: recSk(from), newestFirst: true, limit: 1 });
-    const out = covering && Number(covering.last) >= from ? recordsOf(covering) : [];
+    const out = covering && Number(covering.last) >= from ? await this.recordsOf(site, covering) : [];
     let startKey: Record<string, unknown> | undefined;
     while (out.length < limit) {
       const page = await this.query(site, { lo: recSk(from + 1), hi: LAST_REC, newestFirst: false, limit: 100, startKey }, (key) => (startKey = key));
-      for (const item of page) out.push(...recordsOf(item));
+      for (const item of page) out.push(...(await this.recordsOf(site, item)));
       if (!startKey) break;
     }
     return out;
@@ -94,6 +111,32 @@ export class DynamoAuditLedger implements AuditLedger {
     } catch (error) {
       // Already at or above it: another sealer got there first.
       if (!conditionFailed(error)) throw translate(error, 'PutItem');
+    }
+  }
+
+  /** The write's records: from the item, or put together from its parts (their digest checked). */
+  private async recordsOf(site: string, item: Record<string, unknown>): Promise<AuditRecord[]> {
+    if (item.parts === undefined) return JSON.parse(String(item.records)) as AuditRecord[];
+    const count = Number(item.parts);
+    const sha = String(item.recordsSha256);
+    const texts: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.query(site, { lo: partSk(sha, 0), hi: partSk(sha, count - 1), newestFirst: false, limit: 10, startKey }, (key) => (startKey = key));
+      texts.push(...page.map((p) => String(p.text)));
+    } while (startKey);
+    const text = texts.join('');
+    if (texts.length !== count || createHash('sha256').update(text).digest('hex') !== sha) {
+      throw new Error(`audit ledger write ${String(item.sk)} of site ${site} is incomplete: ${texts.length} of its ${count} parts found, or they do not hash to ${sha}`);
+    }
+    return JSON.parse(text) as AuditRecord[];
+  }
+
+  private async put(item: Record<string, string | number>): Promise<void> {
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.table, Item: item }));
+    } catch (error) {
+      throw translate(error, 'PutItem');
     }
   }
 
@@ -130,6 +173,20 @@ export class DynamoAuditLedger implements AuditLedger {
   }
 }
 
-function recordsOf(item: Record<string, unknown>): AuditRecord[] {
-  return JSON.parse(String(item.records)) as AuditRecord[];
+/** The item's size as DynamoDB counts it: UTF-8 bytes of names and string values, a number at most 21 bytes. */
+export function itemBytes(item: Record<string, string | number>): number {
+  return Object.entries(item).reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + (typeof value === 'number' ? 21 : Buffer.byteLength(value)), 0);
+}
+
+/** `text` cut into pieces of at most `units` UTF-16 units, never between the two halves of a surrogate pair. */
+export function splitUnits(text: string, units: number): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < text.length; ) {
+    let end = Math.min(text.length, at + units);
+    const code = text.charCodeAt(end - 1);
+    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--;
+    out.push(text.slice(at, end));
+    at = end;
+  }
+  return out;
 }

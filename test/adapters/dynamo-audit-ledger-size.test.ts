@@ -1,0 +1,127 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
+import { DynamoAuditLedger, auditLedgerPk, splitUnits } from '../../adapters/dynamo-audit-ledger.ts';
+import { LeanDynamo } from '../../adapters/dynamo-lean.ts';
+import { coalescedAudit } from '../../core/audit-coalesce.ts';
+import { appendAudit, verifyAuditChain, type AuditEvent } from '../../core/audit-trail.ts';
+import { auditTrailReader, searchAuditPage } from '../../core/audit-query.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
+
+// The audit ledger against DynamoDB's 400 KB item (dynalite, counting UTF-8 as AWS does): a record
+// naming 20,000 calls (an export of a big case) is one write whose records come back whole, and a
+// burst of large records is split into writes that each fit.
+
+const SITE = 'site-a';
+let dynamo: LocalDynamo;
+let client: DynamoDBClient;
+let doc: DynamoDBDocumentClient;
+let lean: LeanDynamo;
+let tables = 0;
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  doc = DynamoDBDocumentClient.from(client);
+  lean = new LeanDynamo({ region: 'local', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }, doc);
+});
+afterAll(async () => {
+  lean?.destroy();
+  client?.destroy();
+  await dynamo?.stop();
+});
+
+async function ledgerTable(): Promise<string> {
+  const table = `audit-size-${++tables}`;
+  await createCatalogueTable(client, table);
+  return table;
+}
+
+const rids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `r${String(from + i).padStart(23, '0')}`);
+const exportOf = (n: number, i = 0): AuditEvent => ({ at: new Date(Date.UTC(2026, 3, 1, 12, 0, i)).toISOString(), action: 'export', site: SITE, principal: 'officer-a', detail: { case: 'C1', reason: 'subject access request', rids: rids(n) } });
+
+async function stored(blobs: MemoryBlobStore): Promise<{ key: string; text: string }[]> {
+  const out: { key: string; text: string }[] = [];
+  for await (const info of blobs.list(`audit/${SITE}/`)) {
+    const chunks: Buffer[] = [];
+    for await (const c of (await blobs.get(info.key)).body) chunks.push(c as Buffer);
+    out.push({ key: info.key, text: Buffer.concat(chunks).toString('utf8') });
+  }
+  return out;
+}
+
+describe.each([
+  ['the SDK', () => doc],
+  ["the functions' signed requests (LeanDynamo)", () => lean],
+])('the DynamoDB audit ledger over %s', (_name, sender) => {
+  it('writes a record naming 20,000 calls (about 540 KB) and reads it back whole; sealed, the chain verifies', async () => {
+    const ledger = new DynamoAuditLedger(sender(), await ledgerTable());
+    const blobs = new MemoryBlobStore();
+    const record = await appendAudit({ ledger, blobs }, exportOf(20_000));
+    expect(Buffer.byteLength(JSON.stringify(record))).toBeGreaterThan(500 * 1024);
+    const [back] = await ledger.records(SITE, 1, 1);
+    expect(back).toEqual(record);
+    expect(await ledger.head(SITE)).toEqual({ seq: 1, hash: record.hash });
+    expect(await ledger.sealed(SITE)).toBe(1);
+    expect(JSON.parse((await stored(blobs))[0]!.text)).toEqual(record);
+    expect(verifyAuditChain(SITE, await stored(blobs), await ledger.head(SITE))).toMatchObject({ ok: true, records: 1 });
+  });
+
+  it('writes a burst of 50 exports of 2,000 calls (54 KB each) through the group commit: all recorded, 1..50, read back in order', async () => {
+    const ledger = new DynamoAuditLedger(sender(), await ledgerTable());
+    const blobs = new MemoryBlobStore();
+    const append = coalescedAudit({ ledger, blobs });
+    const written = await Promise.all(Array.from({ length: 50 }, (_, i) => append(exportOf(2000, i))));
+    await append.settled();
+    expect(written.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect((await ledger.records(SITE, 1, 50)).map((r) => r.seq)).toEqual(written.map((r) => r.seq));
+    expect(verifyAuditChain(SITE, await stored(blobs), await ledger.head(SITE))).toMatchObject({ ok: true, records: 50 });
+  });
+});
+
+describe('a parted ledger write', () => {
+  it('of non-Latin text (a reason of 150,000 CJK characters, 450 KB in UTF-8) is written and read back whole', async () => {
+    const ledger = new DynamoAuditLedger(lean, await ledgerTable());
+    const event: AuditEvent = { ...exportOf(10), detail: { reason: '中'.repeat(150_000), rids: rids(10) } };
+    const record = await appendAudit({ ledger, blobs: new MemoryBlobStore() }, event);
+    expect((await ledger.records(SITE, 1, 1))[0]).toEqual(record);
+  });
+
+  it('is read by the audit view from the ledger before it is sealed, between small records', async () => {
+    const table = await ledgerTable();
+    const ledger = new DynamoAuditLedger(lean, table);
+    const refusing = { put: () => Promise.reject(new Error('bucket unreachable')) };
+    const append = coalescedAudit({ ledger, blobs: refusing }, { onSealError: () => undefined });
+    const small: AuditEvent = { at: '2026-04-01T11:00:00.000Z', action: 'search', site: SITE, principal: 'officer-a', query: { from: '2026-03-01' } };
+    await append(small);
+    await append(exportOf(20_000));
+    await append({ ...small, at: '2026-04-01T13:00:00.000Z' });
+    await append.settled();
+    const { records: seen } = await searchAuditPage(auditTrailReader({ ledger, blobs: new MemoryBlobStore() }), { site: SITE, filter: {}, limit: 10 });
+    expect(seen.map((r) => [r.seq, r.event.action, (r.event.detail?.rids as string[] | undefined)?.length])).toEqual([
+      [3, 'search', undefined],
+      [2, 'export', 20_000],
+      [1, 'search', undefined],
+    ]);
+  });
+
+  it('whose part is gone is refused by name, not read as fewer records', async () => {
+    const table = await ledgerTable();
+    const ledger = new DynamoAuditLedger(lean, table);
+    await appendAudit({ ledger, blobs: new MemoryBlobStore() }, exportOf(20_000));
+    const parts = (await doc.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)', ExpressionAttributeValues: { ':pk': auditLedgerPk(SITE), ':p': 'PART#' } }))).Items ?? [];
+    expect(parts.length).toBeGreaterThan(1);
+    await doc.send(new DeleteCommand({ TableName: table, Key: { pk: parts[1]!.pk, sk: parts[1]!.sk } }));
+    await expect(ledger.records(SITE, 1, 1)).rejects.toThrow(/audit ledger write REC#000000000001 of site site-a is incomplete: \d+ of its \d+ parts found/);
+  });
+});
+
+describe('splitUnits', () => {
+  it('cuts text into pieces of at most n units without parting a surrogate pair, and they join back to the text', () => {
+    const text = `ab${'😀'.repeat(5)}c`;
+    const pieces = splitUnits(text, 3);
+    expect(pieces.join('')).toBe(text);
+    expect(pieces.every((p) => p.length <= 3 && !/[\uD800-\uDBFF]$/.test(p) && !/^[\uDC00-\uDFFF]/.test(p))).toBe(true);
+  });
+});
