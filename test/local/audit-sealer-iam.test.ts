@@ -79,6 +79,25 @@ describe('the bundled audit sealer on the local cloud, as its own role through t
     expect((await readTrail(cloud.blobs, SITE)).map((r) => r.key)).toEqual(trail.map((r) => r.key));
   });
 
+  it('seals a record over DynamoDB\'s item limit that the export function wrote as its own role (a 20,000-call export, its JSON in parts): the copy in audit/ is the whole record and the chain verifies', async () => {
+    const role = cloud.iam!.credentialsOf('function:export');
+    const writer = createDynamoClients({ region: cloud.region, endpoint: cloud.iam!.dynamoEndpoint, credentials: role });
+    try {
+      const mine = new DynamoAuditLedger(writer.doc, cloud.table);
+      const rids = Array.from({ length: 20_000 }, (_, i) => `r${String(i).padStart(23, '0')}`);
+      const big: AuditEvent = { at: '2026-04-01T12:30:00.000Z', action: 'export', site: SITE, principal: 'arn:aws:iam::000000000000:role/officer', detail: { case: 'C1', rids } };
+      const before = (await ledger.head(SITE))?.seq ?? 0;
+      const [record] = (await appendAuditEvents({ ledger: mine }, [big])).records;
+      expect(Buffer.byteLength(JSON.stringify(record))).toBeGreaterThan(400 * 1024);
+      expect((await fn.invoke(SCHEDULED)) as Run).toMatchObject({ outcomes: [{ site: SITE, sealedTo: before + 1 }] });
+      const trail = await readTrail(cloud.blobs, SITE);
+      expect(JSON.parse(trail.find((r) => r.key === auditRecordKey(SITE, before + 1))!.text)).toEqual(record);
+      expect(verifyAuditChain(SITE, trail, await ledger.head(SITE))).toMatchObject({ ok: true, records: before + 1 });
+    } finally {
+      writer.client.destroy();
+    }
+  });
+
   it("refuses the sealer's role any PutItem onto a ledger record's partition (a record item, or a mark-shaped item on a record's key), and a read of the sealed records, with AccessDenied", async () => {
     const role = cloud.iam!.credentialsOf('function:audit-seal');
     const { client } = createDynamoClients({ region: cloud.region, endpoint: cloud.iam!.dynamoEndpoint, credentials: role });
