@@ -24,6 +24,17 @@ describe('audit view paging', () => {
     expect((await searchAuditPage(reader, { site: 'site-a', filter: {}, limit: 10 })).records.map((r) => r.seq)).toEqual([3, 2, 1]);
   });
 
+  it('reads a sealed record of 1.5 MB from the bucket (the purge of a pack of 10,000 calls names each twice)', async () => {
+    const ledger = new MemoryAuditLedger();
+    const blobs = new MemoryBlobStore();
+    const rids = Array.from({ length: 10_000 }, (_, i) => `r${String(i).padStart(23, '0')}`);
+    const calls = rids.map((rid, i) => `${rid} callId=CALL-${i} start=2026-04-01T12:00:00.000Z +4930123456789→+4989987654321 agent=agent-0042`);
+    const record = await appendAudit({ ledger, blobs }, { at: at(1), action: 'purge', site: 'site-a', principal: 'ferry-purge', detail: { object: 'recordings/site-a/pack.tar', kind: 'pack', recordings: rids.length, rids, calls } });
+    expect(await ledger.sealed('site-a')).toBe(1);
+    expect(Buffer.byteLength(JSON.stringify(record))).toBeGreaterThan(1.4 * 1024 * 1024);
+    expect((await searchAuditPage(auditTrailReader({ ledger, blobs }), { site: 'site-a', filter: {}, limit: 10 })).records).toEqual([record]);
+  });
+
   it('reads newest first and resumes below the cursor with nothing lost or repeated', async () => {
     const { reader } = await trail(10);
     const seen: number[] = [];
