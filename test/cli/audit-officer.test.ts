@@ -107,4 +107,18 @@ describe("the site's officer role on its audit trail", () => {
     expect(r.stderr).toContain('is not authorized to perform');
     expect((await readTrail(cloud.blobs, 'site-a')).map((t) => t.key)).toEqual([1, 2].map((seq) => auditRecordKey('site-a', seq)));
   }, 90_000);
+
+  it("verifies and searches a record over DynamoDB's item limit still in the ledger (a purge of a pack of 3,000 calls, its JSON in parts), reading its parts as the officer role", async () => {
+    const rids = Array.from({ length: 3000 }, (_, i) => `r${String(i).padStart(23, '0')}`);
+    const calls = rids.map((rid, i) => `${rid} callId=CALL-${i} start=2026-04-01T12:00:00.000Z +4930123456789→+4989987654321 agent=agent-0042`);
+    const purge: AuditEvent = { at: '2026-04-01T12:10:00.000Z', action: 'purge', site: 'site-a', principal: 'ferry-purge', detail: { object: 'recordings/site-a/pack.tar', kind: 'pack', recordings: rids.length, rids, calls } };
+    const [record] = (await appendAuditEvents({ ledger: new DynamoAuditLedger(admin.doc, cloud.table) }, [purge])).records;
+    expect(Buffer.byteLength(JSON.stringify(record))).toBeGreaterThan(400 * 1024);
+    const verified = await ferry(['audit', 'verify', '--site', 'site-a']);
+    expect(verified).toMatchObject({ code: 0, stdout: 'OK: the audit trail of site-a holds 4 record(s), each linked to the one before\n' });
+    const found = await ferry(['audit', 'search', '--site', 'site-a', '--action', 'purge']);
+    expect(found.stderr).toBe('');
+    const [line] = found.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; detail?: { calls?: string[] } });
+    expect([line!.seq, line!.detail?.calls]).toEqual([4, calls]);
+  }, 120_000);
 });
