@@ -5,7 +5,7 @@ import type { BlobStore, PutOptions } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CallMetadata, ManifestMember, PackManifest, ShippedBy } from '../core/manifest.ts';
 import { MANIFEST_FORMAT, serializeManifest } from '../core/manifest.ts';
-import { recordingId } from '../core/ids.ts';
+import { recordingId, rewrittenCallId } from '../core/ids.ts';
 import { AlreadyExistsError, IntegrityError, SourceChangedError, UnreadableSourceError } from '../core/errors.ts';
 import { readAll } from './recover.ts';
 import { openNoAtime, openSyncNoAtime } from './no-atime.ts';
@@ -267,13 +267,13 @@ async function shipAttempt(ctx: ShipContext, work: BatchWork, plan: PackPlan, at
   }
 }
 
-/** A member packed whose SHA-256 (and so its recording id) the hasher's threads have yet to give. */
-type PendingMember = Omit<ManifestMember, 'sha256' | 'rid' | 'sidecar'> & { sha256: Promise<string>; sidecar?: PendingSlice };
+/** A member packed whose SHA-256 (and so its recording id) the hasher's threads have yet to give. `rewritten`: its name shipped from its batch before under another stamp (the shipped index, in the state directory), so its sidecar makes it a call of its own (core/ids.ts). */
+type PendingMember = Omit<ManifestMember, 'sha256' | 'rid' | 'sidecar'> & { sha256: Promise<string>; sidecar?: PendingSlice; rewritten?: true };
 
 async function settleMember(ctx: Pick<ShipContext, 'site'>, member: PendingMember): Promise<ManifestMember> {
   const [sha256, sidecarSha256] = await Promise.all([member.sha256, member.sidecar?.sha256]);
   const { name, offset, length, sidecar, path, contentType, mtime, meta, issues } = member;
-  const rid = recordingId(ctx.site, path, sha256);
+  const rid = member.rewritten && sidecarSha256 !== undefined ? rewrittenCallId(ctx.site, path, sha256, sidecarSha256) : recordingId(ctx.site, path, sha256);
   const sidecarSlice = sidecar ? { sidecar: { name: sidecar.name, offset: sidecar.offset, length: sidecar.length, sha256: sidecarSha256 as string } } : {};
   return { name, offset, length, sha256, rid, path, contentType, mtime, meta, issues, ...sidecarSlice };
 }
@@ -309,6 +309,7 @@ async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBui
     meta,
     issues: [...sidecarIssues, ...issues],
     ...(sidecarSlice ? { sidecar: sidecarSlice } : {}),
+    ...(sidecarSlice && ctx.journal.shippedUnderOtherStamp(work.source, work.batch, rec, { sameSize: false }) ? { rewritten: true as const } : {}),
   };
 }
 

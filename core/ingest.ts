@@ -4,7 +4,7 @@ import { ingestChecked, type CheckedIngestDeps } from './ingest-checked.ts';
 import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey, packAttemptsPrefixOf, parseKey, sitePrefix } from './layout.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
 import { recordingLookupKey, type BlobStore, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingCopy } from './ports.ts';
-import { recordingId } from './ids.ts';
+import { memberIdsAllowed } from './ids.ts';
 import { readSmallObject } from './read-small.ts';
 
 // Ingest: manifest → catalogue entries. The catalogue is a cache of the manifests, so ingest
@@ -63,14 +63,15 @@ function checkPlacement(manifestKey: string, manifest: PackManifest): void {
 }
 
 /**
- * Every member's id must be its own: `recordingId(site, path, sha256)`. A member under another
- * recording's id would replace that call's audio in the catalogue (the recorder deleted the
- * original long ago); the whole manifest is refused, nothing catalogued.
+ * Every member's id must be its own: `recordingId(site, path, sha256)`, or for a call written at
+ * the path of an earlier one with the same bytes, `rewrittenCallId(…, its sidecar's SHA-256)`
+ * (core/ids.ts). A member under another recording's id would replace that call's audio in the
+ * catalogue (the recorder deleted the original long ago); the whole manifest is refused.
  */
 function checkMemberIds(manifestKey: string, manifest: PackManifest): void {
   for (const m of manifest.members) {
-    const own = recordingId(manifest.site, m.path, m.sha256);
-    if (m.rid !== own) throw new IntegrityError(`manifest ${manifestKey}: member ${m.path} is listed as recording ${m.rid}, but its site, path and SHA-256 make it ${own}: a member under another recording's id; nothing catalogued`);
+    const own = memberIdsAllowed(manifest.site, m);
+    if (!own.includes(m.rid)) throw new IntegrityError(`manifest ${manifestKey}: member ${m.path} is listed as recording ${m.rid}, but its site, path and SHA-256${own.length > 1 ? ' (and its sidecar\'s)' : ''} make it ${own.join(' or ')}: a member under another recording's id; nothing catalogued`);
   }
 }
 

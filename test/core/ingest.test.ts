@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
+import { rewrittenCallId } from '../../core/ids.ts';
 import { ingestManifest, rebuildCatalogue } from '../../core/ingest.ts';
 import { packManifestKey } from '../../core/layout.ts';
 import { serializeManifest } from '../../core/manifest.ts';
@@ -60,6 +61,23 @@ describe('ingestManifest', () => {
     await ingestManifest(deps, f.manifestKey);
     expect(deps.catalogue.size).toBe(size);
     expect(await deps.catalogue.searchRecordings({ site: 'site-a' })).toEqual(before);
+  });
+
+  it("accepts a member under its sidecar's rewritten-call id, and refuses one under the id of another sidecar", async () => {
+    const deps = setup();
+    const call = buildPack('site-a', [{ path: 'batch-1/c.wav', body: audio(9, 44) }], { seed: 'rewritten' });
+    const m = call.manifest.members[0]!;
+    // The sidecar slice: the member's own bytes will do (its SHA-256 is what the id is made of).
+    m.sidecar = { name: 'batch-1/c.json', offset: m.offset, length: m.length, sha256: m.sha256 };
+    m.rid = rewrittenCallId('site-a', m.path, m.sha256, 'f'.repeat(64));
+    call.manifestBytes = serializeManifest(call.manifest);
+    await publish(deps.blobs, call);
+    await expect(ingestManifest(deps, call.manifestKey)).rejects.toThrow(`member batch-1/c.wav is listed as recording ${m.rid}, but its site, path and SHA-256 (and its sidecar's) make it`);
+    m.rid = rewrittenCallId('site-a', m.path, m.sha256, m.sha256);
+    call.manifestBytes = serializeManifest(call.manifest);
+    await publish(deps.blobs, call);
+    expect(await ingestManifest(deps, call.manifestKey)).toMatchObject({ recordings: 1 });
+    expect(await deps.catalogue.getRecording('site-a', m.rid)).toMatchObject({ path: 'batch-1/c.wav', packKey: call.packKey });
   });
 
   it("refuses a manifest with a member under another recording's id (its site, path and SHA-256 make another), and catalogues nothing of it", async () => {
