@@ -34,6 +34,7 @@ function noting(catalogue: CheckedIngestDeps['catalogue']) {
   const wrote = { entries: [] as CatalogueEntry[], copies: [] as RecordingCopy[], packs: [] as PackRecord[], artefacts: [] as ArtefactEntry[], snapshots: [] as SnapshotSummary[] };
   const seen: CheckedIngestDeps['catalogue'] = {
     packKeysOf: (keys) => catalogue.packKeysOf(keys),
+    ...(catalogue.getRecordings ? { getRecordings: catalogue.getRecordings.bind(catalogue) } : {}),
     putRecordings: async (entries) => {
       await catalogue.putRecordings(entries);
       wrote.entries.push(...entries);

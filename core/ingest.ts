@@ -5,6 +5,7 @@ import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey, pa
 import { parseManifest, type PackManifest } from './manifest.ts';
 import { recordingLookupKey, type BlobStore, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingCopy } from './ports.ts';
 import { memberIdsAllowed } from './ids.ts';
+import { findCollisions, noteCollisions, type IngestCollision } from './ingest-collide.ts';
 import { readSmallObject } from './read-small.ts';
 
 // Ingest: manifest → catalogue entries. The catalogue is a cache of the manifests, so ingest
@@ -14,7 +15,8 @@ import { readSmallObject } from './read-small.ts';
 
 export interface IngestDeps {
   blobs: Pick<BlobStore, 'get' | 'head'>;
-  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'packKeysOf' | 'putCopies'>;
+  /** With getRecordings, a call shipped under another call's id is named (core/ingest-collide.ts). */
+  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'packKeysOf' | 'putCopies'> & Partial<Pick<CatalogueStore, 'getRecordings'>>;
 }
 
 export interface IngestResult {
@@ -29,6 +31,8 @@ export interface IngestResult {
    * this one is recorded as a copy of the call (putCopies), for its erasure.
    */
   alreadyCatalogued?: number;
+  /** Calls of this manifest and calls catalogued before that share a path and audio, and what was made of them. */
+  collisions?: IngestCollision[];
 }
 
 export interface IngestOptions {
@@ -140,8 +144,11 @@ export async function ingestManifest(deps: IngestDeps, manifestKey: string, opti
   await deps.catalogue.putRecordings(entries);
   if (copies.length > 0) await deps.catalogue.putCopies(copies);
   await deps.catalogue.putPack(record);
+  // Never silent: a call shipped under another call's id, or a call catalogued twice, is named.
+  const collisions = await findCollisions(deps, manifest, manifestKey, new Set(copies.map((c) => c.rid)));
+  await noteCollisions(deps, manifest.site, collisions, { issues: MAX_ENTRY_ISSUES, chars: MAX_ISSUE_CHARS });
   const alreadyCatalogued = all.length - entries.length;
-  return { manifestKey, site: manifest.site, packId: manifest.packId, recordings: entries.length, ...(alreadyCatalogued > 0 ? { alreadyCatalogued } : {}) };
+  return { manifestKey, site: manifest.site, packId: manifest.packId, recordings: entries.length, ...(alreadyCatalogued > 0 ? { alreadyCatalogued } : {}), ...(collisions.length > 0 ? { collisions } : {}) };
 }
 
 export interface RebuildProgress {

@@ -72,9 +72,12 @@ export function createHandler(deps: IngestHandlerDeps): Handler<unknown, { inges
         const result = isArtefactManifestKey(key) ? await ingestArtefact(deps, key) : isTreeSnapshotManifestKey(key) ? await ingestTreeSnapshot(deps, key) : await ingestManifest(deps, key);
         ingested.push(result);
         const future = 'futureDated' in result ? result.futureDated : undefined;
-        log(future ? 'warn' : 'info', future ? 'manifest ingested, dated in the future' : 'manifest ingested', { ...result });
+        const collided = 'collisions' in result ? result.collisions : undefined;
+        const said = future ? 'manifest ingested, dated in the future' : collided ? 'manifest ingested; calls with the same path and audio as calls catalogued before (collisions)' : 'manifest ingested';
+        log(future || collided ? 'warn' : 'info', said, { ...result });
         count('ManifestsIngested', siteOfKey(key));
         if (future) count('ManifestsFutureDated', siteOfKey(key));
+        if (collided) count('CallCollisions', siteOfKey(key));
       } catch (error) {
         const name = error instanceof Error ? error.name : 'Error';
         failures.push({ key, error: `${name}: ${messageOf(error)}` });

@@ -5,7 +5,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 // the site as a dimension; no PutMetricData call, no extra permission. Handlers see only the
 // small `Count` function; tests inject their own.
 
-export type Count = (name: 'ManifestsIngested' | 'ManifestsNotIngested' | 'ManifestsFutureDated' | 'Replays' | 'LockWaits' | 'LocksAcquired' | 'AlertsNotDelivered' | 'AuditRecordsSealed' | 'AuditSealFailures' | 'ManifestsReconciled' | 'ManifestsNotReconciled', site: string | undefined, value?: number) => void;
+export type Count = (name: 'ManifestsIngested' | 'ManifestsNotIngested' | 'ManifestsFutureDated' | 'CallCollisions' | 'Replays' | 'LockWaits' | 'LocksAcquired' | 'AlertsNotDelivered' | 'AuditRecordsSealed' | 'AuditSealFailures' | 'ManifestsReconciled' | 'ManifestsNotReconciled', site: string | undefined, value?: number) => void;
 
 export const METRICS_NAMESPACE = 'Ferry';
 

@@ -168,4 +168,69 @@ describe('a new call written at an old path with the same audio', () => {
       rmSync(s.dir, { recursive: true, force: true });
     }
   });
+
+  it("names the new call, with both calls' metadata, in ingest's result and the old call's issues when its agent had lost its state directory", async () => {
+    const s = site();
+    const store = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const clock = new ManualClock(new Date('2026-03-02T12:00:00Z'));
+    writeCall(s.root, 'old-17', '2026-03-01T09:00:00Z', '+441111', new Date('2026-03-01T09:01:00Z'));
+    await pass(s.config, store, clock);
+    const [first] = await manifestKeys(store);
+    expect((await ingestManifest({ blobs: store, catalogue }, first!)).collisions).toBeUndefined();
+    // The agent's state directory is lost: it cannot know the name shipped before.
+    rmSync(join(s.dir, 'state'), { recursive: true, force: true });
+    rmSync(join(s.root, '000001', 'c.wav'));
+    rmSync(join(s.root, '000001', 'c.json'));
+    writeCall(s.root, 'new-1', '2026-03-02T12:30:00Z', '+442222', new Date('2026-03-02T12:31:00Z'));
+    clock.advance(3600_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 1 });
+    const second = (await manifestKeys(store)).find((k) => k !== first)!;
+    try {
+      const result = await ingestManifest({ blobs: store, catalogue }, second);
+      expect(result).toMatchObject({ recordings: 0, alreadyCatalogued: 1 });
+      expect(result.collisions).toEqual([
+        expect.objectContaining({
+          path: '000001/c.wav',
+          kind: 'merged',
+          catalogued: expect.objectContaining({ callId: 'old-17', caller: '+441111', start: '2026-03-01T09:00:00.000Z', manifestKey: first }),
+          shipped: expect.objectContaining({ callId: 'new-1', caller: '+442222', start: '2026-03-02T12:30:00.000Z', manifestKey: second }),
+        }),
+      ]);
+      const [old] = await entries(catalogue);
+      expect(old?.issues?.join('\n')).toContain('another call with the same audio at this path (call id new-1, start 2026-03-02T12:30:00.000Z, caller +442222');
+      // Ingesting it again names it again, and adds no second issue.
+      expect((await ingestManifest({ blobs: store, catalogue }, second)).collisions).toHaveLength(1);
+      expect((await entries(catalogue))[0]?.issues).toEqual(old?.issues);
+    } finally {
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names nothing when the very same call and sidecar is shipped again by an agent that lost its state directory', async () => {
+    const s = site();
+    const store = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const clock = new ManualClock(new Date('2026-03-02T12:00:00Z'));
+    writeCall(s.root, 'old-17', '2026-03-01T09:00:00Z', '+441111', new Date('2026-03-01T09:01:00Z'));
+    await pass(s.config, store, clock);
+    const [first] = await manifestKeys(store);
+    await ingestManifest({ blobs: store, catalogue }, first!);
+    const before = await entries(catalogue);
+    rmSync(join(s.dir, 'state'), { recursive: true, force: true });
+    // Copied without its file times (a new PC, no state directory): sent again whole, in a new pack.
+    const copied = new Date('2026-03-02T12:10:00Z');
+    for (const f of ['c.wav', 'c.json']) utimesSync(join(s.root, '000001', f), copied, copied);
+    clock.advance(3600_000);
+    try {
+      expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 1 });
+      const results = [];
+      for (const key of await manifestKeys(store)) results.push(await ingestManifest({ blobs: store, catalogue }, key));
+      expect(results.map((r) => r.alreadyCatalogued ?? 0)).toEqual([0, 1]);
+      expect(results.flatMap((r) => r.collisions ?? [])).toEqual([]);
+      expect(await entries(catalogue)).toEqual(before);
+    } finally {
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -80,6 +80,26 @@ describe('ingestManifest', () => {
     expect(await deps.catalogue.getRecording('site-a', m.rid)).toMatchObject({ path: 'batch-1/c.wav', packKey: call.packKey });
   });
 
+  it('names a call catalogued twice: sent again under its rewritten-call id with the sidecar of the call its plain id holds', async () => {
+    const deps = setup();
+    const withSidecar = (seed: string, rewritten: boolean) => {
+      const f = buildPack('site-a', [{ path: 'batch-1/c.wav', body: audio(9, 44), meta: { callId: 'c-1' } }], { seed });
+      const m = f.manifest.members[0]!;
+      m.sidecar = { name: 'batch-1/c.json', offset: m.offset, length: m.length, sha256: m.sha256 };
+      if (rewritten) m.rid = rewrittenCallId('site-a', m.path, m.sha256, m.sha256);
+      f.manifestBytes = serializeManifest(f.manifest);
+      return f;
+    };
+    const first = withSidecar('first', false);
+    const again = withSidecar('again', true);
+    await publish(deps.blobs, first);
+    await publish(deps.blobs, again);
+    expect((await ingestManifest(deps, first.manifestKey)).collisions).toBeUndefined();
+    const result = await ingestManifest(deps, again.manifestKey);
+    expect(result).toMatchObject({ recordings: 1, collisions: [{ kind: 'twice', path: 'batch-1/c.wav', catalogued: { rid: first.manifest.members[0]!.rid, callId: 'c-1' }, shipped: { rid: again.manifest.members[0]!.rid, callId: 'c-1' } }] });
+    expect((await deps.catalogue.getRecording('site-a', first.manifest.members[0]!.rid))?.issues).toEqual([`batch-1/c.wav: catalogued twice: the same call (the same audio and sidecar) was sent again under new file times and is catalogued as ${again.manifest.members[0]!.rid} too`]);
+  });
+
   it("refuses a manifest with a member under another recording's id (its site, path and SHA-256 make another), and catalogues nothing of it", async () => {
     const deps = setup();
     const original = fixture('site-a', 'original');

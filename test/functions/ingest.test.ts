@@ -54,6 +54,24 @@ describe('ingest handler', () => {
     expect(logs.length).toBe(3);
   });
 
+  it("logs a warning naming both calls when a manifest's call lands on another call's id (same path and audio, another file time)", async () => {
+    const { blobs, handler, logs } = setup();
+    const old = buildPack('site-a', [{ path: 'x/c.wav', body: audio(7, 44), mtime: '2026-03-01T08:00:00.000Z', meta: { callId: 'old-17' } }], { seed: 'old' });
+    const next = buildPack('site-a', [{ path: 'x/c.wav', body: audio(7, 44), mtime: '2026-03-05T08:00:00.000Z', meta: { callId: 'new-1' } }], { seed: 'new' });
+    await publish(blobs, old);
+    await publish(blobs, next);
+    await handler(s3Event(old.manifestKey, next.manifestKey));
+    expect(logs[0]).toEqual(['info', 'manifest ingested', expect.not.objectContaining({ collisions: expect.anything() })]);
+    expect(logs[1]).toEqual([
+      'warn',
+      'manifest ingested; calls with the same path and audio as calls catalogued before (collisions)',
+      expect.objectContaining({
+        alreadyCatalogued: 1,
+        collisions: [expect.objectContaining({ kind: 'merged', catalogued: expect.objectContaining({ callId: 'old-17', mtime: '2026-03-01T08:00:00.000Z' }), shipped: expect.objectContaining({ callId: 'new-1', mtime: '2026-03-05T08:00:00.000Z' }) })],
+      }),
+    ]);
+  });
+
   it('rejects an event that is not an S3 notification', async () => {
     const { handler } = setup();
     await expect(handler({ detail: {} })).rejects.toThrow(/Records/);
