@@ -1,4 +1,4 @@
-import { recordingId } from './ids.ts';
+import { recordingId, rewrittenCallId } from './ids.ts';
 import { parseManifest, type ManifestMember, type PackManifest } from './manifest.ts';
 import { recordingLookupKey, type BlobStore, type CatalogueEntry, type CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -89,12 +89,18 @@ export async function findCollisions(deps: CollideDeps, manifest: PackManifest, 
   for (const m of manifest.members) if (contested.has(m.rid)) candidates.set(m.rid, { member: m, at: m.rid, kind: 'merged' });
   for (const m of rewritten) candidates.set(m.rid, { member: m, at: plainOf(m), kind: 'twice' });
   if (candidates.size === 0) return [];
-  const held = await getRecordings.call(deps.catalogue, [...candidates.values()].map((c) => ({ site, rid: c.at })));
+  // A call catalogued under its rewritten-call id, sent again by an agent that lost its state
+  // directory (so under its plain id): it is catalogued already, its own metadata with it.
+  const ownId = (m: ManifestMember) => (m.sidecar ? rewrittenCallId(site, m.path, m.sha256, m.sidecar.sha256) : undefined);
+  const owns = [...candidates.values()].flatMap((c) => (c.kind === 'merged' && ownId(c.member) ? [ownId(c.member)!] : []));
+  const held = await getRecordings.call(deps.catalogue, [...[...candidates.values()].map((c) => c.at), ...owns].map((rid) => ({ site, rid })));
   const manifests = new Map<string, PackManifest | undefined>();
   const found: IngestCollision[] = [];
   for (const c of candidates.values()) {
     const entry = held.get(recordingLookupKey(site, c.at));
     if (!entry || entry.manifestKey === manifestKey) continue;
+    const own = c.kind === 'merged' ? ownId(c.member) : undefined;
+    if (own !== undefined && held.has(recordingLookupKey(site, own))) continue;
     if (!manifests.has(entry.manifestKey)) {
       if (manifests.size >= MAX_MANIFESTS_READ) continue;
       manifests.set(entry.manifestKey, await readSmallObject(deps.blobs, entry.manifestKey, MAX_MANIFEST_BYTES, 'manifest').then(parseManifest, () => undefined));

@@ -233,4 +233,23 @@ describe('a new call written at an old path with the same audio', () => {
       rmSync(s.dir, { recursive: true, force: true });
     }
   });
+
+  it('names nothing when the new call, catalogued under its own id, is sent again by an agent that lost its state directory', async () => {
+    const { s, store, catalogue, done, clock } = await twoCallsOnePath();
+    try {
+      const before = await entries(catalogue);
+      rmSync(join(s.dir, 'state'), { recursive: true, force: true });
+      // Copied without its file times: sent again whole, under the old call's id (nothing tells the agent otherwise).
+      const copied = new Date(clock.now().getTime() - 120_000);
+      for (const f of ['c.wav', 'c.json']) utimesSync(join(s.root, '000001', f), copied, copied);
+      expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 1 });
+      const key = (await manifestKeys(store)).find((k) => !done.has(k))!;
+      const result = await ingestManifest({ blobs: store, catalogue }, key);
+      expect(result).toMatchObject({ recordings: 0, alreadyCatalogued: 1 });
+      expect(result.collisions).toBeUndefined();
+      expect(await entries(catalogue)).toEqual(before);
+    } finally {
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
 });
