@@ -155,12 +155,26 @@ function decodeText(name: string, bytes: Uint8Array): { text: string; issue?: st
   } catch {
     decoder = undefined;
   }
-  if (decoder && !/^utf-(8|16)/.test(decoder.encoding)) return { text: decoder.decode(bytes) };
+  if (decoder && !/^utf-(8|16)/.test(decoder.encoding)) {
+    // A recorder upgraded to write UTF-8 that kept its old declaration: read as declared, every
+    // accented name would be catalogued garbled (HÃ©lÃ¨ne), and nothing would say so. Text in a
+    // one-byte encoding is next to never valid UTF-8 once it holds a byte above 0x7f.
+    const utf8 = bytes.some((b) => b > 0x7f) ? strictUtf8(bytes) : undefined;
+    if (utf8 === undefined) return { text: decoder.decode(bytes) };
+    return { text: utf8, issue: `${name}: sidecar declares encoding "${declared}" but its bytes are UTF-8; read as UTF-8` };
+  }
+  const text = strictUtf8(bytes);
+  if (text !== undefined) return { text, ...(declared !== undefined && !decoder ? { issue: `${name}: sidecar declares encoding "${declared}", which is not known; read as UTF-8` } : {}) };
+  const said = declared === undefined ? 'names no encoding' : `declares encoding "${declared}"`;
+  return { text: new TextDecoder('windows-1252').decode(bytes), issue: `${name}: sidecar ${said} and is not valid UTF-8; read as windows-1252` };
+}
+
+/** The bytes as UTF-8 (a leading byte order mark dropped); undefined when they are not valid UTF-8. */
+function strictUtf8(bytes: Uint8Array): string | undefined {
   try {
-    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, ''), ...(declared !== undefined && !decoder ? { issue: `${name}: sidecar declares encoding "${declared}", which is not known; read as UTF-8` } : {}) };
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, '');
   } catch {
-    const said = declared === undefined ? 'names no encoding' : `declares encoding "${declared}"`;
-    return { text: new TextDecoder('windows-1252').decode(bytes), issue: `${name}: sidecar ${said} and is not valid UTF-8; read as windows-1252` };
+    return undefined;
   }
 }
 

@@ -153,6 +153,13 @@ describe('sidecars', () => {
     expect(run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: cp1252 } }).meta.agent).toBe("Hélène Müller O'Neill");
   });
 
+  it('reads a sidecar declared ISO-8859-1 whose bytes are UTF-8 as UTF-8, accented names whole, and names it in the issues', () => {
+    const utf8 = Buffer.from(demoXml.replace('UTF-8', 'ISO-8859-1').replace('Siobhán', 'Hélène Müller'), 'utf8');
+    const result = run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: utf8 } });
+    expect(result.meta.agent).toBe("Hélène Müller O'Neill");
+    expect(result.issues).toEqual(['a.xml: sidecar declares encoding "ISO-8859-1" but its bytes are UTF-8; read as UTF-8']);
+  });
+
   it('reads UTF-16 without a byte order mark by the document starting with <', () => {
     const le = Buffer.from(demoXml.replace('UTF-8', 'UTF-16'), 'utf16le');
     expect(run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: le } }).meta).toEqual(demoMeta);
