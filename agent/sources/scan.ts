@@ -154,12 +154,20 @@ function fileAbove(rel: string, name: string, last: boolean, hooks: ScanHooks, s
   else if (last) hooks.warn?.('file outside a batch directory ignored', childRel);
 }
 
-/** The batch directories with the shallower ones that hold recordings, when any batch directory is at the configured depth; else those told to `misplaced`. */
+/**
+ * The batch directories with the shallower ones that hold recordings, when any batch directory is
+ * at the configured depth; else those told to `misplaced`. A directory with batch directories
+ * below it (the month directory of 2026/12/000001/) is no batch of an older layout: a recording in
+ * it (a call the recorder writes there and moves into its batch when it ends) is told to
+ * `misplaced`, and the batches below it are not taken for directories inside a batch.
+ */
 function withShallower(level: string[], shallower: ReadonlyMap<string, string[]>, hooks: ScanHooks): string[] {
   if (shallower.size === 0) return level;
-  if (level.length > 0) return [...level, ...shallower.keys()].sort(compareBatches);
-  for (const files of shallower.values()) for (const file of files) hooks.misplaced?.(file, file);
-  return level;
+  const above = new Set<string>();
+  for (const batch of level) for (let i = batch.indexOf('/'); i > 0; i = batch.indexOf('/', i + 1)) above.add(batch.slice(0, i));
+  const batches = [...shallower.keys()].filter((rel) => level.length > 0 && !above.has(rel));
+  for (const [rel, files] of shallower) if (!batches.includes(rel)) for (const file of files) hooks.misplaced?.(file, file);
+  return batches.length === 0 ? level : [...level, ...batches].sort(compareBatches);
 }
 
 /**

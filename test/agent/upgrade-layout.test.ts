@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.ts';
+import { readAll } from '../../agent/recover.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { batchNumbers } from '../../agent/sources/batch-order.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import { parseManifest } from '../../core/manifest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { Alert, BlobStore } from '../../core/ports.ts';
 import { writeTree } from '../support/recorder-tree.ts';
@@ -78,6 +80,24 @@ describe('a recorder that starts writing its batches one level deeper', () => {
     const keys: string[] = [];
     for await (const o of store.list('manifests/')) keys.push(o.key);
     expect(keys).toHaveLength(4);
+  });
+
+  it('does not take a directory holding batch directories for a batch when a recording lies in it: the recording is named outside the batches, the batches below are shipped and not named', async () => {
+    const store = new MemoryBlobStore();
+    const s = site(', batchDepth: 3');
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(join(s.root, '2026', '12'), 2, 10);
+    // A call the recorder writes in the month directory and moves into its batch when it ends.
+    writeFileSync(join(s.root, '2026', '12', 'c000003-0.wav'), Buffer.alloc(2000, 1));
+    utimesSync(join(s.root, '2026', '12', 'c000003-0.wav'), new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    const report = await cronPass(s.config, store, alerts, clock);
+    expect(report).toMatchObject({ packs: 2, recordings: 20, lost: 0 });
+    expect(alerts.map((a) => a.subject)).toEqual(['cs: recordings outside the batch directories are not shipped']);
+    expect(alerts[0]?.details).toMatchObject({ places: 1, examples: ['2026/12/c000003-0.wav'] });
+    const batches: string[] = [];
+    for await (const o of store.list('manifests/')) batches.push(parseManifest(await readAll(store, o.key)).batch.path);
+    expect(batches.sort()).toEqual(['2026/12/000001', '2026/12/000002']);
   });
 
   it('takes zero-padded names of one width as a numbering, and a shorter unpadded name beside them as none', () => {
