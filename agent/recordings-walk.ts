@@ -194,7 +194,8 @@ export class RecordingsWalk {
 
   private select(scanned: ScannedBatch, before: PendingEntry | undefined): BatchWork | undefined {
     const seen = new Set(before?.files.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
-    const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger);
+    const seenAgoMs = this.deps.lastSeen ? Math.max(0, this.deps.clock.now().getTime() - Date.parse(this.deps.lastSeen)) : 0;
+    const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger, seenAgoMs);
     const work = selection.ready[0];
     const a = selection.ahead;
     if (a) this.ahead = !this.ahead || a.maxMs > this.ahead.maxMs ? { ...a, files: a.files + (this.ahead?.files ?? 0) } : { ...this.ahead, files: this.ahead.files + a.files };
@@ -315,7 +316,7 @@ export class RecordingsWalk {
     // (the rest ships now, as it would had the pack been under way).
     // The walk judged it settled; a file changed since then (not as the view has it) is judged afresh.
     const asWalked = new Set(pending.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
-    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_b, f) => asWalked.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger).ready[0] : undefined;
+    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_b, f) => asWalked.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger, Infinity).ready[0] : undefined;
   }
 
   /** A worker finished with `work`: its recordings shipped or lost leave the backlog. */

@@ -76,6 +76,8 @@ export function selectWork(
   seenBefore: (batch: string, file: FileStamp) => boolean = () => false,
   /** Whether a file of this name shipped from the batch before with more bytes (see CUT_SHORT_HOLD_MS). */
   shippedLonger: (batch: string, file: FileStamp) => boolean = () => false,
+  /** How long ago at least, by this machine's clock, the files `seenBefore` names were seen (Infinity: this pass's walk judged them). */
+  seenAgoMs = 0,
 ): Selection {
   const now = clock.now().getTime();
   const ready: BatchWork[] = [];
@@ -103,7 +105,7 @@ export function selectWork(
     const closed = all.length >= source.closeAfterFiles || now - newestMs >= source.quietSeconds * 1000;
     const settle = source.settleSeconds * 1000;
     const recorderSettled = (f: FileStamp) => now - f.mtimeMs >= settle + CLOCK_SKEW_ALLOWANCE_MS || newestMs - f.mtimeMs >= settle || seenBefore(b.batch, f);
-    const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled)) && !awaitingSidecar(source, b.files, pending, sidecars, now);
+    const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled)) && !awaitingSidecar(source, b.files, pending, sidecars, (f) => sidecarWaitOver(source, f, now, newestMs, seenBefore(b.batch, f) ? seenAgoMs : 0));
     const work = { source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs };
     const short = pending.filter((f) => now - f.mtimeMs < CUT_SHORT_HOLD_MS && shippedLonger(b.batch, f));
     cutShort = tallyHeld(cutShort, b.batch, short.length);
@@ -123,17 +125,31 @@ export function selectWork(
 
 /**
  * Whether a pending recording of a batch whose recorder writes sidecars (one is there) has none
- * yet and is younger than `metadata.sidecar.waitSeconds`: the sidecar may come after the audio,
- * and a call shipped without it stays without its metadata.
+ * yet and its wait (`sidecarWaitOver`) is not over: the sidecar may come after the audio, and a
+ * call shipped without it stays without its metadata.
  */
-function awaitingSidecar(source: RecordingsSourceConfig, files: ReadonlyMap<string, FileStamp>, pending: readonly FileStamp[], sidecars: ReadonlyMap<string, FileStamp>, now: number): boolean {
+function awaitingSidecar(source: RecordingsSourceConfig, files: ReadonlyMap<string, FileStamp>, pending: readonly FileStamp[], sidecars: ReadonlyMap<string, FileStamp>, over: (f: FileStamp) => boolean): boolean {
   const sidecar = source.metadata.sidecar;
   if (!sidecar.enabled || sidecar.waitSeconds === 0 || sidecars.size === pending.length) return false;
-  const young = pending.filter((f) => !sidecars.has(f.name) && now - f.mtimeMs < sidecar.waitSeconds * 1000);
+  const young = pending.filter((f) => !sidecars.has(f.name) && !over(f));
   if (young.length === 0) return false;
   if (sidecars.size > 0) return true;
   for (const name of files.keys()) if (!hasExtension(name, source.extensions) && hasExtension(name, sidecar.extensions)) return true;
   return false;
+}
+
+/**
+ * Whether a recording has waited `metadata.sidecar.waitSeconds` for its sidecar. Its file time is
+ * the recorder's clock: one behind this machine's would make a call written seconds ago look a
+ * minute old and ship it without the sidecar about to come. So, as for settling, its file time
+ * alone ends the wait only CLOCK_SKEW_ALLOWANCE_MS later; before that, the recorder's own times
+ * must say so (a later file of its batch that much newer) or a pass at least that long ago have
+ * seen it (the pending view and its time, in the state directory).
+ */
+function sidecarWaitOver(source: RecordingsSourceConfig, f: FileStamp, now: number, newestMs: number, seenAgoMs: number): boolean {
+  const wait = source.metadata.sidecar.waitSeconds * 1000;
+  if (now - f.mtimeMs < wait) return false;
+  return now - f.mtimeMs >= wait + CLOCK_SKEW_ALLOWANCE_MS || newestMs - f.mtimeMs >= wait || seenAgoMs >= wait;
 }
 
 function tallyHeld(tally: Selection['cutShort'], batch: string, files: number): Selection['cutShort'] {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { readAll } from '../../agent/recover.ts';
+import { CLOCK_SKEW_ALLOWANCE_MS } from '../../agent/sources/recordings.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import { parseManifest } from '../../core/manifest.ts';
@@ -44,11 +45,13 @@ async function members(store: BlobStore) {
   return out;
 }
 
-/** The batch's last call as the recorder has it mid-write: its audio just written (10 s ago), its sidecar not yet. */
+/** The batch's last call as the recorder has it mid-write: its audio just written (10 s before `now`, the recorder's clock), its sidecar not yet. */
 function lastCallWithoutSidecar(root: string, now: number) {
   const wav = join(root, '000001', 'c000001-9.wav');
   utimesSync(wav, new Date(now - 10_000), new Date(now - 10_000));
   renameSync(join(root, '000001', 'c000001-9.json'), join(root, 'later.json'));
+  // The directory's time is the recorder's clock too: it changed when the audio was written.
+  utimesSync(join(root, '000001'), new Date(now - 10_000), new Date(now - 10_000));
   return () => renameSync(join(root, 'later.json'), join(root, '000001', 'c000001-9.json'));
 }
 
@@ -75,10 +78,41 @@ describe('a sidecar written after its recording', () => {
     writeTree(s.root, 1, 10);
     lastCallWithoutSidecar(s.root, clock.now().getTime());
     expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0 });
+    // 35 s by its file time, but seen by a pass only 25 s ago: the recorder's clock may be behind.
+    // Then a pass 30 s before the next one saw it.
     clock.advance(25_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0 });
+    clock.advance(30_000);
     expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 10 });
     const last = (await members(store)).find((m) => m.path === '000001/c000001-9.wav');
     expect(last?.sidecar).toBeUndefined();
     expect(last?.issues).toContain('c000001-9.wav: no sidecar (.xml, .json)');
+  });
+
+  it('holds the call back for its sidecar by this machine\'s clock when the recorder\'s clock is behind it (its audio dated 60 s ago, written 10 s ago), pass after pass', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 1, 10);
+    const sidecarWritten = lastCallWithoutSidecar(s.root, clock.now().getTime() - 50_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0, recordings: 0 });
+    clock.advance(5_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0, recordings: 0 });
+    sidecarWritten();
+    clock.advance(5_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 10 });
+    const last = (await members(store)).find((m) => m.path === '000001/c000001-9.wav');
+    expect(last?.meta.callId).toBe('c000001-9');
+  });
+
+  it('ships the call without a sidecar once its file time is past the wait by more than a recorder clock could be off', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 1, 10);
+    lastCallWithoutSidecar(s.root, clock.now().getTime() - 60_000 - CLOCK_SKEW_ALLOWANCE_MS);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 10 });
+    const last = (await members(store)).find((m) => m.path === '000001/c000001-9.wav');
+    expect(last?.sidecar).toBeUndefined();
   });
 });
