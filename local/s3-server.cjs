@@ -115,8 +115,14 @@ async function uploadOperation(ctx, next, { handlers, bucket, key, uploadDir }) 
 
 /** ListParts (s3rver lacks it): the parts stored so far, in number order, from `part-number-marker`, at most `max-parts`. */
 async function listParts(ctx, bucket, key, uploadDir) {
-  const marker = Number(ctx.query['part-number-marker'] ?? 0);
-  const max = Math.min(Number(ctx.query['max-parts'] ?? 1000), 1000);
+  // What is not a whole number is read as absent (as ListObjectVersions reads max-keys): a NaN
+  // here answered an empty page marked truncated whose next marker was the same, for ever.
+  const asked = (name, absent) => {
+    const n = Number(ctx.query[name] ?? absent);
+    return Number.isInteger(n) && n >= 0 ? n : absent;
+  };
+  const marker = asked('part-number-marker', 0);
+  const max = Math.min(asked('max-parts', 1000), 1000);
   const numbers = fs
     .readdirSync(uploadDir)
     .map((name) => /^(\d+)\.md5$/.exec(name)?.[1])

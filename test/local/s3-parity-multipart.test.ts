@@ -13,6 +13,7 @@ import {
   DeleteObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,5 +166,20 @@ describe('a stand-in killed during completions', () => {
       reader.destroy();
       await again.stop();
     }
+  });
+});
+
+describe('ListParts', () => {
+  it('pages by max-parts from part-number-marker, and reads a max-parts that is no number as absent (one whole page, not an endless truncated one)', async () => {
+    const key = 'list-parts/paged';
+    const uploadId = await create(p.client, key);
+    for (const n of [1, 2, 3]) await sendPart(p.client, key, uploadId, n, Buffer.from(`part ${n}`));
+    const first = await p.client.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, MaxParts: 2 }));
+    expect([first.Parts?.map((x) => x.PartNumber), first.IsTruncated, first.NextPartNumberMarker]).toEqual([[1, 2], true, '2']);
+    const second = await p.client.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, MaxParts: 2, PartNumberMarker: first.NextPartNumberMarker }));
+    expect([second.Parts?.map((x) => x.PartNumber), second.IsTruncated]).toEqual([[3], false]);
+    const res = await fetch(`${p.s3.endpoint}/${BUCKET}/${key}?uploadId=${uploadId}&max-parts=many`);
+    const body = await res.text();
+    expect([res.status, [...body.matchAll(/<PartNumber>(\d+)<\/PartNumber>/g)].map((m) => m[1]), /<IsTruncated>(\w+)</.exec(body)?.[1]]).toEqual([200, ['1', '2', '3'], 'false']);
   });
 });
