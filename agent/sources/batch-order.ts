@@ -58,12 +58,17 @@ const NUMBERED = /^(\D*)(\d+)(\D*)$/;
  * Whether the batch names are the recorder's numbering: at each depth every name is one number
  * between the same prefix and suffix (`000123`, `batch-17`, `2024/000017`). Then the walk order
  * is taken as the age order (the recorder numbers new batches upwards and evicts from the
- * bottom). Anything else (names, dates in another format, a mix) is ordered by age instead.
+ * bottom). Anything else (names, dates in another format, a mix) is ordered by age instead, and
+ * so are batches at more than one depth: the old layout's `004711/` beside an upgraded recorder's
+ * `2026/12/000001/` is older, though 4711 walks after 2026.
  */
 export function numberedBatches(batches: readonly string[]): boolean {
   const shapes: (string | undefined)[] = [];
+  let depth: number | undefined;
   for (const batch of batches) {
     const parts = batch.split('/');
+    if (depth !== undefined && parts.length !== depth) return false;
+    depth = parts.length;
     for (let i = 0; i < parts.length; i++) {
       const m = NUMBERED.exec(parts[i] as string);
       if (!m) return false;

@@ -6,7 +6,7 @@ import { Agent } from '../../agent/agent.ts';
 import { readAll } from '../../agent/recover.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { LossLog } from '../../agent/state/loss-log.ts';
-import { batchNumbers } from '../../agent/sources/batch-order.ts';
+import { batchNumbers, numberedBatches } from '../../agent/sources/batch-order.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import { parseManifest } from '../../core/manifest.ts';
@@ -98,6 +98,25 @@ describe('a recorder that starts writing its batches one level deeper', () => {
     const batches: string[] = [];
     for await (const o of store.list('manifests/')) batches.push(parseManifest(await readAll(store, o.key)).batch.path);
     expect(batches.sort()).toEqual(['2026/12/000001', '2026/12/000002']);
+  });
+
+  it('does not take batches at two depths for one numbering: the old layout\'s batches ship first, oldest first, not after the new ones by their number', async () => {
+    expect(numberedBatches(['000001', '000002'])).toBe(true);
+    expect(numberedBatches(['2026/12/000001', '2026/12/000002'])).toBe(true);
+    expect(numberedBatches(['004711', '004712', '2026/12/000001'])).toBe(false);
+    const shipped: string[] = [];
+    const store = new (class extends MemoryBlobStore {
+      override async put(key: string, body: Uint8Array, options?: Parameters<MemoryBlobStore['put']>[2]) {
+        if (key.startsWith('manifests/')) shipped.push(parseManifest(body).batch.path);
+        return super.put(key, body, options);
+      }
+    })();
+    const s = site(', batchDepth: 3');
+    // The old layout's last batch, not shipped yet (the recorder evicts it first), and the new layout's.
+    writeTree(s.root, 1, 10, { firstBatch: 4711, ageMs: 7200_000 });
+    writeTree(join(s.root, '2026', '12'), 2, 10);
+    expect(await cronPass(s.config, store, [], new ManualClock(new Date()))).toMatchObject({ packs: 3, failed: 0 });
+    expect(shipped).toEqual(['004711', '2026/12/000001', '2026/12/000002']);
   });
 
   it('takes zero-padded names of one width as a numbering, and a shorter unpadded name beside them as none', () => {
