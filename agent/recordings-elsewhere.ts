@@ -8,7 +8,11 @@ import { hasExtension } from './sources/recordings.ts';
 // told of (a recorder upgraded to write .opus beside the .wav it wrote for years). Either is
 // never shipped, and is lost without a word when the recorder evicts it, so both are alerted.
 
-/** How old a file beside a sidecar must be to be taken for a recording (not a temporary file about to be renamed). */
+/**
+ * How old a file must be to be taken for a recording the source does not ship: not a temporary
+ * file about to be renamed, nor audio still being written (a call recorded as .wav that the
+ * recorder turns into the listed .mp3 when it ends).
+ */
 const TEMPORARY_MS = 60_000;
 
 /** Extensions audio is written under by recorders and telephony systems. */
@@ -37,7 +41,7 @@ export class UnconfiguredRecordings {
     private readonly source: RecordingsSourceConfig,
     /** The extensions other recordings sources on the same root ship. */
     shippedByOthers: readonly string[] = [],
-    /** This machine's time: a file of no audio extension is counted only once a minute old (a recorder's temporary file before its rename). */
+    /** This machine's time: a file is counted only once TEMPORARY_MS old. */
     private readonly nowMs = Date.now(),
   ) {
     this.sidecarExtensions = source.metadata.sidecar.enabled ? source.metadata.sidecar.extensions.map((e) => e.toLowerCase()) : [];
@@ -58,7 +62,9 @@ export class UnconfiguredRecordings {
       const ext = extensionOf(name);
       if (!ext || hasExtension(name, this.source.extensions) || this.sidecarExtensions.includes(ext) || this.elsewhere.has(ext)) continue;
       const base = name.slice(0, name.length - ext.length);
-      if (!AUDIO_EXTENSIONS.includes(ext) && !(sidecarBases.has(base) && !shippedBases.has(base) && this.nowMs - (files.get(name)?.mtimeMs ?? 0) >= TEMPORARY_MS)) continue;
+      // Beside a recording of its name that ships, it is that call in another form (the .wav a recorder converts to the listed .mp3).
+      if (shippedBases.has(base) || this.nowMs - (files.get(name)?.mtimeMs ?? 0) < TEMPORARY_MS) continue;
+      if (!AUDIO_EXTENSIONS.includes(ext) && !sidecarBases.has(base)) continue;
       found++;
       const tally = this.byExtension.get(ext);
       if (tally) tally.files++;

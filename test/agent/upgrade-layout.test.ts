@@ -164,6 +164,23 @@ describe('a recorder that starts writing its calls in a format the source does n
     expect(alerts.map((a) => a.subject)).toEqual(['cs: recordings of a type not in extensions are not shipped (.xyz)']);
   });
 
+  it('says nothing of a call the recorder records as .wav and converts to the listed .mp3: the .wav still being written, or kept beside its .mp3', async () => {
+    const store = new MemoryBlobStore();
+    const s = site(', extensions: [.mp3]');
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 2, 10);
+    reformat(s.root, '000001', '.mp3');
+    reformat(s.root, '000002', '.mp3');
+    // A call of the next batch being recorded (written to now), and an older call's .wav left beside its .mp3.
+    mkdirSync(join(s.root, '000003'));
+    writeFileSync(join(s.root, '000003', 'c000003-0.wav'), Buffer.alloc(2000, 1));
+    writeFileSync(join(s.root, '000001', 'c000001-0.wav'), Buffer.alloc(2000, 1));
+    utimesSync(join(s.root, '000001', 'c000001-0.wav'), new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    expect(await cronPass(s.config, store, alerts, clock)).toMatchObject({ packs: 2, recordings: 20, failed: 0 });
+    expect(alerts).toEqual([]);
+  });
+
   it('says nothing of a format another source on the same root ships', async () => {
     const store = new MemoryBlobStore();
     const dir = mkdtempSync(join(tmpdir(), 'ferry-upgrade-'));
