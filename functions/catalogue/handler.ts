@@ -146,13 +146,19 @@ async function auditView(deps: CatalogueHandlerDeps, event: HttpEvent, site: str
 export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, HttpResult> {
   const chain = middy(async (event: HttpEvent, context: unknown): Promise<HttpResult> => {
     const { site } = z.object({ site: siteSchema }).parse({ site: event.pathParameters?.site });
-    if (/\/snapshots\/?$/.test(event.rawPath)) return snapshots(deps, event, site);
-    if (/\/audit\/?$/.test(event.rawPath)) return auditView(deps, event, site);
-    if (/\/recordings\/count\/?$/.test(event.rawPath)) return count(deps, event, site, context);
+    // The whole path after the site names the route, never its last segment alone: a call id
+    // `audit` (…/recordings/audit) is a lookup refused for its id, not the audit trail, which
+    // a caller allowed GET …/recordings/* (a listener, an IAM policy's glob) may not read.
+    const rest = /^(?:\/[^/]+)*?\/sites\/[^/]+(\/.*?)?\/?$/.exec(event.rawPath)?.[1] ?? '';
     const rid = event.pathParameters?.rid;
-    if (rid !== undefined && event.requestContext.http.method.toUpperCase() === 'POST') return startRecall(deps, event, site, rid);
-    if (rid !== undefined && /\/recall\/?$/.test(event.rawPath)) return recallStatus(deps, event, site, rid);
-    return rid === undefined ? search(deps, event, site, context) : getOne(deps, event, site, rid);
+    const post = event.requestContext.http.method.toUpperCase() === 'POST';
+    if (rest === '/snapshots') return snapshots(deps, event, site);
+    if (rest === '/audit') return auditView(deps, event, site);
+    if (rest === '/recordings/count') return count(deps, event, site, context);
+    if (rest === '/recordings') return search(deps, event, site, context);
+    if (rid !== undefined && /^\/recordings\/[^/]+\/recall$/.test(rest)) return post ? startRecall(deps, event, site, rid) : recallStatus(deps, event, site, rid);
+    if (rid !== undefined && !post && /^\/recordings\/[^/]+$/.test(rest)) return getOne(deps, event, site, rid);
+    throw new NotFoundError(`no catalogue route ${event.requestContext.http.method.toUpperCase()} ${event.rawPath}`);
   }).use(httpErrors({ log: deps.log })).use(queryEncoding());
   return asHandler(chain);
 }

@@ -204,6 +204,17 @@ describe('console handler: a listener (listener-<site>)', () => {
     expect(minted).toEqual([]);
   });
 
+  it('reads no audit trail or snapshot list through a call id that names them (GET …/recordings/audit): 400 for the id, nothing read', async () => {
+    const { call, trail } = await setup();
+    for (const name of ['audit', 'snapshots', 'count%2Faudit', 'x%2Faudit']) {
+      const res = await call('GET', `/console/sites/site-a/recordings/${name}`, { bearer: listener() });
+      expect(res.statusCode, name).toBe(400);
+      expect(body(res).issues, name).toEqual([{ field: 'rid', message: 'must be a recording id (r + 23 hex digits)' }]);
+      expect(res.body, name).not.toContain('C-17');
+    }
+    expect(trail.events).toEqual([]);
+  });
+
   it('gives a listener of site-a nothing of site-b', async () => {
     const { call, b } = await setup();
     const res = await call('POST', `/console/sites/site-b/recordings/${b[0]!.rid}/play-link`, { bearer: listener() });
