@@ -172,7 +172,18 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
   if (r.action === 'export-status') return exportStatus(exportsContext, event, site, params.exportId ?? '', caller.username);
   const path = event.rawPath.replace(/^\/console/, '');
   const delegate = r.action === 'holds' ? delegates.holds : delegates.catalogue;
-  return delegate(asOfficerEvent(event, caller, path, params), context);
+  const answer = await delegate(asOfficerEvent(event, caller, path, params), context);
+  return r.action === 'recall-status' && access.get(site) === 'listener' ? withoutOthersRequester(answer, caller.username) : answer;
+}
+
+/**
+ * A recall's status as a listener sees it: who asked for the recall is the audit trail's to say
+ * (an officer recalling a call tells of an inquiry), so another's name is left out.
+ */
+function withoutOthersRequester(answer: HttpResult, username: string): HttpResult {
+  if (answer.statusCode !== 200 || typeof answer.body !== 'string') return answer;
+  const { requester, ...rest } = JSON.parse(answer.body) as { requester?: string };
+  return requester === undefined || requester === username ? answer : { ...answer, body: JSON.stringify(rest) };
 }
 
 export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, HttpResult> {

@@ -82,6 +82,17 @@ describe('recall status route', () => {
     expect(await get()).toMatchObject({ state: 'gave-up', polls: 5 });
   });
 
+  it("tells a listener (listener-<site>) the recall's state but not which officer asked for it, unless the listener did", async () => {
+    const { old, recalls, console, record } = await setup();
+    const get = async (username: string) => parseJson(await console('GET', `/console/sites/site-a/recordings/${old.rid}/recall`, { bearer: consoleToken(username, ['listener-site-a']) }));
+    await recalls.put(record());
+    const other = await get('quinn');
+    expect(other).toMatchObject({ state: 'restoring', requestedAt: '2026-04-01T11:00:00.000Z', polls: 1 });
+    expect(other).not.toHaveProperty('requester');
+    await recalls.put(record({ requester: 'quinn' }));
+    expect(await get('quinn')).toMatchObject({ state: 'restoring', requester: 'quinn' });
+  });
+
   it('is not audited (the page polls it), unlike GET of the recording', async () => {
     const { old, console, events } = await setup();
     await console('GET', `/console/sites/site-a/recordings/${old.rid}/recall`, { bearer: officerA() });
