@@ -75,7 +75,7 @@ const WEB_FILES = new Map([
 // A module split out of console.js is listed here too, or the page does not start locally.
 const CONSOLE_MODULES = [
   'console.js', 'console-api.js', 'console-ui.js', 'console-signin.js', 'console-search.js', 'console-search-status.js',
-  'console-call.js', 'console-holds.js', 'console-cases.js', 'console-erasures.js', 'console-audit.js', 'console-zone.js',
+  'console-call.js', 'console-holds.js', 'console-cases.js', 'console-erasures.js', 'console-audit.js', 'console-zone.js', 'console-steps.js',
 ];
 const CONSOLE_FILES = new Map([
   ['/web/console.html', { file: 'console.html', type: 'text/html; charset=utf-8' }],

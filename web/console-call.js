@@ -7,7 +7,7 @@
 
 import { refusalText } from './console-api.js';
 import { loadCaseOptions } from './console-cases.js';
-import { callsAround } from './console-search.js';
+import { showSteps, wireSteps } from './console-steps.js';
 import { askErasure } from './console-erasures.js';
 import { loadHolds, wireHolds } from './console-holds.js';
 import { $, busy, clearError, el, focusIfLost, followDownload, notify, showError, timeEl, whenText } from './console-ui.js';
@@ -28,7 +28,7 @@ const call = {
   recallState: undefined,
   /** When this page asked for a recall (ms), until the workflow's record answers for it. */
   requestedAt: undefined,
-  /** Where the call stands among the calls found (console-search.js callsAround), when opened from them. */
+  /** Where the call stands among the calls found (console-steps.js callsAround), when opened from them. */
   around: undefined,
 };
 
@@ -327,29 +327,14 @@ function wire() {
   wireHolds(call);
   // Once erased, the call is opened again: it answers 410, which the page says.
   $('erase-open').addEventListener('click', () => askErasure(call.ctx, call.entry, () => openCall(call.ctx, call.entry.rid)));
-  for (const [id, side] of [['previous-call', 'previous'], ['next-call', 'next']]) {
-    $(id).addEventListener('click', () => {
-      const rid = call.around?.[side];
-      if (rid) void call.ctx.navigate({ view: 'call', rid });
-    });
-  }
-}
-
-/** The call's place among the calls found (its page), with the calls before and after it; nothing when it was not opened from them. */
-function showSteps(ctx, rid) {
-  call.around = callsAround(ctx.site(), rid);
-  const around = call.around;
-  $('call-steps').hidden = !around;
-  if (!around) return;
-  $('call-position').textContent = `Call ${around.index + 1} of ${around.count} on this page${around.next ? '' : ' (the last: the next page is in the list)'}`;
-  $('previous-call').disabled = !around.previous;
-  $('next-call').disabled = !around.next;
+  wireSteps(call);
 }
 
 export async function openCall(ctx, rid) {
   wire();
   call.ctx = ctx;
-  showSteps(ctx, rid);
+  call.rid = rid;
+  showSteps(call, rid);
   clearTimeout(call.pollTimer);
   const audio = $('audio');
   audio.pause();

@@ -180,7 +180,8 @@ function labelCells(row) {
   }
 }
 
-async function loadSearchPage(index) {
+/** Loads page `index` of the search shown into the table; false when it failed (said beside `near`: the search form unless told). */
+export async function loadSearchPage(index, near = $('search')) {
   const search = state.search;
   const mine = search;
   const table = $('results');
@@ -193,7 +194,7 @@ async function loadSearchPage(index) {
   try {
     const cursor = search.cursors[index];
     const page = await state.ctx.api(`sites/${encodeURIComponent(search.site)}/recordings`, { query: { ...search.params, ...(cursor ? { cursor } : {}) } });
-    if (mine !== state.search) return;
+    if (mine !== state.search) return false;
     search.index = index;
     search.cursors[index + 1] = page.cursor ?? null;
     search.items = page.items;
@@ -207,15 +208,17 @@ async function loadSearchPage(index) {
     // page does not wait for the count. Not beside a page that stopped at the read budget: its status
     // shows no total, and a count over the same range would read as far and stop there too.
     if (page.cursor && !page.stopped && !search.total) void countSearch(state.ctx, search, () => search === state.search && !search.loading);
+    return true;
   } catch (error) {
-    if (mine !== state.search) return;
+    if (mine !== state.search) return false;
     // The rows of an earlier search (another site, other filters) must not stand under this one.
     clearResults();
     const site = siteRefusal(search.site, error);
     // Beside the search form, scrolled to, not at the top of the page: on a phone the top is
     // screens away from the Search button or the pager the officer just pressed.
-    showError(site ? site.error : refusalText('The search', error), $('search'));
+    showError(site ? site.error : refusalText('The search', error), near);
     $('status').textContent = site ? site.status : 'The search failed.';
+    return false;
   } finally {
     mine.loading = false;
     if (mine === state.search) table.removeAttribute('aria-busy');
@@ -293,18 +296,8 @@ export async function openSearch(ctx, r, site, left) {
   if (!ctx.listener()) void loadCaseOptions(ctx, $('selection-case'));
 }
 
-/**
- * Where `rid` stands among the calls of the page found at `site` (a call opened from the list):
- * its place, and the calls before and after it, to score one call after the other without going
- * back to the list. Undefined when the call is not on the page shown (a link, another search).
- */
-export function callsAround(site, rid) {
-  if (!state.search || state.search.site !== site) return undefined;
-  const rows = [...$('results').tBodies[0].rows].filter((row) => row.dataset.rid);
-  const i = rows.findIndex((row) => row.dataset.rid === rid);
-  if (i < 0) return undefined;
-  return { index: i, count: rows.length, previous: rows[i - 1]?.dataset.rid, next: rows[i + 1]?.dataset.rid };
-}
+/** The search the table shows (its site, filters, cursors and page), for stepping through its calls (console-steps.js); undefined when none. */
+export const shownSearch = () => state.search;
 
 /** The search form empty and nothing run: what an entry another sign-in wrote is shown as. */
 export function showEmptySearch() {

@@ -40,6 +40,15 @@ beforeAll(async () => {
   await cloud.drain();
   expect(cloud.ingestErrors).toEqual([]);
   rid = fixture.manifest.members[0]!.rid;
+  // Twelve calls of one agent the day before: two pages of ten.
+  const day = buildPack(SITE, Array.from({ length: 12 }, (_, i) => {
+    const callId = `0000080${String(i).padStart(2, '0')}`;
+    return { path: `000008/${callId}.wav`, body: wavFile(1, 'tone'), meta: { callId, agent: 'Dana Cole', caller: '+441632960700', called: '+442079460123', direction: 'inbound' as const, durationSec: 1, start: `2026-11-29T10:${String(i).padStart(2, '0')}:00.000Z` } };
+  }), { day: '2026-11-29T00:00:00Z', seed: 'qa-listener-pages' });
+  await cloud.blobs.put(day.packKey, day.pack);
+  await cloud.blobs.put(day.manifestKey, day.manifestBytes, { contentType: 'application/json' });
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
   cloud.console.addUser(lead);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 180_000);
@@ -103,15 +112,15 @@ describe('scoring an agent\'s calls one after the other', () => {
       const searched = searches.length;
       await p.getByRole('button', { name: 'Open call 000007000' }).click();
       await expect.poll(() => p.textContent('#call-title')).toBe('Call 000007000');
-      expect(await p.textContent('#call-position')).toBe('Call 1 of 3 on this page');
+      expect(await p.textContent('#call-position')).toBe('Call 1 of 3 on page 1');
       expect(await p.isDisabled('#previous-call')).toBe(true);
       await p.click('#next-call');
       await expect.poll(() => p.textContent('#call-title')).toBe('Call 000007001');
-      expect(await p.textContent('#call-position')).toBe('Call 2 of 3 on this page');
+      expect(await p.textContent('#call-position')).toBe('Call 2 of 3 on page 1');
       await p.click('#next-call');
       // Bilal Khan's call between them is not in the list: the next is Alice Martin's third.
       await expect.poll(() => p.textContent('#call-title')).toBe('Call 000007003');
-      expect(await p.textContent('#call-position')).toBe('Call 3 of 3 on this page (the last: the next page is in the list)');
+      expect(await p.textContent('#call-position')).toBe('Call 3 of 3 on page 1 (the last call found)');
       expect(await p.isDisabled('#next-call')).toBe(true);
       await p.click('#previous-call');
       await expect.poll(() => p.textContent('#call-title')).toBe('Call 000007001');
@@ -120,6 +129,48 @@ describe('scoring an agent\'s calls one after the other', () => {
       expect(await p.inputValue('#agent')).toBe('Alice Martin');
       expect(await p.$$eval('#results tbody tr', (rows) => rows.length)).toBe(3);
       expect(searches).toHaveLength(searched);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('goes on from the last call of a page to the first of the next page, and back, with the same search, and Back shows that page', async () => {
+    const searches: URLSearchParams[] = [];
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&from=2026-11-29T00%3A00%3A00.000Z&to=2026-11-30T00%3A00%3A00.000Z&limit=10`, { pageErrors, consoleErrors: true, user: lead, onRequest: (m, url) => void (m === 'GET' && url.pathname.endsWith('/recordings') && searches.push(url.searchParams)) });
+    try {
+      await p.fill('#agent', 'Dana Cole');
+      await p.click('#search button[type=submit]');
+      await expect.poll(() => p.$$eval('#results tbody tr', (rows) => rows.length)).toBe(10);
+      await p.getByRole('button', { name: 'Open call 000008009' }).click();
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000008009');
+      expect(await p.textContent('#call-position')).toBe('Call 10 of 10 on page 1 (Next call opens page 2)');
+      expect(await p.isDisabled('#next-call')).toBe(false);
+      const searched = searches.length;
+      await p.click('#next-call');
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000008010');
+      await p.waitForSelector('#call-body:not([hidden])');
+      expect(await p.textContent('#call-position')).toBe('Call 1 of 2 on page 2');
+      // One more page asked for, of the same search, with the list's cursor.
+      expect(searches).toHaveLength(searched + 1);
+      expect(Object.fromEntries([...searches.at(-1)!].filter(([name]) => name !== 'cursor'))).toEqual(Object.fromEntries([...searches[searched - 1]!]));
+      expect(searches.at(-1)!.get('cursor')).toBeTruthy();
+      await p.click('#next-call');
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000008011');
+      expect(await p.textContent('#call-position')).toBe('Call 2 of 2 on page 2 (the last call found)');
+      expect(await p.isDisabled('#next-call')).toBe(true);
+      await p.click('#previous-call');
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000008010');
+      await p.click('#previous-call');
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000008009');
+      expect(await p.textContent('#call-position')).toBe('Call 10 of 10 on page 1 (Next call opens page 2)');
+      await p.click('#next-call');
+      await expect.poll(() => p.textContent('#call-title')).toBe('Call 000008010');
+      await p.click('#back-to-search');
+      await expect.poll(() => p.isVisible('#search-view')).toBe(true);
+      expect(await p.inputValue('#agent')).toBe('Dana Cole');
+      expect(await p.$$eval('#results tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).dataset.rid).length)).toBe(2);
+      expect(await p.isHidden('#error')).toBe(true);
     } finally {
       await close();
     }
