@@ -37,7 +37,7 @@ export const STACK_RESOURCES_MAX = 500;
  * their roles, the missed-window alarm) and with Roles Anywhere. test/infra/stack-limits.test.ts
  * holds these figures to the synthesized template.
  */
-export const PROCESSING_RESOURCES = { base: 171, site: 18, schedule: 7, rolesAnywhere: 1 } as const;
+export const PROCESSING_RESOURCES = { base: 171, site: 21, schedule: 7, rolesAnywhere: 1 } as const;
 
 export function processingResources(sites: readonly { schedule?: unknown; agent?: { rolesAnywhereTrustAnchorArn?: string } }[]): number {
   const r = PROCESSING_RESOURCES;
@@ -48,7 +48,7 @@ export function processingResources(sites: readonly { schedule?: unknown; agent?
 export interface LimitedConfig {
   stackPrefix: string;
   env?: { account: string; region: string };
-  sites: readonly { name: string; officers: readonly string[]; drReaders: readonly string[]; schedule?: unknown; agent?: { rolesAnywhereTrustAnchorArn?: string } }[];
+  sites: readonly { name: string; officers: readonly string[]; listeners?: readonly string[]; drReaders: readonly string[]; schedule?: unknown; agent?: { rolesAnywhereTrustAnchorArn?: string } }[];
 }
 
 export interface LimitProblem {
@@ -82,11 +82,13 @@ export function siteLimitProblems(stackPrefix: string, site: LimitedConfig['site
   const problems: LimitProblem[] = [];
   for (const [key, role, instead] of [
     ['officers', 'officer', 'tag the officers with ferry-officer-site (leave officers empty) or trust one role they assume'],
+    ['listeners', 'listener', 'tag the listeners with ferry-listener-site (leave listeners empty) or trust one role they assume'],
     ['drReaders', 'DR reader', 'trust one role the readers assume'],
   ] as const) {
-    const size = trustPolicySize(site[key]);
+    const principals = site[key] ?? [];
+    const size = trustPolicySize(principals);
     if (size > TRUST_POLICY_MAX) {
-      problems.push({ path: ['sites', i, key], message: `${site[key].length} principals make the ${role} role's trust policy about ${size} characters, over IAM's ${TRUST_POLICY_MAX}: ${instead}` });
+      problems.push({ path: ['sites', i, key], message: `${principals.length} principals make the ${role} role's trust policy about ${size} characters, over IAM's ${TRUST_POLICY_MAX}: ${instead}` });
     }
   }
   const machine = `${stackPrefix}-${site.name}-backup-window`;

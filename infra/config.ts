@@ -124,6 +124,8 @@ export const siteSchema = z
     drReaders: z.array(principal).default([]),
     /** Who may assume the site's compliance officer role (search, replay, recall); none: principals tagged ferry-officer-site={site}. */
     officers: z.array(principal).default([]),
+    /** Who may assume the site's listener role (search, play and recall its calls; nothing else); none: principals tagged ferry-listener-site={site}. */
+    listeners: z.array(principal).default([]),
   })
   .strict();
 export type SiteConfig = z.infer<typeof siteSchema>;

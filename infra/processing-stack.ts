@@ -95,6 +95,8 @@ export class ProcessingStack extends Stack {
           ...(config.binlogs.partialLockDays > 0 ? { partialLock: { days: config.binlogs.partialLockDays, mode: config.objectLock.mode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE' } } : {}),
         }),
     );
+    // Replay refuses the sites' listener roles a download (they play, as the console's listeners do).
+    this.functions.replay.addEnvironment('LISTENER_ROLE_NAMES', Stack.of(this).toJsonString(this.sites.map((s) => s.listenerRole.roleName)));
 
     this.workflowContext = {
       config,

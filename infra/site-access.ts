@@ -8,7 +8,7 @@ import { acknowledgeWildcardResource } from './nag.ts';
 import { auditPrefix } from '../core/audit-trail.ts';
 import { partialKeyPatterns, sitePrefixes } from '../core/layout.ts';
 import { bucketArn as bucketArnOf, objectsArn } from './names.ts';
-import { agentStatements, drApiStatements, drReaderStatements, officerAuditStatements, officerStatements, type PartialLock, type SiteEntryPoints } from './site-policies.ts';
+import { agentStatements, drApiStatements, drReaderStatements, listenerStatements, officerAuditStatements, officerStatements, type PartialLock, type SiteEntryPoints } from './site-policies.ts';
 
 // One site's identities in the cloud: its activity (the agent polls it; no inbound connection
 // to the site), its agent role (add-only, see site-policies.ts) and its DR read role.
@@ -48,6 +48,8 @@ export class SiteAccess extends Construct {
   readonly agentRole: iam.Role;
   readonly drRole: iam.Role;
   readonly officerRole: iam.Role;
+  /** Search, play and recall the site's calls, nothing else (the console's listener-<site> on the command line). */
+  readonly listenerRole: iam.Role;
   readonly externalId: string;
 
   constructor(scope: Construct, id: string, props: SiteAccessProps) {
@@ -90,6 +92,16 @@ export class SiteAccess extends Construct {
       maxSessionDuration: Duration.hours(12),
     });
     for (const statement of [...officerStatements(site.name, props.entryPoints), ...officerAuditStatements({ ...scopeOf, tableArn: props.tableArn })]) this.officerRole.addToPolicy(statement);
+    this.listenerRole = new iam.Role(this, 'ListenerRole', {
+      description: `Ferry listener of site ${site.name}: search, play and recall its recordings; no download, legal holds, cases, erasure or audit trail`,
+      // Nobody listed: principals of this account tagged ferry-listener-site={site} (and allowed sts:AssumeRole) may use it.
+      assumedBy:
+        site.listeners.length > 0
+          ? new iam.CompositePrincipal(...site.listeners.map(toPrincipal))
+          : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-listener-site': site.name } }),
+      maxSessionDuration: Duration.hours(12),
+    });
+    for (const statement of listenerStatements(site.name, props.entryPoints)) this.listenerRole.addToPolicy(statement);
     this.acknowledgeRoutes(site.name, props.entryPoints);
 
     for (const prefix of sitePrefixes(site.name)) {
@@ -111,6 +123,9 @@ export class SiteAccess extends Construct {
     const officerWhy = `the officer of site ${site} reads or recalls any recording of that site and of no other`;
     acknowledgeWildcardResource(this.officerRole, entry.invokeArn('GET', `/sites/${site}/recordings/*`), officerWhy);
     acknowledgeWildcardResource(this.officerRole, entry.invokeArn('POST', `/sites/${site}/recordings/*/recall`), officerWhy);
+    const listenerWhy = `the listener of site ${site} reads, plays or recalls any recording of that site and of no other`;
+    acknowledgeWildcardResource(this.listenerRole, entry.invokeArn('GET', `/sites/${site}/recordings/*`), listenerWhy);
+    acknowledgeWildcardResource(this.listenerRole, entry.invokeArn('POST', `/sites/${site}/recordings/*/recall`), listenerWhy);
     const caseWhy = `the officer of site ${site} reads and fills any case of that site (one case id) and of no other; every change is audited as the caller`;
     acknowledgeWildcardResource(this.officerRole, entry.invokeArn('GET', `/sites/${site}/cases/*`), caseWhy);
     acknowledgeWildcardResource(this.officerRole, entry.invokeArn('POST', `/sites/${site}/cases/*/calls`), caseWhy);
@@ -151,5 +166,6 @@ export class SiteAccess extends Construct {
       value: this.officerRole.roleArn,
       description: `compliance officer role of site ${this.site}`,
     });
+    new CfnOutput(this, 'ListenerRoleArn', { key: `ListenerRoleArn${key}`, value: this.listenerRole.roleArn, description: `listener role of site ${this.site} (search, play, recall)` });
   }
 }

@@ -198,6 +198,25 @@ export function officerStatements(site: string, entry: SiteEntryPoints): iam.Pol
 }
 
 /**
+ * The routes of one site a listener uses (a quality-assurance lead scoring agents' calls, the
+ * console's listener-<site> on the command line): search, one entry and its recall status, a
+ * recall, and replay. Not the snapshots, the audit view, legal holds, cases or erasure requests,
+ * nor the sealed audit trail and its ledger; and replay refuses the role a download
+ * (functions/replay: LISTENER_ROLE_NAMES).
+ */
+export function listenerStatements(site: string, entry: SiteEntryPoints): iam.PolicyStatement[] {
+  const base = `/sites/${site}/recordings`;
+  return [
+    new iam.PolicyStatement({
+      sid: 'SiteCalls',
+      actions: ['execute-api:Invoke'],
+      resources: [entry.invokeArn('GET', base), entry.invokeArn('GET', `${base}/*`), entry.invokeArn('POST', `${base}/*/recall`)],
+    }),
+    ...replayThroughUrl(entry.replayArn),
+  ];
+}
+
+/**
  * What `ferry audit verify` and `ferry audit search` read of one site, with the officer's own
  * credentials, so a compliance officer can check the trail without the operators: the sealed
  * records (list and get under `audit/{site}/`) and the ledger of that site (cli/audit-commands.ts

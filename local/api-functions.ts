@@ -151,6 +151,7 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
       ...{ BUCKET: options.bucket, TABLE: options.table, CURSOR_KEY: options.cursorKey, RECALL_STATE_MACHINE_ARN: recallArn },
       ...{ CONSOLE_ISSUER: options.console.issuer, CONSOLE_CLIENT_ID: options.console.clientId, CONSOLE_REPLAY_URLS: JSON.stringify(options.console.replayUrls) },
       CONSOLE_ROLE_NAME: deployedVariable(snapshot, 'replay', 'CONSOLE_ROLE_NAME'),
+      LISTENER_ROLE_NAMES: deployedVariable(snapshot, 'replay', 'LISTENER_ROLE_NAMES'),
     };
     const environmentOf = (fn: ApiFunctionName) => {
       const credentials = options.credentialsOf(fn);

@@ -26,6 +26,8 @@ export interface LocalValues {
   TOPIC_ARN?: string;
   /** The console function's role name, which replay takes an officer's name from (resolved as the local IAM names the role). */
   CONSOLE_ROLE_NAME?: string;
+  /** The sites' listener roles, which replay refuses a download (JSON, resolved as the local IAM names the roles). */
+  LISTENER_ROLE_NAMES?: string;
 }
 
 let generated: DeploymentSnapshot | undefined;

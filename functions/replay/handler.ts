@@ -31,6 +31,12 @@ export interface ReplayHandlerDeps extends OpenRecordingDeps {
    * (a handler built without a deployment).
    */
   consoleRole?: string;
+  /**
+   * The sites' listener roles (LISTENER_ROLE_NAMES): they search and play calls, and a download
+   * (`download=1`, the copy an officer takes out) is refused them, as the console refuses its
+   * listeners a download link.
+   */
+  listenerRoles?: readonly string[];
 }
 
 /** The role name of an IAM principal: `arn:…:iam::…:role/NAME` or `arn:…:sts::…:assumed-role/NAME/SESSION`. */
@@ -108,6 +114,9 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
       return json(403, { error: 'ForbiddenError', message: `this replay URL serves site ${boundTo} only, not ${site}` });
     }
     const asDownload = download === '1' || download === 'true';
+    if (asDownload && deps.listenerRoles?.includes(roleNameOf(principalOf(event)) ?? '')) {
+      return json(403, { error: 'ForbiddenError', message: `the listener role of a site may play its calls, not download them (download=${download}): a download needs the site's officer role` });
+    }
     // Audited when bytes go out; HEAD and 416 disclose no audio and are not audited. A player
     // fetches one play in several ranges (and seeks), so a listen is recorded once per play:
     // by the response that starts at byte 0, and by any other range unless a listen of the same
@@ -149,6 +158,15 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
   return asHandler(chain);
 }
 
+/** LISTENER_ROLE_NAMES: a JSON array of role names (the stack sets it); absent: none. */
+export function listenerRolesFrom(env: Record<string, string | undefined>): string[] {
+  const raw = env.LISTENER_ROLE_NAMES;
+  if (raw === undefined || raw === '') return [];
+  const parsed = z.array(z.string().min(1)).safeParse(JSON.parse(raw));
+  if (!parsed.success) throw new Error(`LISTENER_ROLE_NAMES: must be a JSON array of role names, not ${raw}`);
+  return parsed.data;
+}
+
 /** True for a full body (200) or a partial one starting at the first byte. */
 function startsAtZero(headers: Record<string, string>): boolean {
   const range = headers['Content-Range'];
@@ -164,7 +182,7 @@ export const handler = streamed(
     // Each request is one ranged GET of a pack, made without the SDK's per-call machinery; the
     // lookups of concurrent first plays go to the table together.
     // An erasure is looked up on every request, beside the (remembered) entry: never remembered, so a call erased a moment ago answers 410 at once.
-    return createHandler({ ...deps, blobs: rangeReaderFromEnv(process.env), catalogue: erasureGate(rememberRecordings(coalescedLookups(deps.catalogue), deps.clock), deps.erasures), ...(process.env.CONSOLE_ROLE_NAME ? { consoleRole: process.env.CONSOLE_ROLE_NAME } : {}) });
+    return createHandler({ ...deps, blobs: rangeReaderFromEnv(process.env), catalogue: erasureGate(rememberRecordings(coalescedLookups(deps.catalogue), deps.clock), deps.erasures), ...(process.env.CONSOLE_ROLE_NAME ? { consoleRole: process.env.CONSOLE_ROLE_NAME } : {}), listenerRoles: listenerRolesFrom(process.env) });
   }),
 );
 

@@ -42,6 +42,7 @@ export async function synthesizeDeployment(sites: string[], settings: Record<str
       roles[`agent:${site.site}`] = [processing, logicalId(site.agentRole)];
       roles[`dr:${site.site}`] = [processing, logicalId(site.drRole)];
       roles[`officer:${site.site}`] = [processing, logicalId(site.officerRole)];
+      roles[`listener:${site.site}`] = [processing, logicalId(site.listenerRole)];
       activities[site.site] = logicalId(site.activity);
     }
     roles[FLEET_READER] = [processing, logicalId(stacks.processing.fleetReader.role)];

@@ -162,6 +162,43 @@ const replayFunction = () => synth.resolver.resolveString(synth.processing.stack
 const viaUrl = { 'lambda:FunctionUrlAuthType': 'AWS_IAM', 'lambda:InvokedViaFunctionUrl': true };
 const site = (name: string) => synth.processing.sites.find((s) => s.site === name)!;
 
+describe("site-a's listener role", () => {
+  it('searches, reads, follows and asks for recalls of site-a recordings on the API, and nothing else of the API', () => {
+    const p = rolePolicies(site('site-a').listenerRole);
+    for (const [method, path] of [['GET', '/sites/site-a/recordings'], ['GET', '/sites/site-a/recordings/r0123'], ['GET', '/sites/site-a/recordings/r0123/recall'], ['POST', '/sites/site-a/recordings/r0123/recall']] as const) {
+      expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn(method, path) }), `${method} ${path}`).toBe(true);
+    }
+    const refused: ['GET' | 'POST', string][] = [
+      ['GET', '/sites/site-a/audit'], ['GET', '/sites/site-a/snapshots'], ['GET', '/sites/site-a/artefacts'],
+      ['GET', '/sites/site-a/holds'], ['POST', '/sites/site-a/holds'], ['POST', '/sites/site-a/holds/release'],
+      ['GET', '/sites/site-a/cases'], ['GET', '/sites/site-a/cases/C-1'], ['POST', '/sites/site-a/cases'], ['POST', '/sites/site-a/cases/C-1/calls'],
+      ['GET', '/sites/site-a/erasures'], ['POST', '/sites/site-a/erasures'],
+      ['GET', '/sites/site-b/recordings'], ['GET', '/sites/site-b/recordings/r0123'], ['POST', '/sites/site-b/recordings/r0123/recall'], ['GET', '/fleet'],
+    ];
+    for (const [method, path] of refused) expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn(method, path) }), `${method} ${path}`).toBe(false);
+  });
+
+  it("replays through site-a's replay URL only, and reads no object, table item or key (not the audit trail)", () => {
+    const p = rolePolicies(site('site-a').listenerRole);
+    const own = `${replayFunction()}:site-site-a`;
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: own, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: own, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: own })).toBe(false);
+    const actions = new Set(p.flatMap((d) => d.Statement).flatMap((s) => ([] as string[]).concat(s.Action ?? [])));
+    expect([...actions].sort()).toEqual(['execute-api:Invoke', 'lambda:InvokeFunction', 'lambda:InvokeFunctionUrl']);
+  });
+
+  it('is given to the replay function as a role refused a download (LISTENER_ROLE_NAMES)', () => {
+    const fn = synth.processingTemplate.findResources('AWS::Lambda::Function');
+    const replay = fn[logicalId(synth.processing.functions.replay)]!.Properties as { Environment: { Variables: Record<string, unknown> } };
+    const names = JSON.parse(synth.resolver.resolveString(synth.processing.stackName, replay.Environment.Variables.LISTENER_ROLE_NAMES as never)) as string[];
+    const roleName = (s: string) => synth.resolver.resolveString(synth.processing.stackName, { Ref: logicalId(site(s).listenerRole) });
+    expect(names).toEqual(synth.processing.sites.map((s) => roleName(s.site)));
+    expect(names).not.toContain(synth.resolver.resolveString(synth.processing.stackName, { Ref: logicalId(site('site-a').officerRole) }));
+  });
+});
+
 describe("site-a's officer role", () => {
   it('searches, reads and recalls site-a recordings on the API, nothing of site-b, no artefacts', () => {
     const p = rolePolicies(site('site-a').officerRole);

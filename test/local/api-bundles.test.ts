@@ -165,7 +165,7 @@ describe('API function runtimes', () => {
 
 describe('function environments come from the synthesized app', () => {
   const local = { BUCKET: 'local-bucket', TABLE: 'local-table', CURSOR_KEY: 'c'.repeat(32), RECALL_STATE_MACHINE_ARN: 'arn:recall' };
-  const consoleRole = { CONSOLE_ROLE_NAME: 'local-console-role' };
+  const consoleRole = { CONSOLE_ROLE_NAME: 'local-console-role', LISTENER_ROLE_NAMES: '["local-listener-role"]' };
 
   it('gives each function exactly the variables the app sets on it, computed ones replaced by their local stand-ins', () => {
     // PACK_TIERS: the packs' lifecycle tiers of the default deployment, a literal the app sets.
@@ -175,10 +175,12 @@ describe('function environments come from the synthesized app', () => {
     ]);
     expect(functionEnvironment('catalogue', local)).toEqual({ ...local, AUDIT_TRAIL: 'chain', PACK_TIERS, SEARCH_READ_LIMIT: '50000', NODE_OPTIONS: '--enable-source-maps' });
     // The console's role: the one caller replay takes an officer's name from.
-    const replay = { BUCKET: 'local-bucket', TABLE: 'local-table', AUDIT_TRAIL: 'chain', NODE_OPTIONS: '--enable-source-maps', CONSOLE_ROLE_NAME: 'local-console-role' };
+    const replay = { BUCKET: 'local-bucket', TABLE: 'local-table', AUDIT_TRAIL: 'chain', NODE_OPTIONS: '--enable-source-maps', ...consoleRole };
     expect(functionEnvironment('replay', { ...local, ...consoleRole })).toEqual(replay);
     // The name the local IAM gives the console function's role, which its requests carry.
     expect(deployedVariable(generatedSnapshot(), 'replay', 'CONSOLE_ROLE_NAME')).toMatch(/console/i);
+    // The names the local IAM gives the sites' listener roles, which replay refuses a download.
+    expect(JSON.parse(deployedVariable(generatedSnapshot(), 'replay', 'LISTENER_ROLE_NAMES')!)).toEqual([expect.stringMatching(/listener/i)]);
   });
 
   it('refuses to start a function the app gives a computed variable the local cloud cannot stand in for, naming it', () => {
