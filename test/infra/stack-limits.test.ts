@@ -88,6 +88,7 @@ describe("the trust policies of a site's roles", () => {
 
   it('refuses a list that would not fit, naming the setting and the way out', () => {
     expect(problems(config([{ name: 'a', retentionDays: 2555, officers: officers(60) }]))).toContain("sites[0].officers: 60 principals make the officer role's trust policy about");
+    expect(problems(config([{ name: 'a', retentionDays: 2555, listeners: officers(60) }]))).toContain("sites[0].listeners: 60 principals make the listener role's trust policy about");
   });
 });
 
@@ -96,7 +97,7 @@ describe("the permission policies of a site's roles", () => {
     const name = longName(0);
     const s = synthFerry(config([{ name, retentionDays: 2555, schedule: SCHEDULE, agent: { rolesAnywhereTrustAnchorArn: ANCHOR } }]), { workflows: buildWorkflows });
     const site = s.processing.sites.find((x) => x.site === name)!;
-    for (const role of [site.agentRole, site.drRole, site.officerRole]) {
+    for (const role of [site.agentRole, site.drRole, site.officerRole, site.listenerRole]) {
       // IAM counts the policy documents without their whitespace; a role's inline policies add up.
       const chars = s.resolver.policiesOfRole('Ferry-processing', logicalId(role)).reduce((sum, doc) => sum + JSON.stringify(doc).length, 0);
       expect(chars, role.node.id).toBeLessThanOrEqual(10_240);
