@@ -115,7 +115,7 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     }
     const asDownload = download === '1' || download === 'true';
     if (asDownload && deps.listenerRoles?.includes(roleNameOf(principalOf(event)) ?? '')) {
-      return json(403, { error: 'ForbiddenError', message: `the listener role of a site may play its calls, not download them (download=${download}): a download needs the site's officer role` });
+      return json(403, { error: 'ForbiddenError', message: `the listener role of a site may play its calls, not download them (download=${download}): a download needs the site's officer role; play the call through a listen link instead (\`ferry calls link\` without --download)` });
     }
     // Audited when bytes go out; HEAD and 416 disclose no audio and are not audited. A player
     // fetches one play in several ranges (and seeks), so a listen is recorded once per play:
