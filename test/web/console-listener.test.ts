@@ -91,6 +91,8 @@ describe('a listener (listener-<site>) in the console', () => {
       await expect.poll(() => p.$eval('#audio', (el) => (el as HTMLAudioElement).currentTime), { timeout: 10_000 }).toBeGreaterThan(0.2);
       expect(await p.isVisible('#play')).toBe(true);
       for (const hidden of ['#download', '#hold-form', '#call-case-form', '#erase-open', '#holds-title']) expect(await p.isVisible(hidden), hidden).toBe(false);
+      // The audio control's own menu offers no download either: a copy saved from it would be audited as a listen.
+      expect(await p.$eval('#audio', (el) => [...(el as HTMLAudioElement & { controlsList: DOMTokenList }).controlsList])).toEqual(['nodownload']);
       expect(await p.isHidden('#error')).toBe(true);
       expect(asked.filter((path) => /\/(cases|holds|erasures|download-link)\b/.test(path))).toEqual([]);
       expect(asked.some((path) => path.endsWith('/play-link'))).toBe(true);
