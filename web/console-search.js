@@ -8,7 +8,7 @@ import { loadCaseOptions, startExport } from './console-cases.js';
 import { $, cell, checkOrder, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
 import { countSearch, renderStatus, siteRefusal } from './console-search-status.js';
 import { fieldInstant } from './console-zone.js';
-import { durationText, wallText } from './shared.js';
+import { durationText, printable, wallText } from './shared.js';
 
 /** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
 const CASE_ADD_PART = 500;
@@ -159,7 +159,8 @@ function callIdCell(entry) {
   const host = entry.shippedBy?.host;
   if (!host) return id;
   const wrap = document.createDocumentFragment();
-  const by = el('span', `shipped by ${host}`, { className: 'result-host', title: `shipped by ${host}${entry.shippedBy.agentId ? ` (agent id ${entry.shippedBy.agentId})` : ''}` });
+  // Escaped as on the call page: a manifest's words are the site's (control characters, bidi marks).
+  const by = el('span', `shipped by ${printable(host)}`, { className: 'result-host', title: `shipped by ${printable(host)}${entry.shippedBy.agentId ? ` (agent id ${printable(entry.shippedBy.agentId)})` : ''}` });
   wrap.append(id, by);
   return wrap;
 }

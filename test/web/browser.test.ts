@@ -37,7 +37,12 @@ async function searchApi(params: Record<string, string>): Promise<CatalogueEntry
 
 /** The rows the page shows, cell by cell (the last cell is the Play button). */
 function rows(): Promise<{ rid: string; cells: string[] }[]> {
-  return page.$$eval('#results tbody tr', (trs) => trs.map((tr) => ({ rid: (tr as HTMLElement).dataset.rid ?? '', cells: [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '') })));
+  return page.$$eval('#results tbody tr', (trs) => trs.map((tr) => ({ rid: (tr as HTMLElement).dataset.rid ?? '', cells: [...(tr as HTMLTableRowElement).cells].map((c) => {
+    // A cell's own text: the call id cell's "shipped by HOST" line under it is its own test's (console-shipped-by).
+    const own = c.cloneNode(true) as HTMLElement;
+    for (const host of own.querySelectorAll('.result-host')) host.remove();
+    return own.textContent ?? '';
+  }) })));
 }
 
 async function submitSearch(fields: Partial<Record<'agent' | 'number' | 'callId' | 'from' | 'to', string>>): Promise<void> {

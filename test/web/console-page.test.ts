@@ -64,7 +64,12 @@ async function signIn(p: Page, username: string, password: string): Promise<void
 
 /** The rows of the results table: rid and the text of each cell. */
 function rows(p: Page = page): Promise<{ rid: string; cells: string[] }[]> {
-  return p.$$eval('#results tbody tr', (trs) => trs.map((tr) => ({ rid: (tr as HTMLElement).dataset.rid ?? '', cells: [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '') })));
+  return p.$$eval('#results tbody tr', (trs) => trs.map((tr) => ({ rid: (tr as HTMLElement).dataset.rid ?? '', cells: [...(tr as HTMLTableRowElement).cells].map((c) => {
+    // A cell's own text: the call id cell's "shipped by HOST" line under it is its own test's (console-shipped-by).
+    const own = c.cloneNode(true) as HTMLElement;
+    for (const host of own.querySelectorAll('.result-host')) host.remove();
+    return own.textContent ?? '';
+  }) })));
 }
 
 async function searched(p: Page = page): Promise<void> {

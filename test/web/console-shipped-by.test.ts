@@ -129,6 +129,20 @@ async function searched(p: Page) {
 }
 
 describe('the search results name the recorder host that shipped each call', () => {
+  it('shows a hostile host name in the results as text, its right-to-left override escaped in the line and its tooltip', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors });
+    try {
+      await p.goto(`${p.url().split('#')[0]}#site=${SITE}&view=search&from=2026-12-05T00%3A00%3A00.000Z&to=2026-12-06T00%3A00%3A00.000Z`);
+      await expect.poll(() => p.$$eval('#results tbody tr', (trs) => trs.length)).toBe(1);
+      const host = await p.$eval('#results tbody tr .result-host', (e) => ({ text: e.textContent, title: (e as HTMLElement).title }));
+      expect(host).toEqual({ text: 'shipped by rec-<img src=x onerror=alert(1)>\\u{202e}exe.wav', title: 'shipped by rec-<img src=x onerror=alert(1)>\\u{202e}exe.wav (agent id id-\\u{202e}evil<b>)' });
+      expect(await p.$$eval('#results img, #results b', (nodes) => nodes.length)).toBe(0);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   for (const viewport of [{ width: 1280, height: 900 }, { width: 390, height: 844 }]) {
     it(`at ${viewport.width} px: "shipped by HOST" on a line under the call id, with the agent id in its tooltip, a different host for the two calls with one call id, none for a call shipped before, and no sideways scrolling`, async () => {
       const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors });
