@@ -58,7 +58,7 @@ describe('the console on the local cloud', () => {
     expect(await wrong.json()).toMatchObject({ __type: 'NotAuthorizedException' });
     const me = await consoleCall(await accessToken(), '/me');
     expect(me.status).toBe(200);
-    expect(await me.json()).toEqual({ username: 'demo-officer', groups: ['officer-site-a'], sites: [A] });
+    expect(await me.json()).toEqual({ username: 'demo-officer', groups: ['officer-site-a'], sites: [A], access: { [A]: 'officer' } });
     expect((await consoleCall(undefined, '/me')).status).toBe(401);
   });
 
