@@ -116,8 +116,14 @@ describe.each(clients)('activity worker (%s)', (_name, makeClient) => {
   it('fails the task at once when the agent is stopped mid-job (no wait for the heartbeat timeout)', async () => {
     const result = schedule(job(), { heartbeatSeconds: 60 });
     const controller = new AbortController();
-    const running = worker(client, () => new Promise<BackupSummary>(() => undefined)).runOnce(controller.signal);
-    await new Promise((r) => setTimeout(r, 100));
+    let started!: () => void;
+    const jobStarted = new Promise<void>((r) => (started = r));
+    const running = worker(client, () => {
+      started();
+      return new Promise<BackupSummary>(() => undefined);
+    }).runOnce(controller.signal);
+    // Stopped once the job runs (a fixed wait stopped a slow machine's poll before it had the task).
+    await jobStarted;
     controller.abort();
     expect(((await running) as JobResult).outcome).toBe('failed');
     await expect(result).rejects.toMatchObject({ name: 'AgentStoppedError' });
