@@ -9,8 +9,8 @@ import { estimateCost, CODEC_BYTES_PER_SECOND, type Codec, type CostEstimate, ty
 import { priceTable, priceTableAgeWarning, priceTableNames } from '../core/cost-prices.ts';
 import { backupRetention } from './cost-deployment.ts';
 import { purgeIntervalDays } from '../infra/config-costs.ts';
-import { priceStored, type StoredCost } from '../core/cost-stored.ts';
-import { sitePrefixes } from '../core/layout.ts';
+import { priceStored, priceStoredBySite, storedPrefixes, type StoredBySite, type StoredCost } from '../core/cost-stored.ts';
+import { printable } from '../core/printable.ts';
 import { catalogueTarget, checkSiteOption } from './catalogue-commands.ts';
 
 // `ferry cost estimate`: the deployment's tiers (its config's lifecycle, the same data the CDK
@@ -97,42 +97,80 @@ export function registerCostCommands(program: Command): void {
 function registerCostNow(cost: Command): void {
   cost
     .command('now')
-    .description("what a site's objects in the bucket cost to keep this month: each object's size and storage class, listed, priced from the same table as the estimate")
-    .requiredOption('--site <name>', 'site')
+    .description("what the objects in the bucket cost to keep this month, per site or one site's by data class: each object's size and storage class, listed, priced from the same table as the estimate")
+    .option('--site <name>', 'one site, by data class and storage class (default: every site found in the bucket, one line each, and the total)')
     .option('--prices <name>', `price table (${priceTableNames().join(', ')}; default the newest)`)
     .option('--json', 'machine-readable output')
-    .action(async (opts: { site: string; prices?: string; json?: boolean }) => {
-      checkSiteOption(opts.site);
+    .action(async (opts: { site?: string; prices?: string; json?: boolean }) => {
+      if (opts.site !== undefined) checkSiteOption(opts.site);
       const { name, table } = priceTable(opts.prices);
       const { blobs } = catalogueTarget();
-      async function* listed() {
-        for (const prefix of sitePrefixes(opts.site)) yield* blobs.list(prefix);
-      }
-      const stored = await priceStored(opts.site, listed(), table);
       const prices = { table: name, region: table.region, asOf: table.asOf, currency: table.currency, sources: table.sources };
+      if (opts.site === undefined) {
+        const every = await priceStoredBySite(blobs.list(''), table);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ ...every, prices }, null, 2)}\n`);
+        else process.stdout.write(renderStoredBySite(every, prices) + every.all.unpriced.map((w) => `WARNING ${w}\n`).join(''));
+        return;
+      }
+      const site = opts.site;
+      async function* listed() {
+        for (const prefix of storedPrefixes(site)) yield* blobs.list(prefix);
+      }
+      const stored = await priceStored(site, listed(), table);
       if (opts.json) process.stdout.write(`${JSON.stringify({ ...stored, prices }, null, 2)}\n`);
       else process.stdout.write(renderStored(stored, prices) + stored.unpriced.map((w) => `WARNING ${w}\n`).join(''));
     });
 }
 
-export function renderStored(s: StoredCost, prices: { table: string; asOf: string; region: string }): string {
-  const head = ['data', 'class', 'objects', 'stored GB', 'billed GB', '$/month storage'];
-  const rows = s.lines.map((l) => [l.dataClass, l.storageClass, l.objects.toLocaleString('en-US'), gb(l.bytes / 2 ** 30), gb(l.billedGb), l.storagePerMonth === undefined ? 'unpriced' : usd(l.storagePerMonth)]);
+const NOT_IN_IT = [
+  'Not in it: requests and transitions (the AWS bill or Cost Explorer has them), early-deletion charges, the catalogue',
+  'table (its size: the DynamoDB console), noncurrent versions, the parts of uploads still open (billed in Standard,',
+  "never listed: an interrupted upload's, kept for the agent to go on with, until lifecycle.abortIncompleteMultipartDays",
+  'ends it; `aws s3api list-multipart-uploads` lists them). The listing costs one LIST request per 1,000 objects.',
+];
+
+function table(head: string[], rows: string[][], left: number): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const fmt = (r: string[]) => r.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [fmt(head), ...rows.map(fmt)];
+}
+
+const money = (v: number | undefined) => (v === undefined ? 'unpriced' : usd(v));
+
+/** Every site of the bucket, one line each with its total, then every site's data by class. */
+export function renderStoredBySite(s: StoredBySite, prices: { table: string; asOf: string; region: string }): string {
+  const siteRow = (c: StoredCost) => [c.site, c.total.objects.toLocaleString('en-US'), gb(c.total.bytes / 2 ** 30), gb(c.lines.reduce((n, l) => n + l.billedGb, 0)), usd(c.total.storagePerMonth), c.unpriced.length > 0 ? 'some unpriced' : ''];
+  const sites = table(['site', 'objects', 'stored GB', 'billed GB', '$/month storage', ''], [...s.sites.map(siteRow), siteRow({ ...s.all, site: 'all sites' })], 1);
+  const classes = table(['data', 'class', 'objects', 'stored GB', 'billed GB', '$/month storage'], s.all.lines.map((l) => [l.dataClass, l.storageClass, l.objects.toLocaleString('en-US'), gb(l.bytes / 2 ** 30), gb(l.billedGb), money(l.storagePerMonth)]), 2);
+  const outside = s.outside.objects === 0 ? [] : [`${s.outside.objects.toLocaleString('en-US')} object(s) (${gb(s.outside.bytes / 2 ** 30)} GB) under no site's prefix, not priced: e.g. ${s.outside.examples.map((k) => JSON.stringify(printable(k))).join(', ')}`];
+  return [
+    `every site in the bucket: what it holds now (current versions, listed); prices ${prices.table} (${prices.region}, as of ${prices.asOf}, USD)`,
+    '',
+    ...sites,
+    '',
+    'all sites by data and storage class:',
+    ...classes,
+    '',
+    `storage per month at this size   $${usd(s.all.total.storagePerMonth)}  (${s.all.total.objects.toLocaleString('en-US')} objects in ${s.sites.length} site(s))`,
+    ...(s.sites.length === 0 ? ["no object under any site's prefixes ({class}/{site}/): nothing shipped yet, or another bucket than the agents'"] : []),
+    ...outside,
+    'one site by data class: `ferry cost now --site S`; a site retired from the deployment is listed while it has objects.',
+    ...NOT_IN_IT,
+    '',
+  ].join('\n');
+}
+
+export function renderStored(s: StoredCost, prices: { table: string; asOf: string; region: string }): string {
+  const rows = s.lines.map((l) => [l.dataClass, l.storageClass, l.objects.toLocaleString('en-US'), gb(l.bytes / 2 ** 30), gb(l.billedGb), money(l.storagePerMonth)]);
   return [
     `site ${s.site}: what the bucket holds now (current versions, listed); prices ${prices.table} (${prices.region}, as of ${prices.asOf}, USD)`,
     '',
-    fmt(head),
-    ...rows.map(fmt),
+    ...table(['data', 'class', 'objects', 'stored GB', 'billed GB', '$/month storage'], rows, 2),
     '',
     `storage per month at this size   $${usd(s.total.storagePerMonth)}  (${s.total.objects.toLocaleString('en-US')} objects)`,
     ...(s.total.objects === 0 ? [`no object under the prefixes of site ${s.site} ({class}/${s.site}/): a site that has not shipped yet, or another name than its agents' \`site\``] : []),
-    'compare with the storage column of `ferry cost estimate` for the same site at this age. Not in it: requests and',
-    'transitions (the AWS bill or Cost Explorer has them), early-deletion charges, the catalogue table (its size: the',
-    'DynamoDB console), noncurrent versions, the parts of uploads still open (billed in Standard, never listed: an',
-    "interrupted upload's, kept for the agent to go on with, until lifecycle.abortIncompleteMultipartDays ends it;",
-    '`aws s3api list-multipart-uploads` lists them). The listing costs one LIST request per 1,000 objects.',
+    'compare with the storage column of `ferry cost estimate` for the same site at this age.',
+    ...NOT_IN_IT,
     '',
   ].join('\n');
 }
@@ -217,8 +255,6 @@ export function renderEstimate(site: string, input: CostInput, prices: { table: 
   ]);
   rows.push(['catalogue', 'DynamoDB', '', '', '', usd(e.catalogue.perMonth), '', usd(e.catalogue.overRetention), '', '']);
   rows.push(['ingest', 'Lambda+GET', '', '', '', '', usd(e.functions.perMonth), usd(e.functions.overRetention), '', '']);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   const v = e.volumes;
   return [
     `site ${site}: ${input.callsPerDay} calls/day × ${input.avgSeconds} s ${input.codec} = ${gb(v.recordingsGbPerDay)} GB/day in ${v.packsPerDay} pack(s) of ${input.recordingsPerPack} (${Math.round(v.packBytes).toLocaleString('en-US')} B each); backups ${input.backupGbPerDay} GB/day`,
@@ -226,8 +262,7 @@ export function renderEstimate(site: string, input: CostInput, prices: { table: 
     `backups kept ${backupsKept}`,
     ...binlogText(input),
     '',
-    fmt(head),
-    ...rows.map(fmt),
+    ...table(head, rows, 3),
     '',
     `total per month (steady state)          $${usd(e.total.perMonth)}`,
     `total per year (12 months, steady state)  $${usd(e.total.perYear)}`,

@@ -48,9 +48,12 @@ export interface AuditRecord {
 export const GENESIS = '0'.repeat(64);
 const SEQ_WIDTH = 12;
 
+/** The top-level prefix of the sealed audit trail in the data bucket. */
+export const AUDIT_CLASS = 'audit';
+
 export function auditPrefix(site: string): string {
   assertName('site', site);
-  return `audit/${site}/`;
+  return `${AUDIT_CLASS}/${site}/`;
 }
 
 /** `audit/{site}/{seq, 12 digits}.json`: listing order is chain order. */

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { createS3Client } from '../../adapters/aws-clients.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
-import { priceStored } from '../../core/cost-stored.ts';
-import { renderStored } from '../../cli/cost-commands.ts';
+import { priceStored, priceStoredBySite } from '../../core/cost-stored.ts';
+import { renderStored, renderStoredBySite } from '../../cli/cost-commands.ts';
 import { priceTable } from '../../core/cost-prices.ts';
 import P from '../../core/prices/aws-s3-eu-west-1-2026-11.json' with { type: 'json' };
 
@@ -73,6 +73,11 @@ describe('ferry cost now', () => {
     await blobs.put('recordings/leeds/2026/11/01/small.tar', Buffer.alloc(64_000, 1));
     await blobs.put('recordings/leeds/2026/11/01/large.tar', Buffer.alloc(210_944, 1));
     await blobs.put('recordings/york/2026/11/01/other.tar', Buffer.alloc(1000, 1));
+    // A case's export bundle and a sealed audit record: a site's objects outside the data classes.
+    await blobs.put('exports/leeds/case-7.tar', Buffer.alloc(5000, 1));
+    await blobs.put('audit/york/000000000001.json', Buffer.alloc(300, 1));
+    // Not Ferry's: another application's object in the same bucket.
+    await blobs.put('tmp/upload-test.bin', Buffer.alloc(700, 1));
     client.destroy();
     await s3.advanceClock(40 * 86_400_000);
   });
@@ -88,13 +93,35 @@ describe('ferry cost now', () => {
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { lines: { dataClass: string; storageClass: string; objects: number; bytes: number }[]; total: { storagePerMonth: number } };
     expect(out.lines.map((l) => [l.dataClass, l.storageClass, l.objects, l.bytes])).toEqual([
+      ['exports', 'STANDARD', 1, 5000],
       ['recordings', 'STANDARD', 1, 64_000],
       ['recordings', 'GLACIER_IR', 1, 210_944],
     ]);
-    expect(out.total.storagePerMonth).toBeCloseTo(64_000 / GiB * P.s3.STANDARD.storagePerGbMonth + 210_944 / GiB * P.s3.GLACIER_IR.storagePerGbMonth, 12);
+    expect(out.total.storagePerMonth).toBeCloseTo((64_000 + 5000) / GiB * P.s3.STANDARD.storagePerGbMonth + 210_944 / GiB * P.s3.GLACIER_IR.storagePerGbMonth, 12);
     const text = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/ferry.mjs'), 'cost', 'now', '--site', 'leeds'], { encoding: 'utf8', timeout: 30_000, env }).stdout;
     expect(text).toMatch(/^recordings +GLACIER_IR +1 +0\.00 +0\.00 +/m);
-    expect(text).toMatch(/^storage per month at this size +\$\S+ +\(2 objects\)$/m);
+    expect(text).toMatch(/^storage per month at this size +\$\S+ +\(3 objects\)$/m);
+  });
+
+  it('without --site prices every site found in the bucket, one line each and their total, and counts what lies under no site apart', () => {
+    const env = { ...process.env, FERRY_HOME: directory, FERRY_BUCKET: BUCKET, FERRY_TABLE: 'unused', AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_REGION: 'us-east-1' };
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/ferry.mjs'), 'cost', 'now', '--json'], { encoding: 'utf8', timeout: 30_000, env });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { sites: { site: string; total: { objects: number; bytes: number; storagePerMonth: number } }[]; all: { total: { objects: number; storagePerMonth: number }; lines: { dataClass: string }[] }; outside: { objects: number; bytes: number; examples: string[] } };
+    expect(out.sites.map((s) => [s.site, s.total.objects, s.total.bytes])).toEqual([
+      ['leeds', 3, 64_000 + 210_944 + 5000],
+      ['york', 2, 1000 + 300],
+    ]);
+    expect(out.all.total.objects).toBe(5);
+    expect(out.all.total.storagePerMonth).toBeCloseTo(out.sites[0]!.total.storagePerMonth + out.sites[1]!.total.storagePerMonth, 12);
+    expect(out.all.lines.map((l) => l.dataClass)).toEqual(['audit', 'exports', 'recordings', 'recordings']);
+    expect(out.outside).toEqual({ objects: 1, bytes: 700, examples: ['tmp/upload-test.bin'] });
+    const text = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/ferry.mjs'), 'cost', 'now'], { encoding: 'utf8', timeout: 30_000, env }).stdout;
+    expect(text).toMatch(/^leeds +3 +0\.00 +0\.00 +\S+$/m);
+    expect(text).toMatch(/^york +2 +/m);
+    expect(text).toMatch(/^all sites +5 +/m);
+    expect(text).toMatch(/^storage per month at this size +\$\S+ +\(5 objects in 2 site\(s\)\)$/m);
+    expect(text).toContain('1 object(s) (0.00 GB) under no site\'s prefix, not priced: e.g. "tmp/upload-test.bin"');
   });
 });
 
@@ -103,8 +130,14 @@ describe('ferry cost now, as printed', () => {
 
   it('says what it leaves out, the parts of open uploads among them (billed, never listed)', async () => {
     const text = renderStored(await priceStored('leeds', [{ key: 'recordings/leeds/2026/11/01/p1.tar', size: 2_000_000 }], table), prices);
-    expect(text).toContain('the parts of uploads still open (billed in Standard, never listed');
+    expect(text).toContain('the parts of uploads still open (billed in Standard,\nnever listed');
     expect(text).not.toContain('no object under the prefixes');
+  });
+
+  it('an empty bucket prices to $0 and says why, rather than an empty table', async () => {
+    const text = renderStoredBySite(await priceStoredBySite([], table), prices);
+    expect(text).toMatch(/^all sites +0 +0\.00 +0\.00 +0$/m);
+    expect(text).toContain("no object under any site's prefixes ({class}/{site}/)");
   });
 
   it("says so when the site has no object under its prefixes, rather than a bare $0 (a misspelt site)", async () => {
