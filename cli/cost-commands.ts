@@ -9,7 +9,8 @@ import { estimateCost, CODEC_BYTES_PER_SECOND, type Codec, type CostEstimate, ty
 import { priceTable, priceTableAgeWarning, priceTableNames } from '../core/cost-prices.ts';
 import { backupRetention } from './cost-deployment.ts';
 import { purgeIntervalDays } from '../infra/config-costs.ts';
-import { priceStored, priceStoredBySite, storedPrefixes, type StoredBySite, type StoredCost } from '../core/cost-stored.ts';
+import { priceStored, priceStoredBySite, type StoredBySite, type StoredCost } from '../core/cost-stored.ts';
+import { storedPrefixes } from '../core/site-prefixes.ts';
 import { printable } from '../core/printable.ts';
 import { catalogueTarget, checkSiteOption } from './catalogue-commands.ts';
 

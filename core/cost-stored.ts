@@ -1,10 +1,7 @@
 import type { BlobInfo } from './ports.ts';
 import { STORAGE_CLASSES, type PriceTable, type StorageClass } from './cost-prices.ts';
-import { DATA_CLASSES, NAME_PATTERN, parseKey } from './layout.ts';
-import { EXPORTS_PREFIX } from './exports.ts';
-import { CASES_PREFIX } from './hold-mirror.ts';
-import { ERASURES_PREFIX } from './erasure-items.ts';
-import { AUDIT_CLASS } from './audit-trail.ts';
+import { NAME_PATTERN, parseKey } from './layout.ts';
+import { STORED_CLASSES } from './site-prefixes.ts';
 
 // `ferry cost now`: what a site's objects in the bucket cost to keep this month, from a listing
 // (each object's size and storage class, as ListObjectsV2 gives them) and the same dated price
@@ -31,17 +28,6 @@ export interface StoredCost {
   total: { objects: number; bytes: number; storagePerMonth: number };
   /** Classes found that the table cannot price: left out of the total, each said why. */
   unpriced: string[];
-}
-
-/**
- * The top-level prefixes that hold a site's objects, `{class}/{site}/`: the data classes, the
- * case export bundles, the sealed audit trail, the hold and erasure records.
- */
-export const STORED_CLASSES: readonly string[] = [...DATA_CLASSES, EXPORTS_PREFIX.slice(0, -1), AUDIT_CLASS, CASES_PREFIX.slice(0, -1), ERASURES_PREFIX.slice(0, -1)];
-
-/** Every prefix under which a site's objects lie. */
-export function storedPrefixes(site: string): string[] {
-  return STORED_CLASSES.map((c) => `${c}/${site}/`);
 }
 
 /** Sums a site's listed objects by data class and storage class and prices their storage for a month. */

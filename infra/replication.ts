@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from './config.ts';
 import { acknowledgeWildcardResource } from './nag.ts';
+import { REPLICATED_CLASSES } from '../core/site-prefixes.ts';
 
 // Optional cross-region replication of the data bucket to a DR bucket (another region, maybe
 // another account). The destination must already exist with versioning and Object Lock on,
@@ -49,18 +50,23 @@ export class Replication extends Construct {
     acknowledgeWildcardResource(this.role, `${sourceBucketArn}/*`, 'replication reads every object version of the data bucket: replicating the whole bucket is the point of DR');
     acknowledgeWildcardResource(this.role, `${config.destinationBucketArn}/*`, 'replication writes a replica of every object into the DR bucket, under the same keys');
 
-    this.rules = [
-      {
-        id: 'dr',
-        priority: 0,
-        destination: s3.Bucket.fromBucketArn(this, 'Destination', config.destinationBucketArn),
-        kmsKey: kms.Key.fromKeyArn(this, 'DestinationKey', config.kmsKeyArn),
-        sseKmsEncryptedObjects: true,
-        // Purge deletes versions, which never replicate; delete markers are not replicated either,
-        // so the DR copy is only thinned by its own lifecycle.
-        deleteMarkerReplication: false,
-      },
-    ];
+    // One rule per prefix a site's objects lie under, all but the case export bundles: a bundle is
+    // a copy of calls for one recipient, fetched within its days and expired by its own rule on
+    // this bucket (lifecycle.exportsExpireDays). Replicated, it would outlive that on the DR bucket,
+    // where the purge never reaches it: an erased call would live on in it.
+    const destination = s3.Bucket.fromBucketArn(this, 'Destination', config.destinationBucketArn);
+    const kmsKey = kms.Key.fromKeyArn(this, 'DestinationKey', config.kmsKeyArn);
+    this.rules = REPLICATED_CLASSES.map((cls, priority) => ({
+      id: `dr-${cls}`,
+      priority,
+      filter: { prefix: `${cls}/` },
+      destination,
+      kmsKey,
+      sseKmsEncryptedObjects: true,
+      // Purge deletes versions, which never replicate; delete markers are not replicated either,
+      // so the DR copy is only thinned by its own lifecycle.
+      deleteMarkerReplication: false,
+    }));
   }
 }
 

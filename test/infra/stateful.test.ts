@@ -100,17 +100,20 @@ describe('data bucket protection', () => {
     synth.statefulTemplate.hasResource('AWS::S3::Bucket', { Properties: Match.objectLike({ LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 365 })] } }), DeletionPolicy: 'Retain' });
   });
 
-  it('replicates to the DR bucket only when configured, with Object Lock reads', () => {
+  it('replicates to the DR bucket only when configured, every site prefix but the export bundles (they would outlive their expiry there), with Object Lock reads', () => {
     expect(bucket.Properties.ReplicationConfiguration).toBeUndefined();
     const dr = synthFerry({
       ...DEFAULT_CONFIG,
       replication: { destinationBucketArn: 'arn:aws:s3:::ferry-dr-copy', kmsKeyArn: 'arn:aws:kms:eu-central-1:111122223333:key/abcd-1234' },
     });
-    dr.statefulTemplate.hasResourceProperties('AWS::S3::Bucket', {
-      ReplicationConfiguration: {
-        Rules: [Match.objectLike({ Destination: Match.objectLike({ Bucket: 'arn:aws:s3:::ferry-dr-copy', EncryptionConfiguration: { ReplicaKmsKeyID: 'arn:aws:kms:eu-central-1:111122223333:key/abcd-1234' } }), Status: 'Enabled' })],
-      },
-    });
+    const replicated = Object.values(dr.statefulTemplate.findResources('AWS::S3::Bucket')).find((b) => b.Properties.ReplicationConfiguration)!;
+    const rules = replicated.Properties.ReplicationConfiguration.Rules as { Filter?: { Prefix?: string }; Priority: number; Status: string; Destination: unknown; DeleteMarkerReplication?: { Status: string } }[];
+    for (const rule of rules) {
+      expect(rule).toMatchObject({ Destination: { Bucket: 'arn:aws:s3:::ferry-dr-copy', EncryptionConfiguration: { ReplicaKmsKeyID: 'arn:aws:kms:eu-central-1:111122223333:key/abcd-1234' } }, Status: 'Enabled', DeleteMarkerReplication: { Status: 'Disabled' } });
+    }
+    expect(new Set(rules.map((r) => r.Priority)).size).toBe(rules.length);
+    // Every prefix a site's objects lie under, each to its own rule, but the case export bundles.
+    expect(rules.map((r) => r.Filter?.Prefix).sort()).toEqual(['archives/', 'audit/', 'backups/', 'cases/', 'erasures/', 'heartbeats-daily/', 'heartbeats/', 'holds/', 'logs/', 'manifests/', 'recordings/', 'reports/', 'trees/']);
     const actions = Object.values(dr.statefulTemplate.findResources('AWS::IAM::Policy')).flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((st) => st.Action),
     );
