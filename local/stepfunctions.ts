@@ -147,6 +147,13 @@ function retrySeconds(retry: NonNullable<ExecutionEvent['retry']>): number {
   return MaxDelaySeconds === undefined ? s : Math.min(s, MaxDelaySeconds);
 }
 
+/** Step Functions' limit on a state's input or output and a task's result, in UTF-8 bytes of its JSON. */
+export const STATE_DATA_LIMIT = 262_144;
+
+function payloadBytes(value: unknown): number {
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
 const validated = new Set<string>();
 
 /** The checks aws-local-stepfunctions runs before an execution (asl-validator, ARNs and paths included), once per distinct definition. */
@@ -229,16 +236,45 @@ export class LocalWorkflows {
     const definition = this.definitions[workflow];
     const states = allStates(definition);
     const name = executionArn.slice(executionArn.lastIndexOf(':') + 1);
-    const overrides: Record<string, unknown> = { taskResourceLocalHandlers: taskOverrides(definition, options) };
+    // Step Functions' 256 KiB limit on a state's input and output and on a task's result: over it
+    // the execution fails with States.DataLimitExceeded, which no Catch takes (not even States.ALL,
+    // which aws-local-stepfunctions would let catch it), so the execution is stopped here.
+    let overLimit: { state: string; what: string; bytes: number } | undefined;
+    const checkSize = (state: string, what: string, value: unknown) => {
+      const bytes = payloadBytes(value);
+      if (bytes <= STATE_DATA_LIMIT || overLimit) return;
+      overLimit = { state, what, bytes };
+      execution.abort();
+      throw Object.assign(new Error(`the ${what} of state "${state}" is ${bytes} bytes, over Step Functions' ${STATE_DATA_LIMIT}`), { name: 'States.DataLimitExceeded' });
+    };
+    const tasks = Object.fromEntries(
+      Object.entries(taskOverrides(definition, options)).map(([state, run]) => [
+        state,
+        async (input: unknown) => {
+          checkSize(state, 'input', input);
+          const result = await run(input);
+          checkSize(state, 'result', result);
+          return result;
+        },
+      ]),
+    );
+    const overrides: Record<string, unknown> = { taskResourceLocalHandlers: tasks };
     if (options.pauseMs !== undefined) {
       overrides.waitTimeOverrides = Object.fromEntries(Object.entries(states).filter(([, s]) => s.Type === 'Wait').map(([n]) => [n, options.pauseMs]));
       overrides.retryIntervalOverrides = Object.fromEntries(Object.entries(states).filter(([, s]) => Array.isArray(s.Retry)).map(([n]) => [n, options.pauseMs]));
     }
-    const execution = this.machines[workflow].run(input, { overrides, context: { Execution: { Id: executionArn, Name: name } } });
+    const execution: ReturnType<StateMachineRunner['run']> = this.machines[workflow].run(input, { overrides, context: { Execution: { Id: executionArn, Name: name } } });
     const events: ExecutionEvent[] = [];
     const consumed = (async () => {
       for await (const event of execution.eventLogs) {
         events.push(event);
+        if (event.type === 'StateExited' && event.state && !overLimit) {
+          try {
+            checkSize(event.state.name, 'output', event.state.output);
+          } catch {
+            // Stopped: told below, as the execution's failure.
+          }
+        }
         if (options.pauseMs !== undefined && options.onPause) {
           if (event.type === 'StateRetried' && event.retry && event.state) options.onPause(retrySeconds(event.retry), event.state.name);
           if (event.type === 'StateEntered' && event.state?.type === 'Wait') options.onPause(Number(states[event.state.name]?.Seconds ?? 0), event.state.name);
@@ -250,6 +286,10 @@ export class LocalWorkflows {
       async (output): Promise<ExecutionOutcome> => (await consumed, { executionArn, status: 'SUCCEEDED', output, events }),
       async (error: unknown): Promise<ExecutionOutcome> => {
         await consumed;
+        if (overLimit) {
+          const cause = `The state/task '${overLimit.state}' returned a result with a size exceeding the maximum number of bytes service limit: its ${overLimit.what} is ${overLimit.bytes} bytes, over ${STATE_DATA_LIMIT}`;
+          return { executionArn, status: 'FAILED', error: 'States.DataLimitExceeded', cause, events };
+        }
         const failed = events.find((e) => e.type === 'ExecutionFailed');
         // The definition's TimeoutSeconds, which aws-local-stepfunctions enforces as Step Functions does.
         if (events.some((e) => e.type === 'ExecutionTimeout')) return { executionArn, status: 'TIMED_OUT', error: 'States.Timeout', events };
