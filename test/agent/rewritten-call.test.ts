@@ -87,6 +87,19 @@ async function twoCallsOnePath() {
   return { s, store, catalogue, done, clock };
 }
 
+/** One call (old-17) shipped by an agent at a fresh site and catalogued. */
+async function oldCallCatalogued() {
+  const s = site();
+  const store = new MemoryBlobStore();
+  const catalogue = new MemoryCatalogue();
+  const clock = new ManualClock(new Date('2026-03-02T12:00:00Z'));
+  writeCall(s.root, 'old-17', '2026-03-01T09:00:00Z', '+441111', new Date('2026-03-01T09:01:00Z'));
+  await pass(s.config, store, clock);
+  const [first] = await manifestKeys(store);
+  const ingested = await ingestManifest({ blobs: store, catalogue }, first!);
+  return { s, store, catalogue, clock, first: first!, ingested };
+}
+
 describe('a new call written at an old path with the same audio', () => {
   it('is catalogued beside the old call, each under its own id, with its own call id, caller and start', async () => {
     const { s, catalogue } = await twoCallsOnePath();
@@ -170,14 +183,8 @@ describe('a new call written at an old path with the same audio', () => {
   });
 
   it("names the new call, with both calls' metadata, in ingest's result and the old call's issues when its agent had lost its state directory", async () => {
-    const s = site();
-    const store = new MemoryBlobStore();
-    const catalogue = new MemoryCatalogue();
-    const clock = new ManualClock(new Date('2026-03-02T12:00:00Z'));
-    writeCall(s.root, 'old-17', '2026-03-01T09:00:00Z', '+441111', new Date('2026-03-01T09:01:00Z'));
-    await pass(s.config, store, clock);
-    const [first] = await manifestKeys(store);
-    expect((await ingestManifest({ blobs: store, catalogue }, first!)).collisions).toBeUndefined();
+    const { s, store, catalogue, clock, first, ingested } = await oldCallCatalogued();
+    expect(ingested.collisions).toBeUndefined();
     // The agent's state directory is lost: it cannot know the name shipped before.
     rmSync(join(s.dir, 'state'), { recursive: true, force: true });
     rmSync(join(s.root, '000001', 'c.wav'));
@@ -208,14 +215,7 @@ describe('a new call written at an old path with the same audio', () => {
   });
 
   it('names nothing when the very same call and sidecar is shipped again by an agent that lost its state directory', async () => {
-    const s = site();
-    const store = new MemoryBlobStore();
-    const catalogue = new MemoryCatalogue();
-    const clock = new ManualClock(new Date('2026-03-02T12:00:00Z'));
-    writeCall(s.root, 'old-17', '2026-03-01T09:00:00Z', '+441111', new Date('2026-03-01T09:01:00Z'));
-    await pass(s.config, store, clock);
-    const [first] = await manifestKeys(store);
-    await ingestManifest({ blobs: store, catalogue }, first!);
+    const { s, store, catalogue, clock } = await oldCallCatalogued();
     const before = await entries(catalogue);
     rmSync(join(s.dir, 'state'), { recursive: true, force: true });
     // Copied without its file times (a new PC, no state directory): sent again whole, in a new pack.
