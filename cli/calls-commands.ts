@@ -1,5 +1,5 @@
 import { isTimeZone } from '../core/time-format.ts';
-import { InvalidInputError } from '../core/errors.ts';
+import { fetchFailureCause, InvalidInputError } from '../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../core/ids.ts';
 import { NAME_PATTERN } from '../core/layout.ts';
 import { createWriteStream } from 'node:fs';
@@ -11,6 +11,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { CatalogueEntry } from '../core/ports.ts';
 import type { RecallView } from '../core/recall-status.ts';
+import { LISTENER_REFUSED_HEADER } from '../core/replay.ts';
+import type { EndpointTarget } from './cloud.ts';
 import { signedFetch } from '../adapters/sigv4.ts';
 import { registerEraseCommand } from './erasure-commands.ts';
 import { countCalls, printAllCalls, renderCalls, searchCallPages, stoppedText, type SearchOptions } from './calls-search.ts';
@@ -106,7 +108,36 @@ export async function replayLink(id: string, opts: { site?: string; replayUrl?: 
   const expiresInSeconds = opts.expires === undefined ? 300 : Number(opts.expires);
   if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > 3600) throw new InvalidInputError(`--expires ${JSON.stringify(opts.expires)}: a link lives 1 to 3600 whole seconds`);
   const region = opts.region ?? replay.region;
+  if (opts.download) await downloadAllowed({ ...replay, region }, site, rid);
   return { url: await presignReplayLink({ replayUrl: replay.url, region, site, rid, expiresInSeconds, download: opts.download, credentials: replay.credentials }) };
+}
+
+/**
+ * Refuses a download link that replay would refuse when it is opened, before it is minted: a
+ * HEAD with `download=1`, signed with the same credentials, is answered as the link would be
+ * (nothing is sent and nothing audited). A site's listener role plays calls and is refused a
+ * download; any other 403 (another site's replay URL, a policy) is said with replay's status.
+ * Any other answer (a call archived now may be recalled before the link expires) mints the link.
+ */
+async function downloadAllowed(replay: EndpointTarget, site: string, rid: string): Promise<void> {
+  const path = `/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/audio?download=1`;
+  let res: Response;
+  try {
+    res = await signedFetch(`${replay.url}${path}`, { service: 'lambda', region: replay.region, credentials: replay.credentials, method: 'HEAD' });
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw new Error(`the replay URL at ${replay.url} could not be reached to check the download link (${fetchFailureCause(error)}): check the URL (cloud.replay / --replay-url) and the network; no link was minted`, { cause: error });
+  }
+  if (res.status !== 403) return;
+  const role = res.headers.get(LISTENER_REFUSED_HEADER);
+  const id = `${site}/${rid}`;
+  if (role) {
+    throw new InvalidInputError(
+      `--download: these credentials are the listener role ${role} of a site, which may play its calls but not download them: replay would refuse the link when opened, so none was minted. Play the call with a listen link (\`ferry calls link ${id}\` without --download); a download needs the site's officer role`,
+    );
+  }
+  const kind = res.headers.get('x-amzn-errortype');
+  throw new InvalidInputError(`--download: replay refuses these credentials a download of call ${id} (403${kind ? ` ${kind}` : ''}), so the link would be refused when opened; none was minted. A download needs the officer role of site ${site}, through that site's replay URL`);
 }
 
 export interface RecallStarted {

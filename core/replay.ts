@@ -352,3 +352,10 @@ export function replaySiteOf(invokedFunctionArn: string | undefined): string | u
   const qualifier = invokedFunctionArn?.split(':')[7];
   return qualifier?.startsWith(REPLAY_ALIAS_PREFIX) ? qualifier.slice(REPLAY_ALIAS_PREFIX.length) : undefined;
 }
+
+/**
+ * The header of replay's refusal of a download to a site's listener role, naming that role: a
+ * HEAD (which carries no body) with `download=1` tells `ferry calls link --download` before it
+ * mints a link that would be refused when opened.
+ */
+export const LISTENER_REFUSED_HEADER = 'x-ferry-listener-role';

@@ -4,7 +4,7 @@ import type { Clock } from '../../core/clock.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { InvalidInputError } from '../../core/errors.ts';
 import { erasureGate } from '../../core/erasures.ts';
-import { coalescedLookups, openRecording, rememberRecordings, replaySiteOf, type OpenRecordingDeps, type RecordingPlace } from '../../core/replay.ts';
+import { coalescedLookups, LISTENER_REFUSED_HEADER, openRecording, rememberRecordings, replaySiteOf, type OpenRecordingDeps, type RecordingPlace } from '../../core/replay.ts';
 import type { Audit } from '../shared/audit.ts';
 import { cloudDeps, rangeReaderFromEnv } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -114,8 +114,10 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
       return json(403, { error: 'ForbiddenError', message: `this replay URL serves site ${boundTo} only, not ${site}` });
     }
     const asDownload = download === '1' || download === 'true';
-    if (asDownload && deps.listenerRoles?.includes(roleNameOf(principalOf(event)) ?? '')) {
-      return json(403, { error: 'ForbiddenError', message: `the listener role of a site may play its calls, not download them (download=${download}): a download needs the site's officer role; play the call through a listen link instead (\`ferry calls link\` without --download)` });
+    const role = roleNameOf(principalOf(event));
+    if (asDownload && role !== undefined && deps.listenerRoles?.includes(role)) {
+      // The role is named in a header too: `ferry calls link --download` asks with HEAD (no body) before it mints a link.
+      return json(403, { error: 'ForbiddenError', message: `the listener role of a site may play its calls, not download them (download=${download}): a download needs the site's officer role; play the call through a listen link instead (\`ferry calls link\` without --download)`, role }, { [LISTENER_REFUSED_HEADER]: role });
     }
     // Audited when bytes go out; HEAD and 416 disclose no audio and are not audited. A player
     // fetches one play in several ranges (and seeks), so a listen is recorded once per play:

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedFetch } from '../../adapters/sigv4.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
@@ -93,4 +95,36 @@ describe("a site's listener role on the command line", () => {
     expect(audited().slice(before).map((e) => e.action)).toEqual(['listen']);
     expect((await replay(packs[B]!)).status).toBe(403);
   });
+
+  it('`ferry calls link --download` as the listener role is refused before a link is minted, naming the role and the listen link to use; the listen link is minted and plays', async () => {
+    const id = `${A}/${packs[A]!.manifest.members[0]!.rid}`;
+    const before = audited().length;
+    const refused = await ferry(listener, ['calls', 'link', id, '--download', '--replay-url', cloud.replayUrl]).then(
+      () => undefined,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(refused?.code).toBe(1);
+    expect(refused?.stdout).toBe('');
+    expect(refused?.stderr).toMatch(/^ferry: --download: these credentials are the listener role \S*listener\S* of a site, which may play its calls but not download them/i);
+    expect(refused?.stderr).toContain(`\`ferry calls link ${id}\` without --download`);
+    const listen = await ferry(listener, ['calls', 'link', id, '--replay-url', cloud.replayUrl]);
+    expect((await fetch(listen.stdout.trim())).status).toBe(200);
+    expect(audited().slice(before).map((e) => e.action)).toEqual(['listen']);
+  }, 60_000);
+
+  it("`ferry calls link --download` as the site's officer role mints a link that downloads", async () => {
+    const id = `${A}/${packs[A]!.manifest.members[0]!.rid}`;
+    const before = audited().length;
+    const link = await ferry(cloud.iam!.credentialsOf(`officer:${A}`), ['calls', 'link', id, '--download', '--replay-url', cloud.replayUrl]);
+    const res = await fetch(link.stdout.trim());
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(audio(1, 4000));
+    expect(audited().slice(before).map((e) => e.action)).toEqual(['download']);
+  }, 60_000);
 });
+
+/** The ferry command line, signing with `keys` (the SDK's chain takes them from the environment). */
+function ferry(keys: Caller, args: string[]) {
+  const env = { ...process.env, FERRY_HOME: join(dir, 'home'), AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_SESSION_TOKEN: '', AWS_REGION: cloud.region, AWS_PROFILE: '' };
+  return promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'ferry.mjs'), ...args], { env });
+}
