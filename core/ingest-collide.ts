@@ -42,7 +42,7 @@ export interface IngestCollision {
 
 export interface CollideDeps {
   blobs: Pick<BlobStore, 'get' | 'head'>;
-  catalogue: Pick<CatalogueStore, 'packKeysOf'> & Partial<Pick<CatalogueStore, 'getRecordings' | 'putRecordings'>>;
+  catalogue: Partial<Pick<CatalogueStore, 'getRecordings' | 'putRecordings'>>;
 }
 
 /** Manifests read back per ingest to compare members (a whole batch sent again reads one or two). */

@@ -8,6 +8,8 @@ import type { AgentSignals, DrillResult, ExpectedSource, SiteDayFacts } from './
 import { readScrubs, type ScrubResult } from './verify.ts';
 import { readOverdueErasures } from './erasure-overdue.ts';
 import type { ErasureStore } from './erasure-items.ts';
+import type { PackManifest } from './manifest.ts';
+import { gatherCollisions } from './report-collisions.ts';
 
 // The daily report's facts of one site's day, read from the catalogue and the bucket
 // (core/report.ts judges them).
@@ -93,7 +95,7 @@ async function overdueFacts(store: GatherOptions['erasures'], site: string, judg
 
 /** Reads what the catalogue and the bucket hold about one site's day. */
 export async function gatherSiteDay(
-  deps: { blobs: Pick<BlobStore, 'list' | 'get' | 'head'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & Partial<Pick<CatalogueStore, 'getPack'>> },
+  deps: { blobs: Pick<BlobStore, 'list' | 'get' | 'head'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & Partial<Pick<CatalogueStore, 'getPack' | 'packKeysOf' | 'getRecordings'>> },
   site: string,
   day: string,
   options: GatherOptions = {},
@@ -106,8 +108,10 @@ export async function gatherSiteDay(
   const expected = new Map<string, ExpectedSource>();
 
   const lookback = options.lookbackDays ?? REPORT_LOOKBACK_DAYS;
-  const packs = await gatherPacks(deps.blobs, site, utcDaysCovering(start - lookback * 24 * HOUR, end), start, judged, expected);
+  const ofDay: { key: string; manifest: PackManifest }[] = [];
+  const packs = await gatherPacks(deps.blobs, site, utcDaysCovering(start - lookback * 24 * HOUR, end), start, judged, expected, ofDay);
   const uncatalogued = await uncataloguedPacks(deps.catalogue, site, packs, now);
+  const collisions = await gatherCollisions(deps, ofDay);
   const signals = await options.signals?.(site, day, timeZone);
 
   const records = await deps.catalogue.listArtefactSources(site);
@@ -143,6 +147,7 @@ export async function gatherSiteDay(
     packs,
     ...(uncatalogued.length ? { uncatalogued } : {}),
     ...(gaps.missing.length ? { uncataloguedCopies: gaps.missing } : {}),
+    ...(collisions ? { collisions } : {}),
     artefacts,
     newest,
     snapshots,

@@ -1,6 +1,6 @@
 import { messageOf } from './errors.ts';
 import { sitePrefix } from './layout.ts';
-import { parseManifest } from './manifest.ts';
+import { parseManifest, type PackManifest } from './manifest.ts';
 import type { BlobStore, CatalogueStore } from './ports.ts';
 import { within } from './report-keys.ts';
 import type { ExpectedSource, SiteDayFacts } from './report.ts';
@@ -28,8 +28,8 @@ export async function uncataloguedPacks(catalogue: Partial<Pick<CatalogueStore, 
   return out;
 }
 
-/** Recordings: manifests under the given days' dates (UTC: the day's and those before; a batch is dated by its oldest recording). */
-export async function gatherPacks(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, days: readonly string[], start: number, judged: number, expected: Map<string, ExpectedSource>): Promise<SiteDayFacts['packs']> {
+/** Recordings: manifests under the given days' dates (UTC: the day's and those before; a batch is dated by its oldest recording). The day's own manifests are added to `ofDay`. */
+export async function gatherPacks(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, days: readonly string[], start: number, judged: number, expected: Map<string, ExpectedSource>, ofDay: { key: string; manifest: PackManifest }[] = []): Promise<SiteDayFacts['packs']> {
   const packs: SiteDayFacts['packs'] = [];
   for (const day of days) {
     const prefix = `${sitePrefix('manifests', site)}recordings/${day.replaceAll('-', '/')}/`;
@@ -42,7 +42,9 @@ export async function gatherPacks(blobs: Pick<BlobStore, 'list' | 'get'>, site: 
         throw new Error(`manifest ${info.key} cannot be read: ${messageOf(error)}`, { cause: error });
       }
       if (!expected.has(m.source)) expected.set(m.source, { name: m.source, type: 'recordings' });
-      if (within(m.createdAt, start, judged + 1)) packs.push({ source: m.source, packId: m.packId, createdAt: m.createdAt, members: m.members.length });
+      if (!within(m.createdAt, start, judged + 1)) continue;
+      packs.push({ source: m.source, packId: m.packId, createdAt: m.createdAt, members: m.members.length });
+      ofDay.push({ key: info.key, manifest: m });
     }
   }
   return packs;

@@ -57,6 +57,7 @@ export function renderDailyReport(r: DailyReport): string {
   const warnings = (r.alerts ?? []).filter((a) => a.severity === 'warning');
   if (warnings.length > 0) lines.push('', "  warnings the agent held open in the day (listed; they do not change the day's status):", ...warnings.map((a) => `          - ${alertOpen(a)}: ${a.subject}`));
   lines.push(...erasureLines(r.erasures));
+  lines.push(...collisionLines(r.collisions));
   // The problems of the site as a whole (nothing arrived at all, …), which no source line carries.
   const bySource = new Set([...r.sources.flatMap((s) => s.problems), ...(r.drills ?? []).flatMap((d) => d.problems)]);
   const siteProblems = r.problems.filter((p) => !p.startsWith('scrub: ') && !p.startsWith('drill ') && !p.startsWith('erasure: ') && !bySource.has(p) && !r.sources.some((s) => s.problems.some((q) => p.endsWith(q))));
@@ -74,6 +75,18 @@ function erasureLines(e: DailyReport['erasures']): string[] {
   const lines = ['', "  data subjects' erasure requests pending for over a week (a month is allowed to answer one):"];
   for (const o of e.overdue) lines.push(`          - ${o.severity === 'critical' ? 'CRITICAL' : 'warning'}: ${o.text}`);
   if (e.unread) lines.push(`          - ${e.unread}`);
+  return lines;
+}
+
+/** The day's call collisions (a warning, listed): how many, the first few with both calls' metadata, what to do. */
+function collisionLines(c: DailyReport['collisions']): string[] {
+  if (!c) return [];
+  const said = c.count > 0 ? `${c.count} call(s) of the day's packs collided with calls catalogued before` : "the day's packs could not all be checked for call collisions";
+  const lines = ['', `  warning: ${said} (listed; the day's status stands):`];
+  for (const t of c.texts) lines.push(`          - ${printable(t)}`);
+  if (c.count > c.texts.length) lines.push(`          - and ${c.count - c.texts.length} more`);
+  if (c.unread) lines.push(`          - ${c.unread}`);
+  if (c.count > 0) lines.push(`          what to do: ${c.advice}`);
   return lines;
 }
 

@@ -4,6 +4,7 @@ import { dailyReportKey, dayBounds, putOnce } from './report-keys.ts';
 import { gatherSiteDay, type GatherOptions } from './report-gather.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
 import { overdueErasureText, type OverdueErasure } from './erasure-overdue.ts';
+import { COLLISION_ADVICE, collisionText, type DayCollisions } from './report-collisions.ts';
 
 export { dayBounds } from './report-keys.ts';
 export { gatherSiteDay, type GatherOptions } from './report-gather.ts';
@@ -125,6 +126,8 @@ export interface SiteDayFacts {
   erasures?: OverdueErasure[];
   /** Why the site's erasure requests could not be read. */
   erasuresUnread?: string;
+  /** Calls of the day's packs shipped under another call's id, or catalogued twice (core/report-collisions.ts). */
+  collisions?: DayCollisions;
 }
 
 /**
@@ -176,6 +179,12 @@ export interface DailyReport {
    * only listed. `unread`: why they could not be read (listed).
    */
   erasures?: { overdue: (OverdueErasure & { text: string })[]; unread?: string };
+  /**
+   * Calls of the day's packs that collided with calls catalogued before (core/ingest-collide.ts):
+   * how many, the first few in words with both calls' metadata, and what to do. A warning, listed:
+   * both recordings are kept, but one call's metadata is not searchable.
+   */
+  collisions?: DayCollisions & { texts: string[]; advice: string };
   /** A NOT-STARTED report: when the site's first heartbeat was written (after the day), and the batches it found already waiting since the day or before (the recorder's, before the agent ran). */
   notStarted?: { firstHeartbeatAt: string; waiting?: AgentSignals['unshipped'] };
 }
@@ -193,6 +202,12 @@ function scrubSummary(scrubs: ScrubResult[]): DailyReport['scrub'] {
 function erasuresOfDay(f: SiteDayFacts): Pick<DailyReport, 'erasures'> {
   if (!f.erasures?.length && !f.erasuresUnread) return {};
   return { erasures: { overdue: (f.erasures ?? []).map((e) => ({ ...e, text: overdueErasureText(e, f.site) })), ...(f.erasuresUnread ? { unread: f.erasuresUnread } : {}) } };
+}
+
+/** The day's call collisions as the report carries them. */
+function collisionsOfDay(f: SiteDayFacts): Pick<DailyReport, 'collisions'> {
+  if (!f.collisions) return {};
+  return { collisions: { ...f.collisions, texts: f.collisions.examples.map(collisionText), advice: COLLISION_ADVICE } };
 }
 
 /** The problems the overdue erasure requests make: each critical one (past ERASURE_CRITICAL_DAYS). */
@@ -311,6 +326,7 @@ function judgeDay(f: SiteDayFacts, generatedAt: string): DailyReport {
     ...(drills ? { drills } : {}),
     ...(f.signals?.alerts?.length ? { alerts: f.signals.alerts } : {}),
     ...erasures,
+    ...collisionsOfDay(f),
     ...agentsOfDay(f),
     ...shipped,
   };
