@@ -1,5 +1,5 @@
 import type { LogGap } from './log-gaps.ts';
-import type { ArtefactEntry, BlobStore } from './ports.ts';
+import type { AlertSeverity, ArtefactEntry, BlobStore } from './ports.ts';
 import { dailyReportKey, dayBounds, putOnce } from './report-keys.ts';
 import { gatherSiteDay, type GatherOptions } from './report-gather.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
@@ -330,6 +330,25 @@ function judgeDay(f: SiteDayFacts, generatedAt: string): DailyReport {
     ...agentsOfDay(f),
     ...shipped,
   };
+}
+
+const STATUS_SEVERITY: Record<ReportStatus, AlertSeverity> = { FULL: 'info', PARTIAL: 'warning', FAILED: 'critical', RETIRED: 'info', 'NOT-STARTED': 'info' };
+const RANK: Record<AlertSeverity, number> = { info: 0, warning: 1, critical: 2 };
+
+/**
+ * The severity of the report's worst finding, the one its e-mail goes out at (and that a topic's
+ * filter policy sorts on): the status's (FAILED critical, PARTIAL warning), raised by what it
+ * lists: an erasure request pending past ERASURE_CRITICAL_DAYS or an agent's critical alert of the
+ * day (critical), a warning alert, an erasure request pending past a week or unread, call
+ * collisions (warning). A PARTIAL day whose one problem is an overdue erasure is critical.
+ */
+export function reportSeverity(r: DailyReport): AlertSeverity {
+  const found: AlertSeverity[] = [STATUS_SEVERITY[r.status]];
+  for (const a of r.alerts ?? []) found.push(a.severity);
+  for (const o of r.erasures?.overdue ?? []) found.push(o.severity);
+  if (r.erasures?.unread) found.push('warning');
+  if (r.collisions) found.push('warning');
+  return found.reduce((worst, s) => (RANK[s] > RANK[worst] ? s : worst), 'info');
 }
 
 export async function dailyReport(deps: Parameters<typeof gatherSiteDay>[0], site: string, day: string, options: GatherOptions = {}): Promise<DailyReport> {

@@ -6,13 +6,13 @@ import { attestMonth, storeAttestation, type Retention } from '../../core/attest
 import { NotDeliveredError, messageOf } from '../../core/errors.ts';
 import { createSnsClient, SnsNotifier } from '../../adapters/sns-notifier.ts';
 import { s3LegalHoldReader, s3RetentionReader } from '../../adapters/s3-retention.ts';
-import type { AlertSeverity, BlobStore, CatalogueStore, Notifier } from '../../core/ports.ts';
+import type { BlobStore, CatalogueStore, Notifier } from '../../core/ports.ts';
 import type { ReconcileDeps } from '../../core/reconcile.ts';
 import { recordScrub, verifySite } from '../../core/verify.ts';
 import { pickScrubDays } from '../../core/scrub-pick.ts';
 import { siteReportDay } from '../../core/report-keys.ts';
 import { isTimeZone } from '../../core/time-format.ts';
-import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
+import { dailyReport, renderDailyReport, reportSeverity, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 import { baseClients, baseEnvSchema, jsonVariable, parseEnv } from '../shared/deps.ts';
@@ -44,12 +44,10 @@ export const reportEventSchema = z
   })
   .passthrough();
 
-const SEVERITY: Record<ReportStatus, AlertSeverity> = { FULL: 'info', PARTIAL: 'warning', FAILED: 'critical', RETIRED: 'info', 'NOT-STARTED': 'info' };
-
 export interface ReportHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
   catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & ReconcileDeps['catalogue'];
-  /** The report topic: site and severity (info FULL, warning PARTIAL, critical FAILED) go in message attributes for filter policies. */
+  /** The report topic: site and severity (the report's worst finding: core/report.ts reportSeverity) go in message attributes for filter policies. */
   notifier: Notifier;
   sites: string[];
   /** The retired sites, each with the first day it no longer ships (RETIRED_SITES): their reports from that day on say RETIRED. */
@@ -164,8 +162,9 @@ async function dailyReports(deps: ReportHandlerDeps, sites: string[], asked: str
       const report = await dailyReport(deps, site, day, { now: () => deps.clock.now(), signals: heartbeatSignals(deps.blobs, () => deps.clock.now()), timeZone, ...(retired ? { retired } : {}), ...(deps.erasures ? { erasures: deps.erasures } : {}) });
       const key = await storeDailyReport(deps.blobs, report);
       run.reports.push({ site, day, timeZone, status: report.status, key });
-      log(report.status === 'FULL' || report.status === 'RETIRED' || report.status === 'NOT-STARTED' ? 'info' : 'warn', 'daily report', { site, day, timeZone, status: report.status, problems: report.problems.length, key });
-      await notifyAll(deps, step, { severity: SEVERITY[report.status], site, subject: reportSubject(report), message: `${renderDailyReport(report)}\nKept as ${key}\n`, key: `daily-report:${site}:${day}` });
+      const severity = reportSeverity(report);
+      log(severity === 'info' ? 'info' : 'warn', 'daily report', { site, day, timeZone, status: report.status, severity, problems: report.problems.length, key });
+      await notifyAll(deps, step, { severity, site, subject: reportSubject(report), message: `${renderDailyReport(report)}\nKept as ${key}\n`, key: `daily-report:${site}:${day}` });
     } catch (error) {
       run.reports.push({ site, day, timeZone, status: 'ERROR', error: messageOf(error) });
       step.failures.push(`daily report of ${site}: ${messageOf(error)}`);

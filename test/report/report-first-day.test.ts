@@ -110,7 +110,7 @@ describe('docs/operations.md on a NOT-STARTED report', () => {
   it('says ferry report daily exits 0 for it and the report function publishes it with severity info, as the code does', () => {
     const doc = readFileSync(join(import.meta.dirname, '../../docs/operations.md'), 'utf8').replace(/\s+/g, ' ');
     expect(doc).toContain('The command exits 0 for FULL, RETIRED and NOT-STARTED and 1 otherwise');
-    expect(doc).toContain('`severity` (`info` FULL, RETIRED and NOT-STARTED, `warning` PARTIAL, `critical` FAILED)');
+    expect(doc).toContain('`severity`, the report\'s worst finding: by its status (`info` FULL, RETIRED and NOT-STARTED, `warning` PARTIAL, `critical` FAILED)');
     expect(doc).toContain('`NOT-STARTED … not reporting yet (first heartbeat 2026-12-06 14:02Z)`');
   });
 });

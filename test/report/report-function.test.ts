@@ -9,6 +9,7 @@ import { ArchivedError, NotDeliveredError } from '../../core/errors.ts';
 import { verifySite } from '../../core/verify.ts';
 import { dailyReport, renderDailyReport } from '../../core/report.ts';
 import { makeFull } from '../support/artefact-fixtures.ts';
+import { MemoryErasureStore } from '../../core/erasure-items.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
 function rig(now: string, scrubSample?: number, retired?: Record<string, string>) {
@@ -45,6 +46,25 @@ describe('scheduled report function', () => {
       ['[Ferry] FAILED site-b 2026-03-01: 2 problem(s)', 'critical'],
     ]);
     expect(published[1]!.message).toContain('db (rotated): no full backup in the last 24 h');
+  });
+
+  it("mails each report at its worst finding: an erasure request pending 26 days makes the PARTIAL report critical, one pending 8 days the FULL report a warning", async () => {
+    const now = '2026-03-02T06:00:00.000Z';
+    const catalogue = new MemoryCatalogue();
+    const erasures = new MemoryErasureStore();
+    const published: Alert[] = [];
+    for (const site of ['site-a', 'site-b']) await catalogue.putArtefact(makeFull('2026-03-01T03:05:00.000Z', { site, source: 'db' }));
+    const pending = (site: string, rid: string, requestedAt: string) => erasures.createErasure({ site, rid, reason: 'data subject request', requestedBy: 'dpo@example.com', requestedAt, packKey: `recordings/${site}/p.tar`, manifestKey: `manifests/${site}/p.json`, call: `callId=${rid.toUpperCase()}`, status: 'pending' });
+    await pending('site-a', 'r-old', '2026-02-03T12:00:00.000Z');
+    await pending('site-b', 'r-week', '2026-02-21T12:00:00.000Z');
+    const handler = createHandler({ blobs: new MemoryBlobStore(), catalogue, erasures, notifier: { notify: async (alert) => void published.push(alert) }, sites: ['site-a', 'site-b'], clock: { now: () => new Date(now) }, log: () => undefined });
+    const run = (await handler({})) as ReportRun;
+    expect(run.reports.map((r) => [r.site, r.status])).toEqual([['site-a', 'PARTIAL'], ['site-b', 'FULL']]);
+    expect(published.map((p) => [p.subject, p.severity])).toEqual([
+      ['[Ferry] PARTIAL site-a 2026-03-01: 1 problem(s)', 'critical'],
+      ['[Ferry] FULL site-b 2026-03-01: every source shipped', 'warning'],
+    ]);
+    expect(published[0]!.message).toMatch(/CRITICAL: erasure request for call r-old .*pending for 26 days/);
   });
 
   it('publishes a retired site as RETIRED (info, naming the day), not FAILED, and takes the retired sites from RETIRED_SITES', async () => {
