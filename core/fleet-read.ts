@@ -2,7 +2,7 @@ import { composeAlert } from './alert-text.ts';
 import { NotDeliveredError, messageOf } from './errors.ts';
 import { readSitePurge, type FleetPurgeReadDeps } from './fleet-purge.ts';
 import { judgeSite, LOSS_WARN_HOURS, sortFleet, type FleetRow, type FleetSiteInput } from './fleet.ts';
-import { siteShipper } from './fleet-handover.ts';
+import { siteShipper, type FleetShipper } from './fleet-handover.ts';
 import { heartbeatListing, latestHeartbeat, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import type { Alert, Notifier } from './ports.ts';
 import { readRefusedAgents } from './refused-agent.ts';
@@ -47,7 +47,7 @@ export interface FleetReadDeps {
  * the daily ones), and the newest of every other agent that wrote as the site in the last
  * LOSS_WARN_HOURS, whose losses the row names too. One listing (two when the recent ones are gone).
  */
-async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number, withShipper: boolean): Promise<Pick<FleetSiteInput, 'heartbeat' | 'heartbeatDaily' | 'otherAgents' | 'ignoredHeartbeats' | 'shipper'>> {
+async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number, withShipper: boolean): Promise<Pick<FleetSiteInput, 'heartbeat' | 'heartbeatDaily' | 'otherAgents' | 'ignoredHeartbeats' | 'shipper' | 'shipperUnread'>> {
   const listing = heartbeatListing(blobs, site);
   const latest = await latestHeartbeat(listing, now);
   const ignoredOf = (ignored: string[]) => (ignored.length ? { ignoredHeartbeats: ignored } : {});
@@ -58,9 +58,18 @@ async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number, 
   }
   const others = await otherAgentsHeartbeats(listing, { from: now - LOSS_WARN_HOURS * 3600_000, now, except: latest.key });
   const ignored = [...latest.ignored, ...others.ignored];
-  // Who ships it and who did before: not knowing it leaves the row without it, never unread.
-  const shipper = withShipper ? await siteShipper(blobs, site, latest.heartbeat, listing, now, others.heartbeats).catch(() => undefined) : undefined;
-  return { heartbeat: latest.heartbeat, ...(others.heartbeats.length ? { otherAgents: others.heartbeats } : {}), ...ignoredOf(ignored), ...(shipper ? { shipper } : {}) };
+  // Who ships it and who did before: not knowing it leaves the row judged by its heartbeats, saying
+  // why (a warning): a failover it cannot see is not shown as a site shipped as ever.
+  let shipper: FleetShipper | undefined;
+  let shipperUnread: string | undefined;
+  if (withShipper) {
+    try {
+      shipper = await siteShipper(blobs, site, latest.heartbeat, listing, now, others.heartbeats);
+    } catch (error) {
+      shipperUnread = messageOf(error);
+    }
+  }
+  return { heartbeat: latest.heartbeat, ...(others.heartbeats.length ? { otherAgents: others.heartbeats } : {}), ...ignoredOf(ignored), ...(shipper ? { shipper } : {}), ...(shipperUnread !== undefined ? { shipperUnread } : {}) };
 }
 
 async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date, withShipper: boolean): Promise<FleetSiteInput> {

@@ -162,6 +162,8 @@ export interface FleetSiteInput {
   refusedUnread?: string;
   /** Which agent ships the site, since when, and which shipped it before (core/fleet-handover.ts). */
   shipper?: FleetShipper;
+  /** Why that could not be read (a warning: the row is still judged by its heartbeats, its shipper taken from the newest). */
+  shipperUnread?: string;
   /** The site's erasure requests pending past ERASURE_WARN_DAYS, or why they could not be read (core/erasure-overdue.ts). */
   erasures?: { overdue?: OverdueErasure[]; problem?: string };
 }
@@ -184,6 +186,8 @@ export interface FleetRow {
   agentVersion?: string;
   /** The host that ships the site (its newest heartbeat's), since when, and the one that shipped it before (a failover). */
   shippedBy?: FleetShipper;
+  /** Why who ships the site since when, and who did before, could not be read (then `shippedBy` is the newest heartbeat's agent alone). */
+  shippedByUnread?: string;
   silentAfterMinutes: number;
   sources: FleetSourceRow[];
   losses?: number;
@@ -338,8 +342,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const row: FleetRow = { site: input.site, state: 'OK', reasons: [], silentAfterMinutes, sources: [] };
   if (hb) withHeartbeat(row, hb, input.otherAgents ?? [], now);
   if (hb && input.heartbeatDaily) row.lastHeartbeatDaily = true;
-  const shippedBy = input.shipper ?? (hb?.agent ? { host: hb.agent.host, id: hb.agent.id } : undefined);
-  if (shippedBy) row.shippedBy = shippedBy;
+  const shipperUnread = withShipper(row, input);
   if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, state: input.lastRun.state ?? 'finished', reasons: input.lastRun.reasons };
   if (input.purge) row.purge = input.purge;
   // A retired site's purge still runs to the end of its retention: one that did not is named.
@@ -348,7 +351,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const late = [...lateReasons(input, row, cron, now), ...purgeLateReasons(input.purge)];
   const refused = shownRefused(input, now);
   if (refused.length) row.refusedAgents = refused;
-  const warn = [...refused.map((r) => `critical: ${refusedAgentText(r)}`), ...(input.refusedUnread ? [input.refusedUnread] : []), ...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
+  const warn = [...refused.map((r) => `critical: ${refusedAgentText(r)}`), ...(input.refusedUnread ? [input.refusedUnread] : []), ...shipperUnread, ...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
   const overdue = input.erasures?.overdue ?? [];
   if (overdue.length) row.overdueErasures = overdue;
   warn.push(...erasureReasons(input));
@@ -357,6 +360,16 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';
   row.reasons = [...silent, ...late, ...warn];
   return row;
+}
+
+/** Who ships the site on its row (the newest heartbeat's agent when nothing more is known), and the warning when that could not be read. */
+function withShipper(row: FleetRow, input: FleetSiteInput): string[] {
+  const hb = input.heartbeat;
+  const shippedBy = input.shipper ?? (hb?.agent ? { host: hb.agent.host, id: hb.agent.id } : undefined);
+  if (shippedBy) row.shippedBy = shippedBy;
+  if (input.shipperUnread === undefined) return [];
+  row.shippedByUnread = input.shipperUnread;
+  return [`cannot read who ships the site and who did before (its daily heartbeats, heartbeats-daily/${input.site}/): ${input.shipperUnread}; a failover to or from this site would not be shown`];
 }
 
 /** What overdue erasure requests add to a site's warnings: each one (`critical: ` past ERASURE_CRITICAL_DAYS), or why they could not be read. */

@@ -3,6 +3,7 @@ import { renderFleet } from '../../cli/fleet-commands.ts';
 import { HEARTBEAT_FORMAT, heartbeatKey, heartbeatTimeOfKey, type Heartbeat } from '../../core/fleet.ts';
 import { readFleet } from '../../core/fleet-read.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { FaultyBlobStore } from '../../core/faulty-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { MemoryDeadmanStore } from '../../core/fleet-read.ts';
 import { MemoryPurgeRunStore, MemoryPurgeWatchStore } from '../../core/purge-watch.ts';
@@ -133,5 +134,19 @@ describe('the fleet row of a site failed over to another host', () => {
     const { outcomes } = await handler({});
     expect(outcomes).toEqual([{ site: 'demo', action: 'none', state: 'OK' }]);
     expect(listed.sort()).toEqual(['heartbeats/demo/', 'heartbeats/demo/refused/']);
+  });
+
+  it('shows the row WARN, saying why, when who ships the site cannot be read (its daily heartbeats refused), never OK without it', async () => {
+    const store = new MemoryBlobStore();
+    await ships(store, 'london', new Date('2026-11-28T01:00:00.000Z'), new Date('2026-12-04T01:00:00.000Z'));
+    await ships(store, 'bristol', new Date('2026-12-04T03:00:00.000Z'), new Date('2026-12-07T10:00:00.000Z'), 3 * HOUR);
+    const faulty = new FaultyBlobStore(store).failNext('list', 1, { match: (prefix) => prefix.startsWith('heartbeats-daily/demo/'), error: () => new Error('AccessDenied: not authorized to perform s3:ListBucket') });
+    const [row] = await readFleet({ blobs: faulty, runs: { recentRuns: async () => [] } }, [{ name: 'demo' }], NOW);
+    expect(row!.state).toBe('WARN');
+    expect(row!.reasons).toEqual(['cannot read who ships the site and who did before (its daily heartbeats, heartbeats-daily/demo/): AccessDenied: not authorized to perform s3:ListBucket; a failover to or from this site would not be shown']);
+    expect(row!.shippedByUnread).toBe('AccessDenied: not authorized to perform s3:ListBucket');
+    // The newest heartbeat's agent is still named, without a since or a host before.
+    expect(row!.shippedBy).toEqual({ host: 'dr-bristol', id: AGENTS.bristol });
+    expect(renderFleet([row!])).toContain('cannot read who ships the site and who did before');
   });
 });
