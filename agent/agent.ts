@@ -162,7 +162,7 @@ export class Agent {
     this.markPass(started);
     renewShippingAgent(this.recordings.shippedBy!, state, log); // who ships, as every manifest of the pass says (a host renamed, a heartbeat.json repaired since the last)
     // The process's first pass recovers from an interrupted run; every pass gives up kept uploads nobody goes on with.
-    this.recovered = await settleAtPass(this.deps.store, this.journal, this.deps.verify, log, this.recovered);
+    this.recovered = await settleAtPass(this.deps.store, this.journal, this.deps.verify, log, this.recovered, { book: this.alerts, site });
     if (!this.staleChecked && this.deps.target) this.unconfirmedTarget = await checkTarget({ site, state, store: this.deps.target }, this.alerts, log);
     if (!this.staleChecked) this.recordings.unrememberedBefore = unrememberedBefore(await stateBirth(state, this.journal.lineCount === 0, this.deps.store, site, this.deps.clock.now()));
     const stale = !this.staleChecked && (await this.distrustStaleState());

@@ -1,4 +1,6 @@
-import type { BlobStore } from '../core/ports.ts';
+import type { Alert, BlobStore } from '../core/ports.ts';
+import { deniedByS3 } from '../adapters/s3-errors.ts';
+import type { AlertBook } from './state/alert-book.ts';
 import { parseManifest } from '../core/manifest.ts';
 import { packAttemptsPrefixOf } from '../core/layout.ts';
 import { parseArtefactManifest, type ArtefactManifest } from '../core/artefact.ts';
@@ -23,7 +25,7 @@ import { readUploadProgress, recordedUploads, removeUploadProgress, type UploadP
 // one whose progress record and file still hold (agent/upload-resume.ts), kept open for the next
 // shipping of the artefact to go on with from the parts the store holds.
 
-export async function recoverInflight(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger): Promise<{ published: number; abandoned: number; aborted: number; kept: number }> {
+export async function recoverInflight(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger, refusals: Refusals = []): Promise<{ published: number; abandoned: number; aborted: number; kept: number }> {
   const out = { published: 0, abandoned: 0, aborted: 0, kept: 0 };
   for (const pack of journal.inflightPacks()) {
     out.aborted += await abortUploads(store, journal, pack.packId, pack.packKey, pack.uploads);
@@ -43,7 +45,7 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
   for (const art of inflight) {
     const manifest = await artefactHolds(store, art.manifestKey, art.key, verify, log);
     // An upload whose record and file hold is kept open for the next shipping of the artefact to go on with.
-    const keep = manifest ? undefined : await keepOrGiveUp(store, journal.directory, art, log);
+    const keep = manifest ? undefined : await keepOrGiveUp(store, journal.directory, art, log, refusals);
     out.aborted += await abortUploads(store, journal, art.artefactId, art.key, art.uploads, keep);
     if (keep === undefined) removeUploadProgress(journal.directory, art.artefactId);
     else {
@@ -60,7 +62,7 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
       log.info('interrupted artefact will be shipped again', { artefact: art.artefactId, name: art.name });
     }
   }
-  out.aborted += await settleKeptUploads(store, journal.directory, new Set(inflight.map((a) => a.artefactId)), log);
+  out.aborted += await settleKeptUploads(store, journal.directory, new Set(inflight.map((a) => a.artefactId)), log, refusals);
   return out;
 }
 
@@ -70,13 +72,15 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
  * on with (settleKeptUploads), so that a service that runs for weeks gives them up as a cron run
  * does at its start, instead of keeping them (and their parts, billed) open for good.
  */
-export async function settleAtPass(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger, recovered: boolean): Promise<true> {
-  if (recovered) {
-    await settleKeptUploads(store, journal.directory, new Set(journal.inflightArtefacts().map((a) => a.artefactId)), log);
-    return true;
+export async function settleAtPass(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger, recovered: boolean, alerts?: { book: Pick<AlertBook, 'hold'>; site: string }): Promise<true> {
+  const refusals: Refusals = [];
+  if (recovered) await settleKeptUploads(store, journal.directory, new Set(journal.inflightArtefacts().map((a) => a.artefactId)), log, refusals);
+  else {
+    const r = await recoverInflight(store, journal, verify, log, refusals);
+    if (r.published + r.abandoned + r.aborted + r.kept > 0) log.info('recovered from an interrupted run', r);
   }
-  const r = await recoverInflight(store, journal, verify, log);
-  if (r.published + r.abandoned + r.aborted + r.kept > 0) log.info('recovered from an interrupted run', r);
+  // Held while a pass finds the question refused; resolved by one that asked every kept upload it had (or had none left to ask about).
+  await alerts?.book.hold(LIST_PARTS_ALERT, listPartsAlert(alerts.site, refusals), alerts.site, `The store answers whether kept uploads are still open again (${LIST_PARTS_PERMISSION}).`);
   return true;
 }
 
@@ -88,12 +92,12 @@ export async function settleAtPass(store: BlobStore, journal: Journal, verify: V
  * forgotten, and said why. Returns how many were aborted. What it decides on is in the state
  * directory, the file and the store: a service's pass and a cron run decide alike.
  */
-async function settleKeptUploads(store: BlobStore, state: string, settled: Set<string>, log: Logger): Promise<number> {
+async function settleKeptUploads(store: BlobStore, state: string, settled: Set<string>, log: Logger, refusals: Refusals): Promise<number> {
   let aborted = 0;
   for (const id of recordedUploads(state)) {
     if (settled.has(id)) continue;
     const record = readUploadProgress(state, id)?.resume;
-    if (await keepOrGiveUp(store, state, { artefactId: id, key: record?.key ?? '', uploads: record ? [record.uploadId] : [] }, log)) continue;
+    if (await keepOrGiveUp(store, state, { artefactId: id, key: record?.key ?? '', uploads: record ? [record.uploadId] : [] }, log, refusals)) continue;
     try {
       await discardUpload({ store, state }, id, record);
     } catch (error) {
@@ -113,22 +117,22 @@ async function settleKeptUploads(store: BlobStore, state: string, settled: Set<s
  * its file and the store's upload still hold; undefined when it is to be aborted, said why (and
  * what) when a record was there.
  */
-async function keepOrGiveUp(store: BlobStore, state: string, art: { artefactId: string; key: string; uploads: string[] }, log: Logger): Promise<string | undefined> {
+async function keepOrGiveUp(store: BlobStore, state: string, art: { artefactId: string; key: string; uploads: string[] }, log: Logger, refusals: Refusals): Promise<string | undefined> {
   const progress = readUploadProgress(state, art.artefactId);
-  const why = await keptUploadEnds(store, state, art, progress, log);
+  const why = await keptUploadEnds(store, state, art, progress, log, refusals);
   if (why === undefined) return progress?.resume?.uploadId;
   if (progress) log.info('an upload left open for a later run is given up: aborted, its record removed', { artefact: art.artefactId, source: progress.source, name: progress.name, reason: why });
   return undefined;
 }
 
 /** Why a kept upload's record is to be given up; undefined when a later shipping can still go on with it. */
-async function keptUploadEnds(store: BlobStore, state: string, art: { artefactId: string; key: string; uploads: string[] }, progress: UploadProgressRecord | undefined, log: Logger): Promise<string | undefined> {
+async function keptUploadEnds(store: BlobStore, state: string, art: { artefactId: string; key: string; uploads: string[] }, progress: UploadProgressRecord | undefined, log: Logger, refusals: Refusals): Promise<string | undefined> {
   const record = progress?.resume;
   if (!record || typeof record.key !== 'string') return 'its record names no upload (none was open yet, or it is unreadable)';
   if (!(await resumableAfterInterruption(state, art, log))) {
     return existsSync(record.file?.path ?? '') ? 'its file changed since (or no part of it was stored)' : `its file ${record.file?.path ?? ''} is gone`;
   }
-  return (await uploadOpen(store, record.key, record.uploadId, log)) === false ? 'the store no longer has the upload (aborted, or expired by the bucket lifecycle rule)' : undefined;
+  return (await uploadOpen(store, record.key, record.uploadId, log, refusals)) === false ? 'the store no longer has the upload (aborted, or expired by the bucket lifecycle rule)' : undefined;
 }
 
 /**
@@ -136,13 +140,43 @@ async function keptUploadEnds(store: BlobStore, state: string, art: { artefactId
  * agent role may ask of its own keys); undefined when it cannot be told now (the store not
  * reached): the upload is then kept, and a later pass asks again.
  */
-async function uploadOpen(store: BlobStore, key: string, uploadId: string, log: Logger): Promise<boolean | undefined> {
+async function uploadOpen(store: BlobStore, key: string, uploadId: string, log: Logger, refusals: Refusals): Promise<boolean | undefined> {
   try {
     return await store.uploadOpen(key, uploadId);
   } catch (error) {
+    // Refused by policy, the question is never answered, and the upload (its parts billed) is kept for good: the role is wrong.
+    if (deniedByS3(error)) {
+      refusals.push({ key, uploadId, error: messageOf(error) });
+      log.warn(`the store refused to say whether a kept upload is still open: the agent's role lacks ${LIST_PARTS_PERMISSION} on its own keys (the deployed agent role has it); kept, and asked again at every pass`, { key, upload: uploadId, permission: LIST_PARTS_PERMISSION, error: messageOf(error) });
+      return undefined;
+    }
     log.info('whether a kept upload is still open cannot be told now: kept, a later pass asks again', { key, upload: uploadId, error: messageOf(error) });
     return undefined;
   }
+}
+
+/** The IAM action S3 authorises ListParts as: what the agent role needs to ask whether a kept upload is still open. */
+export const LIST_PARTS_PERMISSION = 's3:ListMultipartUploadParts';
+
+/** The kept uploads a pass could not ask about because the store refused the question (AccessDenied). */
+type Refusals = { key: string; uploadId: string; error: string }[];
+
+const LIST_PARTS_ALERT = 'kept-upload-denied';
+
+/** The alert of a pass whose questions about kept uploads the store refused; undefined when none was. */
+function listPartsAlert(site: string, refusals: Refusals): Omit<Alert, 'key'> | undefined {
+  if (refusals.length === 0) return undefined;
+  const first = refusals[0]!;
+  return {
+    severity: 'warning',
+    site,
+    subject: `the store refuses ${LIST_PARTS_PERMISSION} to this agent's role: ${refusals.length} kept upload(s) cannot be checked`,
+    message:
+      `The agent keeps an upload the line stopped open for a later run, and asks the store at every pass whether it still has it (S3 ListParts, authorised as ${LIST_PARTS_PERMISSION}). ` +
+      `The store refused that question (${first.key}: ${first.error}), so the upload is neither gone on with knowingly nor given up, and its parts stay billed until the bucket's lifecycle rule ends them. ` +
+      `The agent's credentials are not the deployed agent role of site ${site}, or that role's policy was changed: grant ${LIST_PARTS_PERMISSION} on the site's own keys (the stack's AbortOwnUploads statement), or give cloud.credentials the site's agent key; \`ferry agent check\` tests the key.`,
+    details: { permission: LIST_PARTS_PERMISSION, uploads: refusals.map((r) => `${r.key} ${r.uploadId}`) },
+  };
 }
 
 /** Aborts the uploads the journal recorded for an object, but `keep`. */

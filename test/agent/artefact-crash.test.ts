@@ -10,6 +10,7 @@ import { readAll } from '../../agent/recover.ts';
 import type { Logger } from '../../agent/log.ts';
 import { TransientError } from '../../core/errors.ts';
 import { onceSummary } from '../../cli/agent-commands.ts';
+import { translateS3Error } from '../../adapters/s3-errors.ts';
 import { readUploadProgress, recordedUploads } from '../../agent/upload-progress.ts';
 import { artefactSite, artefactAgent, artefactManifests, openUploads, writeAt, bytesOf } from '../support/artefact-agent.ts';
 
@@ -268,6 +269,39 @@ describe('artefact shipping under failures', () => {
       expect.objectContaining({ severity: 'info', subject: expect.stringMatching(/^resolved: nightly\.bak of db is not offsite after 25 h/), message: 'nightly.bak of source db is no longer on the site: its upload is given up (a version removed before it was shipped is reported as lost).' }),
     ]);
     expect(recordedUploads(s.config.state)).toEqual([]);
+  });
+
+  it("a kept upload the store refuses to say anything of (ListParts AccessDenied: the role is wrong) is kept, warned of and alerted naming s3:ListMultipartUploadParts, and the alert resolved once the store answers", async () => {
+    const { s, store } = await killedAfterPartsRecorded();
+    const state = s.config.state;
+    const [id] = recordedUploads(state);
+    // S3's refusal as the SDK throws it, translated by the adapter as every S3 answer is.
+    const denied = Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/site-a-agent/ferry is not authorized to perform: s3:ListMultipartUploadParts on resource: "arn:aws:s3:::ferry-data/backups/site-a/db/nightly.bak"'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403, requestId: 'R1' } });
+    const refusing: BlobStore = Object.assign(Object.create(store) as BlobStore, { uploadOpen: (key: string) => Promise.reject(translateS3Error(denied, 'uploadOpen', key)) });
+    const other = join(s.dir, 'other');
+    mkdirSync(other);
+    const elsewhere = { ...s.config, sources: s.config.sources.map((src) => ({ ...src, name: 'other', path: other })) };
+    const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+    const log = Object.fromEntries((['debug', 'info', 'warn', 'error'] as const).map((level) => [level, (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields })])) as unknown as Logger;
+    const next = artefactAgent(elsewhere, refusing, { clock: new ManualClock(new Date()), log });
+    await next.agent.cycle();
+    next.agent.close();
+    // Kept (nothing is known of it), never given up or aborted on a refusal.
+    expect(recordedUploads(state)).toEqual([id]);
+    expect(await openUploads(store)).toHaveLength(1);
+    const said = lines.find((l) => l.msg.startsWith('the store refused to say whether a kept upload is still open'));
+    expect(said?.level).toBe('warn');
+    expect(said?.msg).toContain("the agent's role lacks s3:ListMultipartUploadParts on its own keys");
+    expect(said?.fields).toMatchObject({ permission: 's3:ListMultipartUploadParts' });
+    expect(next.alerts).toEqual([expect.objectContaining({ key: 'kept-upload-denied', severity: 'warning', subject: 'the store refuses s3:ListMultipartUploadParts to this agent\'s role: 1 kept upload(s) cannot be checked' })]);
+    expect(next.alerts[0]!.message).toMatch(/grant s3:ListMultipartUploadParts on the site's own keys/);
+
+    // The role put right: the next pass asks, keeps the upload the store still has, and resolves the alert.
+    const after = artefactAgent(elsewhere, store, { clock: new ManualClock(new Date()) });
+    await after.agent.cycle();
+    after.agent.close();
+    expect(recordedUploads(state)).toEqual([id]);
+    expect(after.alerts).toEqual([expect.objectContaining({ key: 'kept-upload-denied', severity: 'info', subject: expect.stringMatching(/^resolved: /) })]);
   });
 
   it('a kept upload to give up while the line is still down at the next run: that run goes on (no throw), the record stays, and the run after aborts it', async () => {
