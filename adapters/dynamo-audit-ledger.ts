@@ -11,12 +11,15 @@ import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 //   writers starting at the same seq exactly one wins. The head is the newest such item (a
 //   strongly consistent Query, newest first, Limit 1).
 //   A write whose item would pass DynamoDB's 400 KB (a record naming thousands of calls: an
-//   export of a big case, a purge of a pack of many calls) keeps its records' JSON in parts,
+//   export of a big case, a purge of a pack of many calls) keeps its events' JSON in parts,
 //   `sk = PART#{sha256 of the JSON}#{n, 4 digits}` (at most PART_UNITS characters each, ≤ 300 KB),
-//   written first; the `REC#` item, written last and conditionally as any other, names their
-//   count and digest instead of holding the records. So the write is the `REC#` item alone: its
-//   parts are there before it is, and one that lost its seq leaves parts nothing names (read by
-//   nothing). Readers put the parts together and check the digest: the records come back whole.
+//   written first; the `REC#` item, written last and conditionally as any other, holds the chain's
+//   fields of its records (`chain`: seq, prev, hash) and names the parts' count and digest. So the
+//   write is the `REC#` item alone, its parts there before it is; and since the parts hold the
+//   events only (no seq, no link), a write that lost its seq and is retried under the next one
+//   writes the very same parts again: nothing is left that no record names. Readers put the parts
+//   together and check the digest: the records come back whole. Writes made before kept the
+//   records' JSON in parts (`recordsSha256`, parts keyed by its digest): still read.
 // - `sk = SEALED` under `pk = AUDITSEAL#{site}`: the seq up to which the records are in the
 //   bucket, raised only. Under a partition of its own so the sealer's role may write it and no
 //   record (IAM scopes PutItem by leading key). Marks written before under `AUDIT#{site}` /
@@ -62,12 +65,14 @@ export class DynamoAuditLedger implements AuditLedger {
     const text = JSON.stringify(records);
     const item: Record<string, string | number> = { pk: auditLedgerPk(site), sk: recSk(first.seq), type: 'audit-records', site, first: first.seq, last: last.seq, hash: last.hash, records: text };
     if (itemBytes(item) > DYNAMO_ITEM_BYTES) {
-      const sha = createHash('sha256').update(text).digest('hex');
-      const parts = splitUnits(text, PART_UNITS);
-      // Parts first (the same key holds the same text: a retried write rewrites them unchanged).
+      // The events alone go in parts, keyed by their digest: the same events under another seq
+      // (a write retried after another writer took this one) are the same parts, rewritten unchanged.
+      const events = JSON.stringify(records.map((r) => r.event));
+      const sha = createHash('sha256').update(events).digest('hex');
+      const parts = splitUnits(events, PART_UNITS);
       for (const [n, part] of parts.entries()) await this.put({ pk: auditLedgerPk(site), sk: partSk(sha, n), type: 'audit-records-part', site, text: part });
       delete item.records;
-      Object.assign(item, { parts: parts.length, recordsSha256: sha });
+      Object.assign(item, { parts: parts.length, eventsSha256: sha, chain: JSON.stringify(records.map((r) => ({ seq: r.seq, prev: r.prev, hash: r.hash }))) });
     }
     try {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
@@ -114,11 +119,19 @@ export class DynamoAuditLedger implements AuditLedger {
     }
   }
 
-  /** The write's records: from the item, or put together from its parts (their digest checked). */
+  /** The write's records: from the item, or put together from its parts (their digest checked) and its chain fields. */
   private async recordsOf(site: string, item: Record<string, unknown>): Promise<AuditRecord[]> {
     if (item.parts === undefined) return JSON.parse(String(item.records)) as AuditRecord[];
+    if (item.eventsSha256 === undefined) return JSON.parse(await this.partsText(site, item, String(item.recordsSha256))) as AuditRecord[];
+    const events = JSON.parse(await this.partsText(site, item, String(item.eventsSha256))) as AuditRecord['event'][];
+    const chain = JSON.parse(String(item.chain)) as { seq: number; prev: string; hash: string }[];
+    if (chain.length !== events.length) throw new Error(`audit ledger write ${String(item.sk)} of site ${site} names ${chain.length} records but its parts hold ${events.length} events`);
+    return chain.map((c, i) => ({ v: 1, site, seq: c.seq, prev: c.prev, event: events[i]!, hash: c.hash }));
+  }
+
+  /** The text of a parted write, put together from its parts; refused unless all are there and hash to `sha`. */
+  private async partsText(site: string, item: Record<string, unknown>, sha: string): Promise<string> {
     const count = Number(item.parts);
-    const sha = String(item.recordsSha256);
     const texts: string[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -129,7 +142,7 @@ export class DynamoAuditLedger implements AuditLedger {
     if (texts.length !== count || createHash('sha256').update(text).digest('hex') !== sha) {
       throw new Error(`audit ledger write ${String(item.sk)} of site ${site} is incomplete: ${texts.length} of its ${count} parts found, or they do not hash to ${sha}`);
     }
-    return JSON.parse(text) as AuditRecord[];
+    return text;
   }
 
   private async put(item: Record<string, string | number>): Promise<void> {

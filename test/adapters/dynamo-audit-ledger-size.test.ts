@@ -1,11 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { createHash } from 'node:crypto';
+import { DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
-import { DynamoAuditLedger, auditLedgerPk, splitUnits } from '../../adapters/dynamo-audit-ledger.ts';
+import { DynamoAuditLedger, PART_UNITS, auditLedgerPk, splitUnits } from '../../adapters/dynamo-audit-ledger.ts';
 import { LeanDynamo } from '../../adapters/dynamo-lean.ts';
 import { coalescedAudit } from '../../core/audit-coalesce.ts';
-import { appendAudit, verifyAuditChain, type AuditEvent } from '../../core/audit-trail.ts';
+import { appendAudit, appendAuditEvents, GENESIS, recordHash, sealAudit, verifyAuditChain, type AuditEvent, type AuditRecord } from '../../core/audit-trail.ts';
 import { auditTrailReader, searchAuditPage } from '../../core/audit-query.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
@@ -116,6 +117,49 @@ describe('a parted ledger write', () => {
     await expect(ledger.records(SITE, 1, 1)).rejects.toThrow(/audit ledger write REC#000000000001 of site site-a is incomplete: \d+ of its \d+ parts found/);
   });
 });
+
+describe('a parted write that lost its seq', () => {
+  it('is retried under the next seq with the same parts: every PART# item is one the landed record names, none left unread', async () => {
+    const table = await ledgerTable();
+    const ledger = new DynamoAuditLedger(lean, table);
+    const blobs = new MemoryBlobStore();
+    // Another writer takes seq 1 while this one still believes the chain empty: its first
+    // conditional write (at seq 1) loses, after its parts were written, and it links after seq 1.
+    const other = await appendAudit({ ledger, blobs }, { at: '2026-04-01T11:00:00.000Z', action: 'search', site: SITE, principal: 'officer-b', query: { from: '2026-03-01' } });
+    const { records } = await appendAuditEvents({ ledger }, [exportOf(20_000)], { seq: 0, hash: GENESIS });
+    expect(records[0]!.seq).toBe(2);
+    const items = (await doc.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': auditLedgerPk(SITE) }, ConsistentRead: true }))).Items ?? [];
+    const landed = items.filter((i) => String(i.sk).startsWith('REC#') && i.parts !== undefined);
+    expect(landed.map((i) => i.sk)).toEqual(['REC#000000000002']);
+    const parts = items.filter((i) => String(i.sk).startsWith('PART#'));
+    expect(parts.length).toBe(Number(landed[0]!.parts));
+    expect(parts.every((p) => String(p.sk).startsWith(`PART#${String(landed[0]!.eventsSha256)}#`))).toBe(true);
+    expect(await ledger.records(SITE, 1, 2)).toEqual([other, records[0]]);
+    await sealAudit({ ledger, blobs }, SITE);
+    expect(verifyAuditChain(SITE, await stored(blobs), await ledger.head(SITE))).toMatchObject({ ok: true, records: 2 });
+  });
+});
+
+describe('a parted write made before the parts held events only', () => {
+  it('(its records\' JSON in parts, named by recordsSha256) is still read back whole and verifies', async () => {
+    const table = await ledgerTable();
+    const ledger = new DynamoAuditLedger(lean, table);
+    const [record] = chainAfterGenesis(exportOf(20_000));
+    const text = JSON.stringify([record]);
+    const sha = createHash('sha256').update(text).digest('hex');
+    const parts = splitUnits(text, PART_UNITS);
+    for (const [n, part] of parts.entries()) await doc.send(new PutCommand({ TableName: table, Item: { pk: auditLedgerPk(SITE), sk: `PART#${sha}#${String(n).padStart(4, '0')}`, type: 'audit-records-part', site: SITE, text: part } }));
+    await doc.send(new PutCommand({ TableName: table, Item: { pk: auditLedgerPk(SITE), sk: 'REC#000000000001', type: 'audit-records', site: SITE, first: 1, last: 1, hash: record!.hash, parts: parts.length, recordsSha256: sha } }));
+    expect(await ledger.records(SITE, 1, 1)).toEqual([record]);
+    expect(verifyAuditChain(SITE, [], await ledger.head(SITE), await ledger.records(SITE, 1, 1))).toMatchObject({ ok: true, records: 1 });
+  });
+});
+
+/** The first record of a chain, as the chain's writer makes it. */
+function chainAfterGenesis(event: AuditEvent): AuditRecord[] {
+  const body = { v: 1 as const, site: SITE, seq: 1, prev: GENESIS, event };
+  return [{ ...body, hash: recordHash(body) }];
+}
 
 describe('splitUnits', () => {
   it('cuts text into pieces of at most n units without parting a surrogate pair, and they join back to the text', () => {
