@@ -37,10 +37,11 @@ const RANGE_GETS = 16;
  * (`audit/{site}/`) or, not yet sealed there, from the ledger.
  */
 export function auditTrailReader(deps: { ledger: Pick<AuditLedger, 'head' | 'records' | 'sealed'>; blobs: Pick<BlobStore, 'get'> }): AuditReader {
-  // A record is read whole up to a page's bytes (a purge record names each call of its pack: 1.5 MB for 10,000 calls).
+  // A record is read whole (a purge record names each call of its pack: about 3 MB for 20,000
+  // calls); the view shows its long lists cut (membersShown), the rest read in pages.
   const read = async (site: string, seq: number): Promise<AuditRecord | undefined> => {
     try {
-      const text = (await readSmallObject(deps.blobs, auditRecordKey(site, seq), AUDIT_PAGE_BYTES, 'audit record')).toString('utf8');
+      const text = (await readSmallObject(deps.blobs, auditRecordKey(site, seq), AUDIT_RECORD_MAX_BYTES, 'audit record')).toString('utf8');
       return JSON.parse(text) as AuditRecord;
     } catch (error) {
       if (error instanceof NotFoundError) return ledgerRecord(deps.ledger, site, seq);
@@ -94,7 +95,10 @@ export interface AuditPageQuery {
 }
 
 export interface AuditPage {
+  /** The records, those naming more members than a page shows cut (membersShown). */
   records: AuditRecord[];
+  /** The lists cut, by the seq of their record; absent when none was. */
+  cut?: Record<number, Record<string, MembersWindow>>;
   /** Where the next page starts (records below this seq); absent when the trail is read to its start. */
   below?: number;
 }
@@ -126,6 +130,8 @@ export async function searchAuditPage(reader: AuditReader, query: AuditPageQuery
   const oldest = query.filter.from ? query.filter.from.getTime() - AUDIT_CLOCK_SKEW_MS : undefined;
   const maxBytes = query.maxBytes ?? AUDIT_PAGE_BYTES;
   const records: AuditRecord[] = [];
+  const cut: Record<number, Record<string, MembersWindow>> = {};
+  const done = (below?: number): AuditPage => ({ records, ...(Object.keys(cut).length ? { cut } : {}), ...(below !== undefined ? { below } : {}) });
   let read = 0;
   let bytes = 0;
   // A reader that reads ranges takes growing ones: a page that fills at once reads little past
@@ -139,20 +145,69 @@ export async function searchAuditPage(reader: AuditReader, query: AuditPageQuery
     if (reader.readRange) span = Math.min(span * 2, RANGE_MOST);
     for (let i = 0; i < batch.length; i++) {
       const record = batch[i];
-      if (record && oldest !== undefined && Date.parse(record.event.at) < oldest) return { records };
+      if (record && oldest !== undefined && Date.parse(record.event.at) < oldest) return done();
       if (record && matchesAudit(record.event, query.filter)) {
-        const size = Buffer.byteLength(JSON.stringify(record));
+        // A record naming more members than a page shows is held cut (its lists read in pages: membersShown).
+        const shown = membersShown(record, 0, AUDIT_MEMBERS_SHOWN);
+        const size = Buffer.byteLength(JSON.stringify(shown.record));
         // Full by bytes: this record starts the next page.
-        if (records.length > 0 && bytes + size > maxBytes) return { records, below: seqs[i]! + 1 };
-        records.push(record);
+        if (records.length > 0 && bytes + size > maxBytes) return done(seqs[i]! + 1);
+        records.push(shown.record);
+        if (shown.members) cut[record.seq] = shown.members;
         bytes += size;
       }
       read++;
       next = seqs[i]! - 1;
-      if (records.length >= query.limit) return next >= 1 ? { records, below: next + 1 } : { records };
+      if (records.length >= query.limit) return done(next >= 1 ? next + 1 : undefined);
     }
   }
-  return next >= 1 ? { records, below: next + 1 } : { records };
+  return done(next >= 1 ? next + 1 : undefined);
+}
+
+/**
+ * The largest record the view reads from the bucket: a purge record of a pack of 400,000 calls
+ * (about 154 bytes a call). A record is read whole, and shown cut (membersShown).
+ */
+export const AUDIT_RECORD_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Members (entries of one of a record's lists: a purge's rids and calls, an export's rids) the
+ * view shows of a record in a page of the trail; the rest are read in pages of the record
+ * (`GET …/audit?seq=…&offset=…`), up to AUDIT_MEMBERS_PAGE at a time.
+ */
+export const AUDIT_MEMBERS_SHOWN = 500;
+export const AUDIT_MEMBERS_PAGE = 5000;
+
+/** Where a cut list of a record stands: its entries shown start at `offset`, `shown` of its `total`. */
+export interface MembersWindow {
+  offset: number;
+  shown: number;
+  total: number;
+}
+
+/** What the view holds of a record: the record with each list longer than `limit` cut to [offset, offset+limit), and the lists cut. */
+export interface ShownRecord {
+  record: AuditRecord;
+  /** Absent when no list was cut (the record is whole). */
+  members?: Record<string, MembersWindow>;
+}
+
+/**
+ * The record with its lists cut to `limit` entries from `offset` (each list longer than `limit`;
+ * shorter ones whole, past `offset` empty). The hash is the whole record's: `ferry audit verify`
+ * checks the stored record, never a view of it.
+ */
+export function membersShown(record: AuditRecord, offset: number, limit: number): ShownRecord {
+  const detail = record.event.detail;
+  if (!detail) return { record };
+  const long = Object.entries(detail).filter((e): e is [string, string[]] => Array.isArray(e[1]) && (e[1].length > limit || offset > 0));
+  if (long.length === 0) return { record };
+  const cut = { ...detail };
+  const members: Record<string, MembersWindow> = {};
+  for (const [name, list] of long) {
+    cut[name] = list.slice(offset, offset + limit);
+    members[name] = { offset, shown: cut[name].length, total: list.length };
+  }
+  return { record: { ...record, event: { ...record.event, detail: cut } }, members };
 }
 
 /** A record as the audit view lists it: the event's fields flat, the case named, the chain position kept. */
@@ -167,10 +222,12 @@ export interface AuditItem {
   case?: string;
   query?: Record<string, string | number>;
   details?: Record<string, string | number | string[]>;
+  /** The lists of `details` cut to a window (a record naming more members than a page shows): the rest by `GET …/audit?seq=…&offset=…`. */
+  members?: Record<string, MembersWindow>;
   hash: string;
 }
 
-export function auditItemOf(record: AuditRecord): AuditItem {
+export function auditItemOf(record: AuditRecord, members?: Record<string, MembersWindow>): AuditItem {
   const e = record.event;
   const caseId = e.detail?.caseId ?? e.detail?.case ?? e.query?.caseId ?? e.query?.case;
   const item: AuditItem = { seq: record.seq, at: e.at, site: e.site, action: e.action, hash: record.hash };
@@ -180,5 +237,6 @@ export function auditItemOf(record: AuditRecord): AuditItem {
   if (typeof caseId === 'string') item.case = caseId;
   if (e.query !== undefined) item.query = e.query;
   if (e.detail !== undefined) item.details = e.detail;
+  if (members) item.members = members;
   return item;
 }

@@ -49,6 +49,43 @@ function detailsText(item) {
   return parts.join(' · ');
 }
 
+/**
+ * The details of a record; one naming more members than a page shows (a purge of a pack of
+ * 20,000 calls) says which lists are cut and offers the whole record as a download, read from
+ * the API in pages of its members.
+ */
+function detailsContent(item) {
+  const text = detailsText(item);
+  if (!item.members) return text;
+  const cut = Object.entries(item.members).map(([name, m]) => `${name}: first ${m.shown} of ${m.total}`).join('; ');
+  const span = el('span', `${text} · (${cut})`);
+  const button = el('button', 'Download the whole record', { type: 'button', className: 'audit-whole' });
+  button.addEventListener('click', () => {
+    clearError();
+    void busy(button, 'Reading…', () => downloadRecord(audit.ctx, item.seq)).catch((error) => showError(refusalText('Reading the whole record', error)));
+  });
+  span.append(' ', button);
+  return span;
+}
+
+/** Record `seq` whole, as JSON: its lists read page after page (`?seq=…&offset=…`), then downloaded. */
+async function downloadRecord(ctx, seq) {
+  let whole;
+  for (let offset = 0; offset !== null; ) {
+    const page = await ctx.api(ctx.sitePath('audit'), { query: { seq, offset } });
+    if (!whole) whole = { ...page.item, details: { ...page.item.details } };
+    else for (const name of Object.keys(page.item.members ?? {})) whole.details[name] = [...whole.details[name], ...page.item.details[name]];
+    offset = page.next;
+  }
+  delete whole.members;
+  const a = el('a', '', { href: URL.createObjectURL(new Blob([JSON.stringify(whole, null, 2)], { type: 'application/json' })), download: `audit-${ctx.site()}-${seq}.json` });
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
 async function loadPage(index) {
   const { ctx } = audit;
   const mine = audit.filters;
@@ -82,7 +119,7 @@ async function loadPage(index) {
       cell(row, item.officer);
       cell(row, item.rid ? el('a', item.rid, { href: `#${new URLSearchParams({ site: ctx.site(), view: 'call', rid: item.rid })}` }) : '');
       cell(row, item.case);
-      cell(row, detailsText(item), 'wrap details-cell');
+      cell(row, detailsContent(item), 'wrap details-cell');
     }
     const more = Boolean(page.cursor);
     const n = page.items.length;

@@ -16,8 +16,8 @@ import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/ht
 import type { Log } from '../shared/log.ts';
 import { cursorSchema, isoTime, limitSchema, searchParamsSchema, siteSchema } from '../shared/params.ts';
 import { NAME_PATTERN } from '../../core/layout.ts';
-import { auditItemOf, searchAuditPage, type AuditReader } from '../../core/audit-query.ts';
-import { AUDIT_ACTIONS, auditCsv } from '../../core/audit-trail.ts';
+import type { AuditReader } from '../../core/audit-query.ts';
+import { auditView } from './audit-view.ts';
 
 // Catalogue API: GET /sites/{site}/recordings?from&to&agent&number&callId&limit&cursor,
 // GET /sites/{site}/recordings/{rid} (with its pack's `archive` state), POST and GET
@@ -108,39 +108,6 @@ async function getOne(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
   const archive = await archiveOf(deps, entry);
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, rid, principal: principalOf(event) });
   return json(200, archive ? { ...entry, archive } : entry);
-}
-
-const auditParamsSchema = z
-  .object({
-    from: isoTime.optional(),
-    to: isoTime.optional(),
-    principal: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').optional(),
-    action: z.enum(AUDIT_ACTIONS, { errorMap: () => ({ message: `must be one of ${AUDIT_ACTIONS.join(', ')}` }) }).optional(),
-    format: z.enum(['json', 'csv'], { errorMap: () => ({ message: 'must be json or csv' }) }).optional(),
-    limit: limitSchema,
-    cursor: cursorSchema.optional(),
-  })
-  .strict('unknown parameter (allowed: from, to, principal, action, format, limit, cursor)')
-  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), { message: 'must not be after to', path: ['from'] });
-
-/** The site's audit trail, newest first, filtered; JSON `{ items, cursor }` or CSV (the cursor in `X-Ferry-Cursor`). */
-async function auditView(deps: CatalogueHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
-  const { cursor, format, ...filters } = auditParamsSchema.parse(event.queryStringParameters ?? {});
-  if (!deps.auditTrail) return json(501, { error: 'NotImplemented', message: 'the audit view is not available here: this function has no audit trail to read' });
-  const scope = { listing: 'audit', site, query: filters };
-  const below = cursor === undefined ? undefined : Number(openCursor(cursor, scope, deps.cursorKey));
-  const filter = { from: filters.from ? new Date(filters.from) : undefined, to: filters.to ? new Date(filters.to) : undefined, principal: filters.principal, action: filters.action };
-  const page = await searchAuditPage(deps.auditTrail, { site, filter, limit: filters.limit, below });
-  // Reading the trail is itself an access to audit: recorded like a search, after the read.
-  const { limit: _limit, ...audited } = filters;
-  await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: { audit: format ?? 'json', ...audited }, principal: principalOf(event) });
-  const next = page.below === undefined ? null : sealCursor(String(page.below), scope, deps.cursorKey);
-  if (format === 'csv') {
-    const headers: Record<string, string> = { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="audit-${site}.csv"` };
-    if (next) headers['X-Ferry-Cursor'] = next;
-    return { statusCode: 200, headers, body: auditCsv(page.records) };
-  }
-  return json(200, { items: page.records.map(auditItemOf), cursor: next });
 }
 
 export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, HttpResult> {

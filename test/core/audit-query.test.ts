@@ -24,7 +24,7 @@ describe('audit view paging', () => {
     expect((await searchAuditPage(reader, { site: 'site-a', filter: {}, limit: 10 })).records.map((r) => r.seq)).toEqual([3, 2, 1]);
   });
 
-  it('reads a sealed record of 1.5 MB from the bucket (the purge of a pack of 10,000 calls names each twice)', async () => {
+  it('reads a sealed record of 1.5 MB from the bucket whole (the purge of a pack of 10,000 calls names each twice), and a page holds it with its lists cut to the first 500', async () => {
     const ledger = new MemoryAuditLedger();
     const blobs = new MemoryBlobStore();
     const rids = Array.from({ length: 10_000 }, (_, i) => `r${String(i).padStart(23, '0')}`);
@@ -32,7 +32,11 @@ describe('audit view paging', () => {
     const record = await appendAudit({ ledger, blobs }, { at: at(1), action: 'purge', site: 'site-a', principal: 'ferry-purge', detail: { object: 'recordings/site-a/pack.tar', kind: 'pack', recordings: rids.length, rids, calls } });
     expect(await ledger.sealed('site-a')).toBe(1);
     expect(Buffer.byteLength(JSON.stringify(record))).toBeGreaterThan(1.4 * 1024 * 1024);
-    expect((await searchAuditPage(auditTrailReader({ ledger, blobs }), { site: 'site-a', filter: {}, limit: 10 })).records).toEqual([record]);
+    const reader = auditTrailReader({ ledger, blobs });
+    expect(await reader.read('site-a', 1)).toEqual(record);
+    const page = await searchAuditPage(reader, { site: 'site-a', filter: {}, limit: 10 });
+    expect(page.records).toEqual([{ ...record, event: { ...record.event, detail: { ...record.event.detail, rids: rids.slice(0, 500), calls: calls.slice(0, 500) } } }]);
+    expect(page.cut).toEqual({ 1: { rids: { offset: 0, shown: 500, total: 10_000 }, calls: { offset: 0, shown: 500, total: 10_000 } } });
   });
 
   it('reads newest first and resumes below the cursor with nothing lost or repeated', async () => {
