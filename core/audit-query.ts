@@ -21,6 +21,8 @@ export interface AuditReader {
    * page hands to each of its range reads, for what they may learn once (the sealed mark).
    */
   readRange?(site: string, lo: number, hi: number, page?: RangePage): Promise<(AuditRecord | undefined)[]>;
+  /** The purge's open intents (core/purge-intents.ts): the view marks their `begun` records open. Optional. */
+  openIntents?(site: string): Promise<{ id: string; at: string }[]>;
 }
 
 /** What the range reads of one page share. */
@@ -36,7 +38,7 @@ const RANGE_GETS = 16;
  * The site's trail where it is: the head from the ledger, each record from the write-once bucket
  * (`audit/{site}/`) or, not yet sealed there, from the ledger.
  */
-export function auditTrailReader(deps: { ledger: Pick<AuditLedger, 'head' | 'records' | 'sealed'>; blobs: Pick<BlobStore, 'get'> }): AuditReader {
+export function auditTrailReader(deps: { ledger: Pick<AuditLedger, 'head' | 'records' | 'sealed'>; blobs: Pick<BlobStore, 'get'>; intents?: { listIntents(site: string): Promise<{ id: string; at: string }[]> } }): AuditReader {
   // A record is read whole (a purge record names each call of its pack: about 3 MB for 20,000
   // calls); the view shows its long lists cut (membersShown), the rest read in pages.
   const read = async (site: string, seq: number): Promise<AuditRecord | undefined> => {
@@ -48,9 +50,11 @@ export function auditTrailReader(deps: { ledger: Pick<AuditLedger, 'head' | 'rec
       throw error;
     }
   };
+  const intents = deps.intents;
   return {
     head: (site) => deps.ledger.head(site),
     read,
+    ...(intents ? { openIntents: (site: string) => intents.listIntents(site) } : {}),
     // The records above the sealed mark are not in the bucket yet (or were copied from the
     // ledger's very items): a few ledger Queries read them all, where one GET a record would
     // first miss in the bucket and then query the ledger anyway. Sealed records are read from
@@ -210,6 +214,12 @@ export function membersShown(record: AuditRecord, offset: number, limit: number)
   return { record: { ...record, event: { ...record.event, detail: cut } }, members };
 }
 
+/** Whether a record is the `begun` record of an intent still open (`open`: the purge's open intents, by id and time). */
+export function isOpenIntent(record: AuditRecord, open: readonly { id: string; at: string }[]): boolean {
+  const d = record.event.detail;
+  return record.event.action === 'purge-intent' && d?.state === 'begun' && open.some((o) => o.id === d.intent && o.at === record.event.at);
+}
+
 /** A record as the audit view lists it: the event's fields flat, the case named, the chain position kept. */
 export interface AuditItem {
   seq: number;
@@ -224,6 +234,8 @@ export interface AuditItem {
   details?: Record<string, string | number | string[]>;
   /** The lists of `details` cut to a window (a record naming more members than a page shows): the rest by `GET …/audit?seq=…&offset=…`. */
   members?: Record<string, MembersWindow>;
+  /** A `purge-intent` record (state `begun`) whose outcome no record gives yet: the next purge records it. */
+  open?: true;
   hash: string;
 }
 

@@ -12,10 +12,12 @@ import type { BlobStore } from './ports.ts';
 // silent fork); the sealer then copies it to `audit/{site}/{seq}.json` in the data bucket, whose
 // default Object Lock retention (compliance or governance, per deployment) keeps every version.
 
-export const AUDIT_ACTIONS = ['search', 'listen', 'download', 'hold', 'release', 'export', 'recall', 'purge', 'erase', 'case-create', 'case-add'] as const;
+export const AUDIT_ACTIONS = ['search', 'listen', 'download', 'hold', 'release', 'export', 'recall', 'purge', 'purge-intent', 'erase', 'case-create', 'case-add'] as const;
 /**
  * `listen` is recorded once per play, `download` whenever a recording's bytes are sent as a
- * file; `purge` once per object the retention purge deleted, with the recordings it took;
+ * file; `purge-intent` before the purge deletes an object (state `begun`, naming it and its
+ * calls; `not-deleted` when it was not deleted after all), `purge` once it is gone, with the
+ * recordings it took and the same intent id (core/purge-intents.ts);
  * `case-create` and `case-add` before a case is created or calls are added to it, naming the calls.
  */
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

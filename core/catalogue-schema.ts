@@ -83,6 +83,8 @@ export const ITEM_PREFIXES = {
   deadman: 'DEADMAN#',
   /** A purge's record of each run, written as it starts (core/purge-watch.ts): the purge role's only write of its kind, read by the dead-man's switch. */
   purgeRun: 'PURGERUN#',
+  /** The purge's open intents (core/purge-intents.ts): written and closed by the purge only; read by the audit view. */
+  purgeIntent: 'PURGEINTENT#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIXES;
 

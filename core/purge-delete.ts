@@ -16,10 +16,12 @@ import type { DeleteOutcome, ObjectDeleter } from './purge.ts';
 import type { ArchiveStore } from './recall.ts';
 import type { PurgeBatch } from './retention.ts';
 import { deleteTreeTargets, isTreeTarget } from './tree-purge.ts';
+import { beginPurge, closeNotDeleted, MemoryPurgeIntentStore, type IntentDeps, type PurgeIntentStore } from './purge-intents.ts';
 
 // The purge's deletions (core/purge.ts plans them): one batch at a time, fenced by the site
 // lock; held calls copied out first, objects before their manifests, every deletion recorded
-// in the site's audit trail.
+// in the site's audit trail: announced before the first delete (a `purge-intent` record naming
+// the object and its calls, core/purge-intents.ts), its outcome recorded once it is gone.
 
 /** A manifest's text, read whole (manifests are small). */
 export async function readText(blobs: Pick<BlobStore, 'get'>, key: string): Promise<string> {
@@ -49,8 +51,10 @@ const LISTED = 20;
 export const COPY_OUT_RESTORE_DAYS = 7;
 
 export interface PurgeDeleteDeps {
-  /** The site's durable audit trail: one `purge` record per object deleted (absent: not recorded). */
+  /** The site's durable audit trail: a `purge-intent` record per object before it is deleted, a `purge` record once it is gone (absent: not recorded). */
   audit?: (event: AuditEvent) => void | Promise<void>;
+  /** The purge's open intents (core/purge-intents.ts); absent, an intent is known open only within one batch. */
+  intents?: PurgeIntentStore;
   /** Dates the audit records (default the system clock). */
   clock?: Clock;
   /** Asks S3 to restore an archived pack whose held calls must be copied out (absent: not asked). */
@@ -149,7 +153,7 @@ export const PURGE_PRINCIPAL = 'ferry purge (retention)';
  * hash-chained and sealed write-once, so that years later "what was deleted, when and why" has an
  * answer the function's log (kept 90 days) no longer gives.
  */
-async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: PurgeBatch['targets'][number]; gone: Forgotten }[], rule?: PurgeBatch['rule']): Promise<void> {
+async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: PurgeBatch['targets'][number]; gone: Forgotten }[], ids: Map<string, string>, rule?: PurgeBatch['rule']): Promise<void> {
   if (!deps.audit) return;
   const at = (deps.clock?.now() ?? new Date()).toISOString();
   for (const { target, gone } of done) {
@@ -165,20 +169,40 @@ async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: 
       action: 'purge',
       site,
       principal: PURGE_PRINCIPAL,
-      detail: { object: target.key, kind: target.kind, rule: 'retention', ...days, ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids, calls } : {}), ...(target.keep?.length && !byErasure ? { keptHeld: target.keep } : {}), ...erasure },
+      detail: { ...(ids.has(target.key) ? { intent: ids.get(target.key)! } : {}), object: target.key, kind: target.kind, rule: 'retention', ...days, ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids, calls } : {}), ...(target.keep?.length && !byErasure ? { keptHeld: target.keep } : {}), ...erasure },
     });
+    // The outcome is recorded: the intent is closed.
+    if (ids.has(target.key)) await deps.intents?.closeIntent(site, ids.get(target.key)!);
   }
+}
+
+/** What writes a batch's intents, or undefined when the purge records nothing. */
+function intentDeps(deps: PurgeDeleteDeps): IntentDeps | undefined {
+  if (!deps.audit) return undefined;
+  return { audit: deps.audit, intents: deps.intents ?? new MemoryPurgeIntentStore(), blobs: deps.blobs, ...(deps.clock ? { clock: deps.clock } : {}), principal: PURGE_PRINCIPAL };
+}
+
+/** Closes the intents of the targets not deleted (object still there) with their reason. */
+async function closeKept(intents: IntentDeps | undefined, site: string, targets: PurgeBatch['targets'], done: Set<string>, ids: Map<string, string>, refusals: { key: string; reason: string }[]): Promise<void> {
+  if (!intents) return;
+  const why = new Map(refusals.map((r) => [r.key, r.reason]));
+  const kept = targets.filter((t) => !done.has(t.key) && ids.has(t.key)).map((target) => ({ target, id: ids.get(target.key)!, reason: why.get(target.key) ?? (target.then && why.get(target.then)) ?? 'not deleted by this batch' }));
+  await closeNotDeleted(intents, site, kept);
 }
 
 /** Deletes one batch: objects first, then their catalogue entries, then their manifests. Heartbeats the lock first (fencing). */
 export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, token: number, batch: PurgeBatch): Promise<BatchResult> {
   // LockLostError here stops the purge: whoever cleared our lock may be running a backup.
   await deps.locks.heartbeat(site, token);
+  const intents = intentDeps(deps);
   if (batch.targets.some(isTreeTarget)) {
+    // Nothing is deleted before the intent of each target is recorded (throws otherwise).
+    const ids = intents ? await beginPurge(intents, site, batch.targets, callLine) : new Map<string, string>();
     const tree = await deleteTreeTargets(deps, site, batch.targets);
     const { deleted, retained, failed, targetsDone } = tree;
     const gone = new Set(deleted);
-    await auditPurged(deps, site, batch.targets.filter((t) => gone.has(t.key)).map((target) => ({ target, gone: { rids: [], calls: [] } })));
+    await auditPurged(deps, site, batch.targets.filter((t) => gone.has(t.key)).map((target) => ({ target, gone: { rids: [], calls: [] } })), ids);
+    await closeKept(intents, site, batch.targets, gone, ids, [...retained, ...failed]);
     return { index: batch.index, deleted: deleted.length, targetsDone, retained: retained.slice(0, LISTED), retainedCount: retained.length, failed: failed.slice(0, LISTED), failedCount: failed.length };
   }
   const own = (key: string) => [sitePrefix('recordings', site), sitePrefix('manifests', site), sitePrefix('backups', site), sitePrefix('logs', site)].some((p) => key.startsWith(p));
@@ -187,6 +211,9 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
 
   const copied = await copyOut(deps, site, batch.targets);
   const { copies, copyFailed } = copied;
+  // The write-ahead record: every object this batch may delete (and its DR copy, and its dead
+  // attempts) is named in the trail, with its calls, before the first delete; throws otherwise.
+  const ids = intents ? await beginPurge(intents, site, copied.ready, callLine, batch.rule) : new Map<string, string>();
   // An erasure's pack goes here only once its DR copy is gone: one kept there keeps it here too, for the next purge.
   const { ready, refused } = await deleteReplicas(deps.replica, copied.ready);
   for (const { target, reason } of refused) {
@@ -222,7 +249,8 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const retained = [...first.retained, ...second.retained];
   const failed = [...first.failed, ...forgetFailed, ...second.failed];
   const done = ready.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then)));
-  await auditPurged(deps, site, done.map((target) => ({ target, gone: forgotten.get(target.key) ?? { rids: [], calls: [] } })), batch.rule);
+  await auditPurged(deps, site, done.map((target) => ({ target, gone: forgotten.get(target.key) ?? { rids: [], calls: [] } })), ids, batch.rule);
+  await closeKept(intents, site, copied.ready, new Set(done.map((t) => t.key)), ids, [...retained, ...failed]);
   // Done only now: the old pack and its manifest are gone, and the purge record naming the erased calls is written.
   let erased = 0;
   const at = (deps.clock?.now() ?? new Date()).toISOString();

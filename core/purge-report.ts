@@ -62,6 +62,16 @@ export function erasureLine(e: NonNullable<PurgePlanResult['summary']['erasures'
   return `  erasure (data subjects' requests): ${e.planned} call(s) planned${e.done ? `, ${e.done} found carried out and ${planOnly ? 'to be marked done by the purge' : 'marked done'}` : ''}${locked}${held}${after}`;
 }
 
+/** What the plan settled of the intents an earlier purge left open (core/purge-intents.ts): one line, or none. */
+function intentsLine(i: NonNullable<PurgePlanResult['summary']['intents']>): string[] {
+  const parts = [
+    ...(i.completed ? [`${i.completed} deletion(s) an earlier purge began and carried out without recording the outcome: recorded now (a purge record naming its intent)`] : []),
+    ...(i.notDeleted ? [`${i.notDeleted} begun but never carried out (the object is still here): recorded as not deleted`] : []),
+    ...(i.open ? [`${i.open} begun whose object is gone and manifest left: this purge deletes the manifest and records the outcome`] : []),
+  ];
+  return parts.length ? [`  audit trail: ${parts.join('; ')}`] : [];
+}
+
 function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig): string[] {
   const s = plan.summary;
   const lines = [
@@ -80,6 +90,7 @@ function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig)
   }
   if (t?.locked) lines.push(`  waiting for their Object Lock: ${treeLockWaiting(t.locked)} past the rules but still locked, not planned (the first comes free on ${t.locked.firstFree}; a later purge deletes them)`);
   if (s.erasures) lines.push(erasureLine(s.erasures));
+  if (s.intents) lines.push(...intentsLine(s.intents));
   const f = s.futureDated;
   if (f?.count) {
     const more = f.count > f.named.length ? `, … and ${f.count - f.named.length} more (the purge function's "purge planned" log line counts them)` : '';
@@ -130,7 +141,7 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
     return {
       outcome: 'FAILED',
       deleted,
-      alert: composeAlert({ ...base, severity: 'critical', subject: `Ferry ${run.site}: purge FAILED`, what: `the purge stopped: ${run.error.Error}: ${causeText(run.error)}`, details, todo: [run.error.Error === 'LockLostError' ? `the purge lost its lock (cleared as stale?): raise staleLockHours (now ${config.staleLockHours} h) above the longest purge, then let the next scheduled purge run` : 'look at the execution history and the purge function log; the next scheduled purge starts over safely'] }),
+      alert: composeAlert({ ...base, severity: 'critical', subject: `Ferry ${run.site}: purge FAILED`, what: `the purge stopped: ${run.error.Error}: ${causeText(run.error)}`, details, todo: [run.error.Error === 'LockLostError' ? `the purge lost its lock (cleared as stale?): raise staleLockHours (now ${config.staleLockHours} h) above the longest purge, then let the next scheduled purge run` : 'look at the execution history and the purge function log; the next scheduled purge starts over safely: every object this one began deleting is named in the audit trail (a purge-intent record), and the next purge records the outcome of any whose purge record is missing'] }),
     };
   }
   const behind = fallingBehind(run, config);

@@ -15,6 +15,7 @@ import { readText } from './purge-delete.ts';
 import { markErased, planErasures, type ErasureSummary } from './erasure-purge.ts';
 import type { ErasureStore } from './erasure-items.ts';
 import type { AuditEvent } from './audit-trail.ts';
+import type { IntentsSettled } from './purge-intents.ts';
 
 // The purge's three steps around the pure planner (core/retention.ts):
 //  - planPurge: gathers packs from their manifests (the commit records: what exists), backups
@@ -121,6 +122,8 @@ export interface PurgePlanResult {
     futureDated?: FutureDatedSummary;
     /** Data subjects' erasure requests (core/erasure-purge.ts): carried out, waiting for Object Lock or a legal hold, found done. Absent when none is pending. */
     erasures?: ErasureSummary & { done?: number };
+    /** Intents an earlier purge left open, settled by this plan (core/purge-intents.ts); absent when there were none. */
+    intents?: IntentsSettled;
   };
 }
 

@@ -271,6 +271,8 @@ export function grantAuditChain(fn: NodejsFunction, t: Pick<FerryFunctionsProps,
   if (reader) {
     allow('ReadAuditRecords', ['s3:GetObject'], [records]);
     mayListBucket(fn, t.bucketName);
+    // The purge's open intents (PURGEINTENT# items, core/purge-intents.ts): the view marks a deletion begun whose outcome is not recorded yet.
+    allow('ReadPurgeIntents', ['dynamodb:Query'], [t.table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['purgeIntent']) } });
   }
   const why = reader
     ? 'the audit view reads and audited requests append records of any site the caller may see (one object per record, write-once, under Object Lock); it cannot delete them'

@@ -114,7 +114,8 @@ async function loadPage(index) {
       const row = tbody.insertRow();
       row.dataset.action = item.action;
       cell(row, timeEl(item.at));
-      cell(row, el('span', item.action, { className: `action action-${item.action}` }));
+      // A deletion the purge began whose outcome is not recorded yet: said on the row (the next purge records it).
+      cell(row, el('span', item.open ? `${item.action} (open: outcome not recorded yet)` : item.action, { className: `action action-${item.action}`, ...(item.open ? { title: 'the purge named this object before deleting it and has not recorded the outcome yet; the next purge records what became of it' } : {}) }));
       cell(row, item.principal, 'wrap');
       cell(row, item.officer);
       cell(row, item.rid ? el('a', item.rid, { href: `#${new URLSearchParams({ site: ctx.site(), view: 'call', rid: item.rid })}` }) : '');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_MEMBERS_PAGE, auditItemOf, membersShown, searchAuditPage, type MembersWindow } from '../../core/audit-query.ts';
+import { AUDIT_MEMBERS_PAGE, auditItemOf, isOpenIntent, membersShown, searchAuditPage, type MembersWindow } from '../../core/audit-query.ts';
 import { AUDIT_ACTIONS, auditCsv, type AuditRecord } from '../../core/audit-trail.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { openCursor, sealCursor } from '../../core/paging.ts';
@@ -52,7 +52,11 @@ export async function auditView(deps: CatalogueHandlerDeps, event: HttpEvent, si
     if (next) headers['X-Ferry-Cursor'] = next;
     return { statusCode: 200, headers, body: auditCsv(page.records.map((r) => withCutNoted(r, page.cut?.[r.seq]))) };
   }
-  return json(200, { items: page.records.map((r) => auditItemOf(r, page.cut?.[r.seq])), cursor: next });
+  // A deletion begun whose outcome is not recorded yet is marked open (the purge's own note of it).
+  const begun = page.records.some((r) => r.event.action === 'purge-intent');
+  const open = begun && deps.auditTrail.openIntents ? await deps.auditTrail.openIntents(site) : [];
+  const items = page.records.map((r) => ({ ...auditItemOf(r, page.cut?.[r.seq]), ...(isOpenIntent(r, open) ? { open: true as const } : {}) }));
+  return json(200, { items, cursor: next });
 }
 
 /**

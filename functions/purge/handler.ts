@@ -12,7 +12,8 @@ import type { LockStore } from '../../core/lock.ts';
 import type { PurgeTarget } from '../../core/retention.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import { messageOf } from '../../core/errors.ts';
-import { deletePurgeBatch, planPurge, type BatchResult, type ObjectDeleter, type PurgePlanResult } from '../../core/purge.ts';
+import { deletePurgeBatch, planPurge, PURGE_PRINCIPAL, type BatchResult, type ObjectDeleter, type PurgePlanResult } from '../../core/purge.ts';
+import { settleOpenIntents, type PurgeIntentStore } from '../../core/purge-intents.ts';
 import { purgeReport, type PurgeRun } from '../../core/purge-report.ts';
 import type { PurgeRunStore } from '../../core/purge-watch.ts';
 import { sitePurgeSchema, workflowConfig } from '../../core/workflow-config.ts';
@@ -73,8 +74,10 @@ export interface PurgeHandlerDeps {
   holds: Pick<HoldStore, 'listHolds'>;
   /** Restores an archived pack whose held calls must be copied out. */
   archive?: Pick<ArchiveStore, 'requestRestore'>;
-  /** The site's audit trail: one `purge` record per object deleted. */
+  /** The site's audit trail: a `purge-intent` record per object before it is deleted, a `purge` record once it is gone. */
   audit?: Audit;
+  /** The purge's open intents (core/purge-intents.ts): settled by the plan step, kept by the delete step. */
+  intents?: PurgeIntentStore;
   /** Legal hold ON on copied-out calls' new pack, OFF on the pack they leave. */
   holder: ObjectHolder;
   deleter: ObjectDeleter;
@@ -100,7 +103,10 @@ export function createHandler(deps: PurgeHandlerDeps): Handler<unknown, PurgeRes
     }
     if (event.action === 'plan') {
       const onTarget = (t: PurgeTarget) => log('info', 'purge planned deletion', { site: event.site, key: t.key, manifest: t.then, kind: t.kind, reason: t.reason });
-      const plan = await planPurge(deps, { site: event.site, settings: event.settings, now: deps.clock.now(), maxTargets: event.maxTargets, batchObjects: event.batchObjects, onTarget });
+      // What an earlier purge began and did not record the end of is recorded first (under the lock, before any batch of this one).
+      const intents = deps.audit && deps.intents ? await settleOpenIntents({ audit: deps.audit, intents: deps.intents, blobs: deps.blobs, clock: deps.clock, principal: PURGE_PRINCIPAL }, event.site) : undefined;
+      const planned = await planPurge(deps, { site: event.site, settings: event.settings, now: deps.clock.now(), maxTargets: event.maxTargets, batchObjects: event.batchObjects, onTarget });
+      const plan = intents ? { ...planned, summary: { ...planned.summary, intents } } : planned;
       // Items dated in the future are kept and counted by no rule; a site clock ahead or forged manifests wrote them: said at warn.
       log(plan.summary.futureDated ? 'warn' : 'info', 'purge planned', { site: event.site, ...plan.summary, batches: plan.batches.length });
       return plan;

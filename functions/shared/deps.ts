@@ -12,6 +12,7 @@ import { ConfigError } from '../../core/errors.ts';
 import { SEARCH_READ_LIMIT_DEFAULT } from '../../core/catalogue-budget.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
+import { DynamoPurgeIntentStore } from '../../adapters/dynamo-purge-intents.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
 import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
 import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
@@ -141,7 +142,7 @@ export function loadDeps(env: Record<string, string | undefined>): FunctionDeps 
     blobs,
     catalogue,
     audit: auditFromEnv(cfg, { blobs, lean }),
-    auditTrail: auditTrailReader({ ledger, blobs }),
+    auditTrail: auditTrailReader({ ledger, blobs, intents: new DynamoPurgeIntentStore(doc, cfg.TABLE) }),
     recalls: new DynamoRecallStatusStore(doc, cfg.TABLE),
     erasures: new DynamoErasureStore(lean, cfg.TABLE),
     ...(cfg.PACK_TIERS ? { packTiers: cfg.PACK_TIERS } : {}),

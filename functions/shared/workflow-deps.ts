@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { dynamoLockStore } from '../../adapters/dynamo-lock.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
 import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
+import { DynamoPurgeIntentStore } from '../../adapters/dynamo-purge-intents.ts';
+import type { PurgeIntentStore } from '../../core/purge-intents.ts';
 import type { PurgeRunStore } from '../../core/purge-watch.ts';
 import { S3ArchiveStore } from '../../adapters/s3-archive.ts';
 import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
@@ -35,6 +37,8 @@ export interface WorkflowDeps {
   runs: RunStore;
   /** The purge's record of each run (PURGERUN# items). */
   purgeRuns: PurgeRunStore;
+  /** The purge's open intents (core/purge-intents.ts). */
+  intents: PurgeIntentStore;
   deleter: ObjectDeleter;
   /** The DR bucket the data bucket replicates to (`replication`: DR_BUCKET, DR_REGION, set on the purge only): an erasure reaches it. */
   replica?: ReplicaBucket;
@@ -73,6 +77,7 @@ export function loadWorkflowDeps(env: Record<string, string | undefined>): Workf
     locks: dynamoLockStore(doc, cfg.TABLE, systemClock),
     runs: new DynamoRunStore(doc, cfg.TABLE),
     purgeRuns: new DynamoPurgeRunStore(doc, cfg.TABLE),
+    intents: new DynamoPurgeIntentStore(doc, cfg.TABLE),
     deleter: new S3ObjectDeleter(s3, cfg.BUCKET, { versions }),
     ...(replica ? { replica } : {}),
     holds: new DynamoHoldStore(doc, cfg.TABLE),

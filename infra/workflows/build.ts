@@ -113,13 +113,15 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   // manifest (PutObject, ranged GET of the pack), put under legal hold, re-catalogued there; the
   // pack they leave has its legal hold turned OFF only after the copy is verified and catalogued.
   objects(fns.purge, context, 'CopyOutHeldCalls', ['s3:GetObject', 's3:PutObject', 's3:PutObjectLegalHold'], ['recordings', 'manifests'], 'the purge copies held calls of an expiring pack into their own held pack of the same site (checked in code), verified by SHA-256 before the manifest is written');
-  // Every deletion, with the recordings it took and why, is a `purge` record of the site's audit trail.
+  // Every deletion, with the recordings it took and why, is a `purge-intent` record before it and a `purge` record after it in the site's audit trail.
   grantAuditChain(fns.purge, { bucketName: context.bucketName, table: context.catalogueTable, dataKey: context.dataKey });
   // An expiring pack with held calls is in Deep Archive by then: the purge asks for its restore, and a later purge copies the held calls out.
   objects(fns.purge, context, 'RestoreHeldPacks', ['s3:RestoreObject'], ['recordings'], 'the purge asks S3 to restore an archived pack past retention whose held calls it must copy out (core/purge.ts copyOutFailure)');
   tableItems(fns.purge, context, 'RecatalogueCopies', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'], leadingKeyPatterns(['recording', 'pack']), true);
   // The record of each run, written as it starts (PURGERUN# items only: never the window's RUN# records), read by the dead-man's switch.
   tableItems(fns.purge, context, 'PurgeRunRecords', ['dynamodb:PutItem'], leadingKeyPatterns(['purgeRun']), true);
+  // The intents it left open (core/purge-intents.ts: PURGEINTENT# items only), each written after its purge-intent record and deleted once its outcome is recorded.
+  tableItems(fns.purge, context, 'PurgeIntents', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], leadingKeyPatterns(['purgeIntent']), true);
   // Erasure (core/erasure-purge.ts): reads the site's requests, marks one done (the table, and write-once in the bucket) once its call's pack is gone.
   tableItems(fns.purge, context, 'ErasureRequests', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['erasure']), true);
   fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'ErasureRecordsInBucket', actions: ['s3:PutObject'], resources: [objectsArn(context.bucketName, ERASURES_PREFIX)] }));

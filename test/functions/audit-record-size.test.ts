@@ -46,7 +46,7 @@ async function build() {
   const grant = await locks.acquire({ site: SITE, holder: 'purge', operation: 'purge' });
   const result = await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue, audit, clock: new ManualClock(NOW) }, SITE, grant.token, {
     index: 0,
-    targets: [{ key: pack.packKey, then: pack.manifestKey, kind: 'pack', reason: 'past retention' }],
+    targets: [{ key: pack.packKey, then: pack.manifestKey, kind: 'pack' }],
     rule: { retentionDays: 2555, cutoff: '2019-06-01T00:00:00.000Z' },
   });
   expect(result).toMatchObject({ targetsDone: 1, failedCount: 0 });

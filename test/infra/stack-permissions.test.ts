@@ -63,6 +63,18 @@ describe('the purge function on the catalogue', () => {
     expect(isAllowed(window, { action: 'dynamodb:PutItem', resource: table, context: leading('PURGERUN#site-a') })).toBe(false);
   });
 
+  it('keeps its open intents on PURGEINTENT# items (Get, Put, Delete, Query), deletes no audit record, and the audit view (catalogue, console) may only Query them', () => {
+    const p = rolePolicies(built.functions.purge.role!);
+    for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query']) expect(isAllowed(p, { action, resource: table, context: leading('PURGEINTENT#site-a') }), action).toBe(true);
+    for (const pk of ['AUDIT#site-a', 'AUDITSEAL#site-a']) expect(isAllowed(p, { action: 'dynamodb:DeleteItem', resource: table, context: leading(pk) }), pk).toBe(false);
+    for (const fn of [built.functions.lock, built.functions.window]) expect(isAllowed(rolePolicies(fn.role!), { action: 'dynamodb:PutItem', resource: table, context: leading('PURGEINTENT#site-a') })).toBe(false);
+    for (const role of [synth.processing.functions.catalogue.role!, synth.processing.functions.console.role!]) {
+      const r = rolePolicies(role);
+      expect(isAllowed(r, { action: 'dynamodb:Query', resource: table, context: leading('PURGEINTENT#site-a') })).toBe(true);
+      for (const action of ['dynamodb:PutItem', 'dynamodb:DeleteItem']) expect(isAllowed(r, { action, resource: table, context: leading('PURGEINTENT#site-a') }), action).toBe(false);
+    }
+  });
+
   it('may set legal hold on packs and manifests (copy-out) but never bypasses governance or shortens retention', () => {
     const p = rolePolicies(built.functions.purge.role!);
     const bucket = `ferry-data-${account}-${region}`;

@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryAuditLedger } from '../../core/audit-ledger.ts';
+import { appendAuditEvents, verifyAuditChain, type AuditEvent, type AuditRecord } from '../../core/audit-trail.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { TransientError } from '../../core/errors.ts';
+import { MemoryLockTable, SiteLocks } from '../../core/lock.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { MemoryHoldStore } from '../../core/memory-holds.ts';
+import { BlobStoreDeleter } from '../../core/purge.ts';
+import { MemoryPurgeIntentStore, openIntentRecords, purgeIntentId } from '../../core/purge-intents.ts';
+import { MemoryPurgeRunStore } from '../../core/purge-watch.ts';
+import type { PurgeBatch } from '../../core/retention.ts';
+import { DEFAULT_WORKFLOW_CONFIG } from '../../core/workflow-config.ts';
+import { createPurgeHandler } from '../../functions/purge/handler.ts';
+import { publishPack } from '../workflows/purge-fixtures.ts';
+import { auditTrailReader } from '../../core/audit-query.ts';
+import { createHandler as createCatalogueHandler } from '../../functions/catalogue/handler.ts';
+import { auditTrail, httpEvent } from '../support/http-event.ts';
+
+// The purge's write-ahead record (core/purge-intents.ts) through the purge function's steps, over
+// a durable hash-chained ledger: a fault between the deletes and their `purge` record leaves the
+// ledger naming the calls deleted, the step retried records nothing twice, and the next purge
+// records the outcome; the chain verifies throughout.
+
+const SITE = 'site-a';
+const NOW = new Date('2026-06-01T00:00:00.000Z');
+const SETTINGS = { retentionDays: 365, keepFullCycles: 2, objectLockDays: 30 };
+
+async function world() {
+  const clock = new ManualClock(NOW);
+  const blobs = new MemoryBlobStore({ clock });
+  const catalogue = new MemoryCatalogue();
+  const ledger = new MemoryAuditLedger();
+  const intents = new MemoryPurgeIntentStore();
+  const pack = await publishPack({ blobs, catalogue }, SITE, NOW, 'old', [400, 401, 402]);
+  // The fault: the audit write of the chosen actions fails (a throttled table, a timeout), after whatever came before it.
+  const failing = new Set<string>();
+  const audit = async (event: AuditEvent) => {
+    if (failing.has(event.action)) throw new TransientError(`audit ledger: ProvisionedThroughputExceededException (${event.action} record not written)`);
+    await appendAuditEvents({ ledger }, [event]);
+  };
+  const locks = new SiteLocks(new MemoryLockTable(), clock);
+  const run = createPurgeHandler({ blobs, catalogue, holds: new MemoryHoldStore(), audit, intents, holder: { setLegalHold: async () => undefined }, deleter: new BlobStoreDeleter(blobs), locks, purgeRuns: new MemoryPurgeRunStore(), clock, log: () => undefined });
+  const plan = async () => (await run({ action: 'plan', site: SITE, settings: SETTINGS, maxTargets: 100, batchObjects: 50 })) as { batches: PurgeBatch[]; summary: Record<string, unknown> };
+  const grant = async () => (await locks.acquire({ site: SITE, holder: 'workflow', operation: 'purge' })).token;
+  const del = (token: number, batch: PurgeBatch) => run({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batch)) as unknown });
+  const records = () => ledger.records(SITE, 1, 1000);
+  const verdict = async () => verifyAuditChain(SITE, [], await ledger.head(SITE), await records());
+  return { blobs, catalogue, ledger, intents, pack, failing, run, plan, grant, del, records, verdict, locks };
+}
+
+const of = (records: AuditRecord[], action: string) => records.filter((r) => r.event.action === action);
+
+describe('the purge names what it deletes before it deletes it', () => {
+  it('a fault between the deletes and their purge record: the ledger already names the deleted pack and its 3 calls (an intent left open), the chain verifies', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    const token = await w.grant();
+    w.failing.add('purge');
+    await expect(w.del(token, batches[0]!)).rejects.toThrow(/purge record not written/);
+    expect(await w.blobs.head(w.pack.packKey)).toBeUndefined();
+    expect(await w.blobs.head(w.pack.manifestKey)).toBeUndefined();
+    const records = await w.records();
+    const [begun] = of(records, 'purge-intent');
+    expect(of(records, 'purge')).toEqual([]);
+    expect(begun!.event.detail).toMatchObject({ intent: purgeIntentId(SITE, w.pack.packKey), state: 'begun', object: w.pack.packKey, manifest: w.pack.manifestKey, kind: 'pack', recordings: 3, rids: w.pack.manifest.members.map((m) => m.rid) });
+    expect((begun!.event.detail!.calls as string[]).map((c) => c.split(' ')[1])).toEqual(['callId=old-0', 'callId=old-1', 'callId=old-2']);
+    expect(openIntentRecords(records)).toEqual([{ seq: begun!.seq, intent: purgeIntentId(SITE, w.pack.packKey), object: w.pack.packKey, at: NOW.toISOString() }]);
+    expect(await w.intents.listIntents(SITE)).toHaveLength(1);
+    expect(await w.verdict()).toMatchObject({ ok: true });
+  });
+
+  it('the audit view marks the begun record of an open intent open, and no longer once the next purge recorded its outcome', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    const token = await w.grant();
+    w.failing.add('purge');
+    await expect(w.del(token, batches[0]!)).rejects.toThrow(TransientError);
+    w.failing.clear();
+    const trail = auditTrail();
+    const view = createCatalogueHandler({ catalogue: w.catalogue, auditTrail: auditTrailReader({ ledger: w.ledger, blobs: new MemoryBlobStore(), intents: w.intents }), audit: trail.audit, clock: trail.clock, cursorKey: 'k'.repeat(32), log: () => undefined });
+    const intentsShown = async () => {
+      const r = await view(httpEvent('GET', `/sites/${SITE}/audit`, { pathParameters: { site: SITE }, query: { action: 'purge-intent' }, principal: 'officer@example.com' }));
+      expect(r.statusCode).toBe(200);
+      return (JSON.parse(r.body as string) as { items: { details: { state: string; object: string }; open?: boolean }[] }).items.map((i) => [i.details.state, i.details.object, i.open ?? false]);
+    };
+    expect(await intentsShown()).toEqual([['begun', w.pack.packKey, true]]);
+    await w.locks.release(SITE, token);
+    await w.plan();
+    expect(await intentsShown()).toEqual([['begun', w.pack.packKey, false]]);
+  });
+
+  it('the step retried records no second intent; the next purge records the outcome (state completed, the same intent), closes it, and its report says so', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    const token = await w.grant();
+    w.failing.add('purge');
+    await expect(w.del(token, batches[0]!)).rejects.toThrow(TransientError);
+    w.failing.clear();
+    // Step Functions' Retry: the same batch, the same token.
+    await w.del(token, batches[0]!);
+    expect(of(await w.records(), 'purge-intent')).toHaveLength(1);
+    await w.locks.release(SITE, token);
+
+    const next = await w.plan();
+    expect(next.summary.intents).toEqual({ completed: 1, notDeleted: 0, open: 0 });
+    const records = await w.records();
+    expect(of(records, 'purge-intent')).toHaveLength(1);
+    const [outcome] = of(records, 'purge');
+    expect(outcome!.event.detail).toMatchObject({ intent: purgeIntentId(SITE, w.pack.packKey), state: 'completed', object: w.pack.packKey, manifest: w.pack.manifestKey, recordings: 3 });
+    expect(openIntentRecords(records)).toEqual([]);
+    expect(await w.intents.listIntents(SITE)).toEqual([]);
+    expect(await w.verdict()).toMatchObject({ ok: true });
+    // The plan after it has nothing left to settle.
+    expect((await w.plan()).summary.intents).toBeUndefined();
+
+    const report = (await w.run({ action: 'report', site: SITE, startedAt: NOW.toISOString(), execution: 'e-2', config: DEFAULT_WORKFLOW_CONFIG, run: { plan: next, deleted: [] } })) as { alert: { message: string } };
+    expect(report.alert.message).toContain('audit trail: 1 deletion(s) an earlier purge began and carried out without recording the outcome: recorded now');
+  });
+
+  it('a purge without faults writes the intent then the outcome naming the same intent, and leaves none open', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    await w.del(await w.grant(), batches[0]!);
+    const records = await w.records();
+    expect(records.map((r) => [r.event.action, r.event.detail?.intent, r.event.detail?.state])).toEqual([
+      ['purge-intent', purgeIntentId(SITE, w.pack.packKey), 'begun'],
+      ['purge', purgeIntentId(SITE, w.pack.packKey), undefined],
+    ]);
+    expect(of(records, 'purge')[0]!.event.detail).toMatchObject({ recordings: 3, rids: w.pack.manifest.members.map((m) => m.rid) });
+    expect(openIntentRecords(records)).toEqual([]);
+    expect(await w.intents.listIntents(SITE)).toEqual([]);
+  });
+
+  it('an intent record that cannot be written stops the step before any delete: the pack and its manifest are still there', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    w.failing.add('purge-intent');
+    await expect(w.del(await w.grant(), batches[0]!)).rejects.toThrow(/purge-intent record not written/);
+    expect(await w.blobs.head(w.pack.packKey)).toBeDefined();
+    expect(await w.blobs.head(w.pack.manifestKey)).toBeDefined();
+    expect(await w.records()).toEqual([]);
+  });
+
+  it('a step that stopped after the intent but before the delete: the next purge records the intent not carried out, then begins and records the deletion anew', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    const token = await w.grant();
+    // The delete itself fails for the whole call (S3 unreachable): the object stays.
+    const stopped = createPurgeHandler({ blobs: w.blobs, catalogue: w.catalogue, holds: new MemoryHoldStore(), audit: async (e) => void (await appendAuditEvents({ ledger: w.ledger }, [e])), intents: w.intents, holder: { setLegalHold: async () => undefined }, deleter: { deleteObjects: () => Promise.reject(new TransientError('S3 unreachable')) }, locks: w.locks, purgeRuns: new MemoryPurgeRunStore(), clock: new ManualClock(NOW), log: () => undefined });
+    await expect(stopped({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batches[0])) as unknown })).rejects.toThrow(/S3 unreachable/);
+    await w.locks.release(SITE, token);
+    const next = await w.plan();
+    expect(next.summary.intents).toEqual({ completed: 0, notDeleted: 1, open: 0 });
+    await w.del(await w.grant(), next.batches[0]!);
+    const records = await w.records();
+    expect(records.map((r) => [r.event.action, r.event.detail?.state])).toEqual([
+      ['purge-intent', 'begun'],
+      ['purge-intent', 'not-deleted'],
+      ['purge-intent', 'begun'],
+      ['purge', undefined],
+    ]);
+    expect(openIntentRecords(records)).toEqual([]);
+    expect(await w.verdict()).toMatchObject({ ok: true });
+  });
+});
