@@ -164,6 +164,24 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     expect(broken.stdout).toMatch(/^BROKEN at audit\/site-a\/000000000001\.json: record 1 was altered/);
   }, 60_000);
 
+  it('ferry audit verify lists a deletion the purge began whose outcome is not recorded (exit 0: the chain is whole), and no longer once its purge record is written', async () => {
+    const site = 'site-i';
+    const object = 'recordings/site-i/2019/03/01/p1.tar';
+    const begun = { at: '2026-04-01T10:00:00.000Z', action: 'purge-intent' as const, site, principal: 'ferry purge (retention)', detail: { intent: 'i-1', state: 'begun', object, kind: 'pack', recordings: 1, rids: ['r1'], calls: ['r1 callId=c1'] } };
+    const target = storeTarget(env);
+    try {
+      await appendAuditEvents(target, [begun]);
+      const open = ferry(['audit', 'verify', '--site', site]);
+      expect(open.code).toBe(0);
+      expect(open.stdout).toBe(`OK: the audit trail of ${site} holds 1 record(s), each linked to the one before\n1 purge deletion(s) begun with no outcome recorded yet (a purge-intent record no purge record closes): the next purge records what became of each\n  record 1 (2026-04-01T10:00:00.000Z): ${object}, intent i-1\n`);
+      expect(JSON.parse(ferry(['audit', 'verify', '--site', site, '--json']).stdout)).toMatchObject({ ok: true, openPurgeIntents: [{ seq: 1, intent: 'i-1', object }] });
+      await appendAuditEvents(target, [{ ...begun, at: '2026-04-02T10:00:00.000Z', action: 'purge', detail: { intent: 'i-1', state: 'completed', object, kind: 'pack' } }]);
+      expect(ferry(['audit', 'verify', '--site', site]).stdout).toBe(`OK: the audit trail of ${site} holds 2 record(s), each linked to the one before\n`);
+    } finally {
+      target.close();
+    }
+  }, 60_000);
+
   it('ferry audit search and verify see a record still only in the table; ferry audit seal copies it to the bucket, and again changes nothing', async () => {
     const site = 'site-s';
     const target = storeTarget(env);
