@@ -9,6 +9,8 @@ import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { appendAuditEvents, AUDIT_ACTIONS } from '../../core/audit-trail.ts';
+import { purgeIntentId } from '../../core/purge-intents.ts';
+import { DynamoPurgeIntentStore } from '../../adapters/dynamo-purge-intents.ts';
 import { verifyBundle } from '../../core/case-export.ts';
 import { siteGroup } from '../../core/console-access.ts';
 import type { Alert } from '../../core/ports.ts';
@@ -640,6 +642,35 @@ describe('compliance console in Chromium', () => {
       client.destroy();
     }
   }, 240_000);
+
+  it('shows a deletion the purge began and has not recorded the end of as open, its 6,000 calls cut to the first 500, and downloads the whole record read in pages', async () => {
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    try {
+      const rids = Array.from({ length: 6000 }, (_, i) => `r${String(i).padStart(23, '0')}`);
+      const calls = rids.map((rid, i) => `${rid} callId=BIG-${i} start=2019-03-01T08:00:00.000Z +442071234567→+448001234567 agent=agent-7`);
+      const object = `recordings/${SITE}/2019/03/01/pbig.tar`;
+      const at = '2026-01-03T00:00:00.000Z';
+      const intent = purgeIntentId(SITE, object);
+      await appendAuditEvents({ ledger: new DynamoAuditLedger(doc, cloud.table) }, [{ at, action: 'purge-intent', site: SITE, principal: 'ferry purge (retention)', detail: { intent, state: 'begun', object, kind: 'pack', recordings: rids.length, rids, calls } }]);
+      await new DynamoPurgeIntentStore(doc, cloud.table).putIntent({ site: SITE, id: intent, key: object, kind: 'pack', at, recordings: rids.length });
+      await page.goto(consoleUrl(`#site=${SITE}&view=audit`));
+      await page.waitForSelector('#audit-view:not([hidden])');
+      await page.fill('#audit-principal', '');
+      await page.selectOption('#audit-action', 'purge-intent');
+      await page.getByRole('button', { name: 'Search the trail' }).click();
+      await expect.poll(() => textOrError('#audit-status'), { timeout: 30_000 }).toMatch(/^1 record on page 1/);
+      const cells = await page.$$eval('#audit tbody tr', (trs) => trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '')));
+      expect(cells[0]![1]).toBe('purge-intent (open: outcome not recorded yet)');
+      expect(cells[0]![6]).toContain('(rids: first 500 of 6000; calls: first 500 of 6000)');
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByRole('button', { name: 'Download the whole record' }).click()]);
+      expect(download.suggestedFilename()).toMatch(new RegExp(`^audit-${SITE}-\\d+\\.json$`));
+      const whole = JSON.parse(readFileSync(await download.path(), 'utf8')) as { action: string; details: { rids: string[]; calls: string[]; object: string }; members?: unknown };
+      expect(whole).toMatchObject({ action: 'purge-intent', details: { object, rids, calls } });
+      expect(whole.members).toBeUndefined();
+    } finally {
+      client.destroy();
+    }
+  }, 120_000);
 
   it('clears the rows of the previous search when a search fails or its input is refused, in the search and the audit views', async () => {
     await page.goto(consoleUrl(`#site=${SITE}&view=search`));
