@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { batchNameOf, batchNumbers } from './sources/batch-order.ts';
+import { batchNameOf, batchNumbers, numberOf } from './sources/batch-order.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
 import { unreadableDirectory } from './sources/source-checks.ts';
@@ -88,7 +88,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   }
   await s.alerts.resolve(emptyKey, s.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
   // The recorder's numbering, read once from the listing: for the gap check now and the memory the complete walk leaves.
-  const numbers = source.batchDepth === 1 ? batchNumbers(batches) : undefined;
+  const numbers = source.batchDepth === 1 ? batchNumbers(batches, new Set(s.observations.numbering(source.name)?.outside)) : undefined;
+  if (numbers?.outside.length) s.deps.log.warn('directories far outside the batch numbering: not taken for batches of it', { source: source.name, outside: numbers.outside.slice(0, 10) });
   report.lost += await unseenBatches(s, source, numbers);
   const next = s.observations.pendingWriter(source.name);
   try {
@@ -101,7 +102,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
       next.commit();
       const before = s.observations.numbering(source.name);
       const at = s.deps.clock.now();
-      s.observations.pendingCommitted(source.name, batches.length, at, source.path, numberingKept(before, numberingSeen(numbers, batches, at, before)), rootId);
+      s.observations.pendingCommitted(source.name, batches.length, at, source.path, numberingKept(before, numberingSeen(numbers, at, before)), rootId);
       s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ...(walk.doubtful > 0 ? { goneAfterShippedBefore: walk.doubtful } : {}), ms: Math.round(performance.now() - started) });
       // What the walk found lost is alerted now (together), not when the shipping of a backlog ends.
       return s.losses.flush(source.name);
@@ -157,15 +158,15 @@ type Numbering = NonNullable<ReturnType<RecordingsState['observations']['numberi
  * What a complete walk saw of a one-level numbered root: the highest number, and whether the
  * numbers had no holes but for batches the agent knows were there (`before`).
  */
-function numberingSeen(seen: ReturnType<typeof batchNumbers>, batches: readonly string[], at: Date, before?: Numbering) {
+function numberingSeen(seen: ReturnType<typeof batchNumbers>, at: Date, before?: Numbering): Numbering | undefined {
   if (!seen || seen.numbers.length === 0) return undefined;
   let [low, high, name] = [Infinity, -Infinity, ''];
   seen.numbers.forEach((n, i) => {
     low = Math.min(low, n);
-    if (n > high) [high, name] = [n, batches[i] as string];
+    if (n > high) [high, name] = [n, seen.names[i] as string];
   });
   const contiguous = seen.numbers.length >= 2 && (high - low + 1 === seen.numbers.length || holesKnown(seen, low, high, before));
-  return { shape: seen.shape, low, high, name, contiguous, at: at.toISOString() };
+  return { shape: seen.shape, low, high, name, contiguous, at: at.toISOString(), ...(seen.outside.length > 0 ? { outside: seen.outside } : {}) };
 }
 
 /**
@@ -214,12 +215,28 @@ async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig,
   const before = s.observations.numbering(source.name);
   if (!before?.contiguous || !now || now.shape !== before.shape) return 0;
   // The lowest number above the last walk's highest (a loop: a root may hold more batches than a spread takes arguments).
-  let first = Infinity;
-  for (const n of now.numbers) if (n > before.high && n < first) first = n;
+  let [first, firstName] = [Infinity, ''];
+  now.numbers.forEach((n, i) => {
+    if (n > before.high && n < first) [first, firstName] = [n, now.names[i] as string];
+  });
   if (first === Infinity) return 0;
   const missing = first - before.high - 1;
   if (missing <= 0) return 0;
-  const firstName = batchNameOf(before.name, first);
+  // A jump past a name an earlier walk set aside as far outside the run is the recorder that
+  // went on there (renumbered), its old run since evicted: not batches nobody saw.
+  const crossed = before.outside?.find((name) => {
+    const n = numberOf(name);
+    return n !== undefined && n > before.high && n < first;
+  });
+  if (crossed !== undefined) {
+    s.deps.log.warn('batch numbering continued past a directory set aside as outside it: taken for a renumbering, not a loss', { source: source.name, from: before.name, to: firstName, past: crossed });
+    return 0;
+  }
+  if (firstName !== batchNameOf(before.name, first)) {
+    // `2026` after `000010`: a name of another width is no batch of the zero-padded numbering (a year directory of a new layout).
+    s.deps.log.warn('batch above the numbering is of another width: not taken for a batch of it', { source: source.name, from: before.name, to: firstName });
+    return 0;
+  }
   if (missing > MAX_UNSEEN_BATCHES) {
     s.deps.log.warn('batch numbering jumped: taken for a renumbering, not a loss', { source: source.name, from: before.name, to: firstName });
     return 0;

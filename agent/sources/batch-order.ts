@@ -80,34 +80,82 @@ export function numberedBatches(batches: readonly string[]): boolean {
   return true;
 }
 
+/** Batches between two batches still on the recorder's disk that a gap may hold before the two are taken for different things. */
+const FAR_APART = 100;
+
 /**
  * The numbers of a root of single-level numbered batches (`000123`, `batch-17`), with their
- * shape (what stands around the number); undefined for any other naming. Zero-padded numbers
- * (`000123`) are one width: a name of another width beside them (`2026`, a year directory an
- * upgraded recorder writes its batches under) is no batch of that numbering, or it would be read
- * as batch 2026 and every number below it taken for batches nobody saw.
+ * shape (what stands around the number) and their names; undefined for any other naming.
+ * Zero-padded numbers (`000123`) are one width: a shorter name beside them (`2026`, a year
+ * directory an upgraded recorder writes its batches under) is no batch of that numbering, or it
+ * would be read as batch 2026 and every number below it taken for batches nobody saw; it is set
+ * aside (`outside`), and the gap check still judges the batches of the numbering.
+ *
+ * Nor, in either naming, is a name far outside the run of the others (`1` … `10` beside `2026`):
+ * the recorder numbers upwards and evicts the lowest first, so the batches on its disk are one
+ * run, with at most a few holes where one went out of turn. Numbers more than max(100, how many
+ * there are) apart split the root into groups; the largest is the run, and the smaller ones are
+ * set aside (`outside`), as are the names an earlier walk set aside (`outside` given): a year
+ * directory stays no batch number when the old layout's batches are all evicted and it is alone.
  */
-export function batchNumbers(batches: readonly string[]): { shape: string; numbers: number[] } | undefined {
+export function batchNumbers(batches: readonly string[], setAside: ReadonlySet<string> = new Set()): { shape: string; numbers: number[]; names: string[]; outside: string[] } | undefined {
   let shape: string | undefined;
-  const numbers: number[] = [];
+  const all: { name: string; n: number; width: number }[] = [];
+  const outside: string[] = [];
   let padded = 0;
-  let shortest = Infinity;
   for (const batch of batches) {
     const m = NUMBERED.exec(batch);
     if (!m || batch.includes('/')) return undefined;
     const here = `${m[1]}\0${m[3]}`;
     if (shape !== undefined && shape !== here) return undefined;
     shape = here;
+    if (setAside.has(batch)) {
+      outside.push(batch);
+      continue;
+    }
     const digits = m[2] as string;
     if (digits.length > 1 && digits.startsWith('0')) {
       if (padded !== 0 && padded !== digits.length) return undefined;
       padded = digits.length;
     }
-    shortest = Math.min(shortest, digits.length);
-    numbers.push(Number(digits));
+    all.push({ name: batch, n: Number(digits), width: digits.length });
   }
-  if (padded !== 0 && shortest < padded) return undefined;
-  return shape === undefined ? undefined : { shape, numbers };
+  if (shape === undefined) return undefined;
+  const ofWidth = all.filter((b) => {
+    if (b.width >= padded) return true;
+    outside.push(b.name);
+    return false;
+  });
+  const run = largestRun(ofWidth.map((b) => b.n));
+  const kept = ofWidth.filter((b) => {
+    const inside = b.n >= run.low && b.n <= run.high;
+    if (!inside) outside.push(b.name);
+    return inside;
+  });
+  return { shape, numbers: kept.map((b) => b.n), names: kept.map((b) => b.name), outside };
+}
+
+/** The range of the largest group of numbers no more than max(FAR_APART, count) apart; all of them when the largest is not alone in its size. */
+function largestRun(numbers: readonly number[]): { low: number; high: number } {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const far = Math.max(FAR_APART, sorted.length);
+  const groups: { low: number; high: number; count: number }[] = [];
+  for (const n of sorted) {
+    const last = groups.at(-1);
+    if (last && n - last.high <= far) {
+      last.high = n;
+      last.count++;
+    } else groups.push({ low: n, high: n, count: 1 });
+  }
+  const sizes = groups.map((g) => g.count).sort((a, b) => b - a);
+  if (groups.length <= 1 || sizes[0] === sizes[1]) return { low: -Infinity, high: Infinity };
+  return groups.find((g) => g.count === sizes[0]) ?? { low: -Infinity, high: Infinity };
+}
+
+/** The number in a batch name of the numbering's kind (`000123`, `batch-17`), undefined for another name. */
+export function numberOf(name: string): number | undefined {
+  const m = NUMBERED.exec(name);
+  return m && !name.includes('/') ? Number(m[2]) : undefined;
 }
 
 /** The name of batch `n` in a numbering whose names look like `example` (same prefix, suffix and width). */

@@ -40,9 +40,11 @@ interface SourceFile {
    * Recordings whose batches are the recorder's numbering (one level, `000123`): the highest
    * number a pass saw (kept when the newest batches vanish), one of its names, the lowest number
    * of the last complete walk, and whether its numbers had no holes. A next walk whose new
-   * batches start above high + 1 found batches nobody saw (gap check).
+   * batches start above high + 1 found batches nobody saw (gap check). `outside`: names of the
+   * root set aside as far outside the run (a year directory of a new layout), kept so they stay
+   * no batch number once they are alone.
    */
-  numbering?: { shape: string; low?: number; high: number; name: string; contiguous: boolean; at: string };
+  numbering?: { shape: string; low?: number; high: number; name: string; contiguous: boolean; at: string; outside?: string[] };
   /** Artefacts: first-seen times of each file's current state, [size, mtimeMs, sinceMs]. */
   stability?: Record<string, StabilityEntry>;
   /** Artefacts: complete versions not shipped at the end of the last pass, [size, mtimeMs]. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -119,11 +119,105 @@ describe('a recorder that starts writing its batches one level deeper', () => {
     expect(shipped).toEqual(['004711', '2026/12/000001', '2026/12/000002']);
   });
 
-  it('takes zero-padded names of one width as a numbering, and a shorter unpadded name beside them as none', () => {
-    expect(batchNumbers(['000009', '000010', '123456'])).toEqual({ shape: '\0', numbers: [9, 10, 123456] });
-    expect(batchNumbers(['9', '10', '11'])).toEqual({ shape: '\0', numbers: [9, 10, 11] });
-    expect(batchNumbers(['000009', '000010', '2026'])).toBeUndefined();
+  it('takes zero-padded names of one width as a numbering, and sets a shorter unpadded name beside them aside', () => {
+    expect(batchNumbers(['099999', '100000', '100001'])).toMatchObject({ shape: '\0', numbers: [99999, 100000, 100001] });
+    expect(batchNumbers(['9', '10', '11'])).toMatchObject({ shape: '\0', numbers: [9, 10, 11] });
+    expect(batchNumbers(['000009', '000010', '2026'])).toMatchObject({ numbers: [9, 10], outside: ['2026'] });
     expect(batchNumbers(['000009', '0000010'])).toBeUndefined();
+  });
+});
+
+/** The root's zero-padded batch directories renamed to the recorder's unpadded numbering (`000007` → `7`). */
+function unpad(root: string) {
+  for (const name of readdirSync(root)) if (/^0+\d$|^0+[1-9]\d*$/.test(name)) renameSync(join(root, name), join(root, String(Number(name))));
+}
+
+const drop = (root: string, ...names: string[]) => names.forEach((name) => rmSync(join(root, name), { recursive: true }));
+
+describe('a year directory beside the batches of an unpadded numbering', () => {
+  it('is no batch number: nothing is recorded lost unseen when it appears beside 1 … 10, nor once the old batches are all evicted', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 10, 10);
+    unpad(s.root);
+    expect(await cronPass(s.config, store, alerts, clock)).toMatchObject({ packs: 10, lost: 0 });
+    // The upgraded recorder writes 2026/000001/…; the old batches 2 … 10 stay until evicted.
+    drop(s.root, '1');
+    writeTree(join(s.root, '2026'), 1, 10);
+    clock.advance(60_000);
+    expect(await cronPass(s.config, store, alerts, clock)).toMatchObject({ lost: 0 });
+    // The recorder evicts the rest of the old layout: the year directory is alone.
+    drop(s.root, ...['2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    clock.advance(60_000);
+    expect(await cronPass(s.config, store, alerts, clock)).toMatchObject({ lost: 0 });
+    expect(new LossLog(s.config.state).all()).toEqual([]);
+    expect(alerts.filter((a) => a.subject.includes('lost'))).toEqual([]);
+  });
+
+  it('still records lost unseen the batches of a real gap in the run beside a year directory, unpadded or zero-padded', async () => {
+    for (const padded of [false, true]) {
+      const store = new MemoryBlobStore();
+      const s = site();
+      const clock = new ManualClock(new Date());
+      writeTree(s.root, 10, 10);
+      if (!padded) unpad(s.root);
+      expect(await cronPass(s.config, store, [], clock)).toMatchObject({ packs: 10, lost: 0 });
+      // No pass looks while the recorder writes 11 … 15, evicts 1 … 13, and its upgrade adds 2026/.
+      writeTree(s.root, 5, 10, { firstBatch: 11 });
+      if (!padded) unpad(s.root);
+      const name = (n: number) => (padded ? String(n).padStart(6, '0') : String(n));
+      drop(s.root, ...Array.from({ length: 13 }, (_, i) => name(i + 1)));
+      writeTree(join(s.root, '2026'), 1, 10);
+      clock.advance(60_000);
+      expect(await cronPass(s.config, store, [], clock)).toMatchObject({ lost: 3 });
+      expect(new LossLog(s.config.state).all().map((l) => [l.batch, l.unseen])).toEqual([[`${name(11)}–${name(13)}`, true]]);
+    }
+  });
+
+  it('records nothing lost unseen when the recorder renumbers far above its run and then evicts the old run', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 10, 10);
+    unpad(s.root);
+    expect(await cronPass(s.config, store, [], clock)).toMatchObject({ packs: 10, lost: 0 });
+    // The recorder's counter is reset to 5000 (a new numbering): 5000 appears beside the old run.
+    writeTree(s.root, 1, 10, { firstBatch: 5000 });
+    unpad(s.root);
+    clock.advance(60_000);
+    expect(await cronPass(s.config, store, [], clock)).toMatchObject({ lost: 0 });
+    // It writes 5001 and evicts the old run: the numbers go on above the one set aside.
+    drop(s.root, ...Array.from({ length: 10 }, (_, i) => String(i + 1)));
+    writeTree(s.root, 1, 10, { firstBatch: 5001 });
+    unpad(s.root);
+    clock.advance(60_000);
+    expect(await cronPass(s.config, store, [], clock)).toMatchObject({ lost: 0 });
+    expect(new LossLog(s.config.state).all()).toEqual([]);
+  });
+
+  it('takes a zero-padded number\'s year directory left alone, after every old batch is evicted, for no batch of the numbering', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 3, 10);
+    expect(await cronPass(s.config, store, [], clock)).toMatchObject({ packs: 3, lost: 0 });
+    // Between two looks the recorder is upgraded and evicts the whole old layout.
+    drop(s.root, '000001', '000002', '000003');
+    writeTree(join(s.root, '2026'), 1, 10);
+    clock.advance(60_000);
+    expect(await cronPass(s.config, store, [], clock)).toMatchObject({ lost: 0 });
+    expect(new LossLog(s.config.state).all()).toEqual([]);
+  });
+
+  it('sets a number far outside the run of the others aside in either naming, and keeps a name set aside before out of the numbering', () => {
+    expect(batchNumbers(['1', '2', '10', '2026'])).toEqual({ shape: '\0', numbers: [1, 2, 10], names: ['1', '2', '10'], outside: ['2026'] });
+    expect(batchNumbers(['000004', '000005', '000009', '002026'])).toMatchObject({ numbers: [4, 5, 9], outside: ['002026'] });
+    expect(batchNumbers(['4', '5', '9', '10'])).toMatchObject({ numbers: [4, 5, 9, 10], outside: [] });
+    expect(batchNumbers(['2026'], new Set(['2026']))).toMatchObject({ numbers: [], outside: ['2026'] });
+    // Two groups of one size: neither is known to be the run, so both stay.
+    expect(batchNumbers(['7', '2026'])).toMatchObject({ numbers: [7, 2026], outside: [] });
   });
 });
 
