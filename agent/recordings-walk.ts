@@ -5,7 +5,7 @@ import type { FileStamp } from './journal.ts';
 import { numberedBatches, compareBatches } from './sources/batch-order.ts';
 import { batchDone, CUT_SHORT_HOLD_MS, hasExtension, pendingView, selectWork, type Backlog, type BatchWork, type Selection, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
 import { scanBatch, type ScanHooks, type ScannedBatch } from './sources/scan.ts';
-import { stillPending, type LeftView, type PendingEntry, type PendingViewReader, type PendingViewWriter, type ViewLine } from './state/pending-view.ts';
+import { firstSeenOf, stillPending, type LeftView, type PendingEntry, type PendingViewReader, type PendingViewWriter, type ViewLine } from './state/pending-view.ts';
 
 // One pass over a recordings root as a stream: batch directories are visited one at a time in
 // compareBatches order, and for each the walk (1) compares it with the previous pass's pending
@@ -168,10 +168,14 @@ export class RecordingsWalk {
     if (before) await this.gone(before, done ? undefined : scanned.files);
     if (done) return undefined;
     const pending = pendingView([scanned], this.isShipped, source.extensions).get(batch) ?? [];
-    const line = next.add(batch, pending);
+    const now = this.deps.clock.now().getTime();
+    const firstSeen = firstSeenOf(before, pending, now, this.deps.lastSeen ? Date.parse(this.deps.lastSeen) : undefined);
+    // Kept in the view only while the sidecar wait lasts: past it, a file seen before is known to have waited.
+    const wait = source.metadata.sidecar.enabled ? source.metadata.sidecar.waitSeconds * 1000 : 0;
+    const line = next.add(batch, pending, new Map([...firstSeen].filter(([, t]) => now - t < wait)));
     if (!line) return undefined;
     this.summary.set(batch, summarize(pending));
-    const work = this.select(scanned, before);
+    const work = this.select(scanned, before, firstSeen);
     return work ? { batch, oldestMs: work.oldestMs, line, work } : undefined;
   }
 
@@ -192,10 +196,11 @@ export class RecordingsWalk {
     else await this.gone(entry, undefined);
   }
 
-  private select(scanned: ScannedBatch, before: PendingEntry | undefined): BatchWork | undefined {
+  private select(scanned: ScannedBatch, before: PendingEntry | undefined, firstSeen: ReadonlyMap<string, number>): BatchWork | undefined {
     const seen = new Set(before?.files.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
-    const seenAgoMs = this.deps.lastSeen ? Math.max(0, this.deps.clock.now().getTime() - Date.parse(this.deps.lastSeen)) : 0;
-    const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger, seenAgoMs);
+    const now = this.deps.clock.now().getTime();
+    const seenFor = (_batch: string, f: FileStamp) => Math.max(0, now - (firstSeen.get(f.name) ?? now));
+    const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger, seenFor);
     const work = selection.ready[0];
     const a = selection.ahead;
     if (a) this.ahead = !this.ahead || a.maxMs > this.ahead.maxMs ? { ...a, files: a.files + (this.ahead?.files ?? 0) } : { ...this.ahead, files: this.ahead.files + a.files };
@@ -259,7 +264,7 @@ export class RecordingsWalk {
 
   private carry(entry: PendingEntry): void {
     const files = stillPending(entry, this.deps.left);
-    if (this.deps.next.add(entry.batch, files)) this.summary.set(entry.batch, summarize(files));
+    if (this.deps.next.add(entry.batch, files, entry.firstSeen)) this.summary.set(entry.batch, summarize(files));
   }
 
   private push(ready: Ready): void {
@@ -316,7 +321,7 @@ export class RecordingsWalk {
     // (the rest ships now, as it would had the pack been under way).
     // The walk judged it settled; a file changed since then (not as the view has it) is judged afresh.
     const asWalked = new Set(pending.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
-    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_b, f) => asWalked.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger, Infinity).ready[0] : undefined;
+    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_b, f) => asWalked.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger, () => Infinity).ready[0] : undefined;
   }
 
   /** A worker finished with `work`: its recordings shipped or lost leave the backlog. */

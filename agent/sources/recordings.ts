@@ -76,8 +76,8 @@ export function selectWork(
   seenBefore: (batch: string, file: FileStamp) => boolean = () => false,
   /** Whether a file of this name shipped from the batch before with more bytes (see CUT_SHORT_HOLD_MS). */
   shippedLonger: (batch: string, file: FileStamp) => boolean = () => false,
-  /** How long ago at least, by this machine's clock, the files `seenBefore` names were seen (Infinity: this pass's walk judged them). */
-  seenAgoMs = 0,
+  /** How long, by this machine's clock, passes have seen the file as it is (first-seen times of the pending view; Infinity: this pass's walk judged it). */
+  seenForMs: (batch: string, file: FileStamp) => number = () => 0,
 ): Selection {
   const now = clock.now().getTime();
   const ready: BatchWork[] = [];
@@ -105,7 +105,7 @@ export function selectWork(
     const closed = all.length >= source.closeAfterFiles || now - newestMs >= source.quietSeconds * 1000;
     const settle = source.settleSeconds * 1000;
     const recorderSettled = (f: FileStamp) => now - f.mtimeMs >= settle + CLOCK_SKEW_ALLOWANCE_MS || newestMs - f.mtimeMs >= settle || seenBefore(b.batch, f);
-    const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled)) && !awaitingSidecar(source, b.files, pending, sidecars, (f) => sidecarWaitOver(source, f, now, newestMs, seenBefore(b.batch, f) ? seenAgoMs : 0));
+    const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled)) && !awaitingSidecar(source, b.files, pending, sidecars, (f) => sidecarWaitOver(source, f, newestMs, seenForMs(b.batch, f)));
     const work = { source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs };
     const short = pending.filter((f) => now - f.mtimeMs < CUT_SHORT_HOLD_MS && shippedLonger(b.batch, f));
     cutShort = tallyHeld(cutShort, b.batch, short.length);
@@ -139,17 +139,16 @@ function awaitingSidecar(source: RecordingsSourceConfig, files: ReadonlyMap<stri
 }
 
 /**
- * Whether a recording has waited `metadata.sidecar.waitSeconds` for its sidecar. Its file time is
- * the recorder's clock: one behind this machine's would make a call written seconds ago look a
- * minute old and ship it without the sidecar about to come. So, as for settling, its file time
- * alone ends the wait only CLOCK_SKEW_ALLOWANCE_MS later; before that, the recorder's own times
- * must say so (a later file of its batch that much newer) or a pass at least that long ago have
- * seen it (the pending view and its time, in the state directory).
+ * Whether a recording has waited `metadata.sidecar.waitSeconds` for its sidecar, measured from
+ * when a pass of this machine first saw it as it is (the pending view keeps that time, so cron
+ * runs and frequent passes add up), not from its file time: that is the recorder's clock, and one
+ * behind this machine's by minutes would make a call written seconds ago look old and ship it
+ * without the sidecar about to come. The recorder's own times may end the wait too: a later file
+ * of its batch that much newer (one clock, so no skew between them).
  */
-function sidecarWaitOver(source: RecordingsSourceConfig, f: FileStamp, now: number, newestMs: number, seenAgoMs: number): boolean {
+function sidecarWaitOver(source: RecordingsSourceConfig, f: FileStamp, newestMs: number, seenForMs: number): boolean {
   const wait = source.metadata.sidecar.waitSeconds * 1000;
-  if (now - f.mtimeMs < wait) return false;
-  return now - f.mtimeMs >= wait + CLOCK_SKEW_ALLOWANCE_MS || newestMs - f.mtimeMs >= wait || seenAgoMs >= wait;
+  return seenForMs >= wait || newestMs - f.mtimeMs >= wait;
 }
 
 function tallyHeld(tally: Selection['cutShort'], batch: string, files: number): Selection['cutShort'] {

@@ -12,16 +12,44 @@ import { LineFileReader } from '../line-file.ts';
 // and a few KB in memory.
 //
 //   {"ferry":"pending-view","format":1,"order":"numeric-path-1"}
-//   ["000001",[["c000001-0.wav",2048,1733212345678],["c000001-1.wav",2048,1733212345679]]]
+//   ["000001",[["c000001-0.wav",2048,1733212345678,1733212400000],["c000001-1.wav",2048,1733212345679]]]
 //   ["000002",[…]]
 //
 // A pass writes the next view to `<file>.tmp` as it walks, then fsyncs and renames it over the
 // old one (and fsyncs the directory): a crash at any moment leaves the old view or the new one,
 // never a torn one. A pass that stops early copies the old view's remaining lines unchanged.
+//
+// A file's fourth element, when there, is when a pass of this machine first saw it as it is
+// (size and time, this machine's clock, epoch ms): the sidecar wait is measured from it, not from
+// the recorder's file time, whose clock may be behind (sources/recordings.ts). It is written only
+// while the wait lasts; in a view whose header says `"firstSeen":true`, a file seen before without
+// one was seen longer ago than that (a view of an older agent has none: seen at its pass).
 
 export interface PendingEntry {
   batch: string;
   files: FileStamp[];
+  /**
+   * When a pass first saw each file (by name) with the size and time it has in `files`, by this
+   * machine's clock (epoch ms), while its sidecar wait lasted; undefined in a view of an older agent.
+   */
+  firstSeen?: ReadonlyMap<string, number>;
+}
+
+/**
+ * When a pass first saw each of `files` as it is now: as the previous view says when it had the
+ * file with the same size and time (-Infinity: longer ago than the view keeps; at the previous
+ * look, `lastSeenMs`, for a view of an older agent), else now.
+ */
+export function firstSeenOf(before: PendingEntry | undefined, files: readonly FileStamp[], nowMs: number, lastSeenMs: number | undefined): Map<string, number> {
+  const previous = new Map(before?.files.map((f) => [f.name, f] as const));
+  const out = new Map<string, number>();
+  for (const f of files) {
+    const p = previous.get(f.name);
+    const same = p !== undefined && p.size === f.size && p.mtimeMs === Math.trunc(f.mtimeMs);
+    const kept = before?.firstSeen ? (before.firstSeen.get(f.name) ?? -Infinity) : undefined;
+    out.set(f.name, same ? (kept ?? lastSeenMs ?? nowMs) : nowMs);
+  }
+  return out;
 }
 
 /**
@@ -46,17 +74,25 @@ export interface ViewLine {
   length: number;
 }
 
-const HEADER = { ferry: 'pending-view', format: 1, order: BATCH_ORDER };
+const HEADER = { ferry: 'pending-view', format: 1, order: BATCH_ORDER, firstSeen: true };
 
-export function encodeEntry(batch: string, files: readonly FileStamp[]): string {
-  return JSON.stringify([batch, files.map((f) => [f.name, f.size, Math.trunc(f.mtimeMs)])]);
+export function encodeEntry(batch: string, files: readonly FileStamp[], firstSeen?: ReadonlyMap<string, number>): string {
+  return JSON.stringify([
+    batch,
+    files.map((f) => {
+      const seen = firstSeen?.get(f.name);
+      return seen === undefined || !Number.isFinite(seen) ? [f.name, f.size, Math.trunc(f.mtimeMs)] : [f.name, f.size, Math.trunc(f.mtimeMs), Math.trunc(seen)];
+    }),
+  ]);
 }
 
-function decodeEntry(line: string, file: string): PendingEntry {
+function decodeEntry(line: string, file: string, keepsFirstSeen = false): PendingEntry {
   try {
-    const [batch, files] = JSON.parse(line) as [string, [string, number, number][]];
+    const [batch, files] = JSON.parse(line) as [string, [string, number, number, number?][]];
     if (typeof batch !== 'string' || !Array.isArray(files)) throw new Error('not ["batch", [[name, size, mtime], …]]');
-    return { batch, files: files.map(([name, size, mtimeMs]) => ({ name, size, mtimeMs })) };
+    const firstSeen = new Map<string, number>();
+    for (const [name, , , seen] of files) if (typeof seen === 'number') firstSeen.set(name, seen);
+    return { batch, files: files.map(([name, size, mtimeMs]) => ({ name, size, mtimeMs })), ...(keepsFirstSeen || firstSeen.size > 0 ? { firstSeen } : {}) };
   } catch (error) {
     throw new Error(`state file ${file} is damaged (${(error as Error).message}); move it aside to start its records afresh`, { cause: error });
   }
@@ -91,14 +127,17 @@ export class PendingViewReader {
     const lines = new LineFileReader(file);
     const header = lines.next();
     let order: unknown;
+    let keepsFirstSeen = false;
     try {
-      order = header === undefined ? BATCH_ORDER : (JSON.parse(header) as { order?: unknown }).order;
+      const parsed = header === undefined ? { order: BATCH_ORDER } : (JSON.parse(header) as { order?: unknown; firstSeen?: unknown });
+      order = parsed.order;
+      keepsFirstSeen = 'firstSeen' in parsed && parsed.firstSeen === true;
     } catch {
       order = undefined;
     }
     const pull = (): PendingEntry | undefined => {
       const line = lines.next();
-      return line === undefined ? undefined : decodeEntry(line, file);
+      return line === undefined ? undefined : decodeEntry(line, file, keepsFirstSeen);
     };
     if (order === BATCH_ORDER) return new PendingViewReader(pull, () => lines.close());
     const all: PendingEntry[] = [];
@@ -149,11 +188,11 @@ export class PendingViewWriter {
   }
 
   /** Appends a batch's pending files (batches must come in compareBatches order; an empty list writes nothing). */
-  add(batch: string, files: readonly FileStamp[]): ViewLine | undefined {
+  add(batch: string, files: readonly FileStamp[], firstSeen?: ReadonlyMap<string, number>): ViewLine | undefined {
     if (files.length === 0) return undefined;
     if (this.last !== undefined && compareBatches(this.last, batch) >= 0) throw new Error(`pending view written out of order: ${batch} after ${this.last}`);
     this.last = batch;
-    return this.write(`${encodeEntry(batch, files)}\n`);
+    return this.write(`${encodeEntry(batch, files, firstSeen)}\n`);
   }
 
   /** A line written earlier by this writer (the ship workers read a batch's pending files back instead of holding them). */

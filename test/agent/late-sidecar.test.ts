@@ -105,14 +105,37 @@ describe('a sidecar written after its recording', () => {
     expect(last?.meta.callId).toBe('c000001-9');
   });
 
-  it('ships the call without a sidecar once its file time is past the wait by more than a recorder clock could be off', async () => {
+  it('holds the call for its sidecar by when this machine first saw it when the recorder\'s clock is 10 minutes behind: passes every 20 s, the sidecar 40 s after the audio ships with it', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 1, 10, { ageMs: 3600_000 + 600_000 });
+    // The audio is written now; the recorder dates it by its clock, 10 minutes behind this machine's.
+    const sidecarWritten = lastCallWithoutSidecar(s.root, clock.now().getTime() + 10_000 - 600_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0, recordings: 0 });
+    clock.advance(20_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0, recordings: 0 });
+    clock.advance(20_000);
+    sidecarWritten();
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 10 });
+    const last = (await members(store)).find((m) => m.path === '000001/c000001-9.wav');
+    expect(last?.sidecar).toBeDefined();
+    expect(last?.meta.callId).toBe('c000001-9');
+  });
+
+  it('adds up the wait over passes more frequent than it (every 20 s): the call ships without a sidecar at the first pass 60 s after this machine first saw it, however old its file time', async () => {
     const store = new MemoryBlobStore();
     const s = site();
     const clock = new ManualClock(new Date());
     writeTree(s.root, 1, 10);
     lastCallWithoutSidecar(s.root, clock.now().getTime() - 60_000 - CLOCK_SKEW_ALLOWANCE_MS);
+    for (let i = 0; i < 3; i++) {
+      expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0 });
+      clock.advance(20_000);
+    }
     expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 10 });
     const last = (await members(store)).find((m) => m.path === '000001/c000001-9.wav');
     expect(last?.sidecar).toBeUndefined();
+    expect(last?.issues).toContain('c000001-9.wav: no sidecar (.xml, .json)');
   });
 });

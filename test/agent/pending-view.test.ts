@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareBatches, numberedBatches } from '../../agent/sources/batch-order.ts';
-import { PendingViewReader, PendingViewWriter, type PendingEntry } from '../../agent/state/pending-view.ts';
+import { firstSeenOf, PendingViewReader, PendingViewWriter, type PendingEntry } from '../../agent/state/pending-view.ts';
 import { Observations } from '../../agent/state/observations.ts';
 import type { FileStamp } from '../../agent/journal.ts';
 
@@ -36,7 +36,7 @@ describe('pending view file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-view-'));
     const file = join(dir, 'cs.jsonl');
     const w = new PendingViewWriter(file);
-    w.add('000009', [stamp('a\tb.wav'), stamp('c\nd.wav', 7, 5)]);
+    w.add('000009', [stamp('a\tb.wav'), stamp('c\nd.wav', 7, 5)], new Map([['a\tb.wav', 1_733_212_400_000]]));
     expect(w.add('000010', [])).toBeUndefined(); // nothing pending: no line
     const line = w.add('000011', [stamp('é.wav')]);
     expect(w.readAt(line!)).toEqual([stamp('é.wav')]);
@@ -44,10 +44,10 @@ describe('pending view file', () => {
     w.commit();
     w.close();
     expect(readAll(PendingViewReader.open(file))).toEqual([
-      { batch: '000009', files: [stamp('a\tb.wav'), stamp('c\nd.wav', 7, 5)] },
-      { batch: '000011', files: [stamp('é.wav')] },
+      { batch: '000009', files: [stamp('a\tb.wav'), stamp('c\nd.wav', 7, 5)], firstSeen: new Map([['a\tb.wav', 1_733_212_400_000]]) },
+      { batch: '000011', files: [stamp('é.wav')], firstSeen: new Map() },
     ]);
-    expect(readFileSync(file, 'utf8').split('\n')[0]).toBe('{"ferry":"pending-view","format":1,"order":"numeric-path-1"}');
+    expect(readFileSync(file, 'utf8').split('\n')[0]).toBe('{"ferry":"pending-view","format":1,"order":"numeric-path-1","firstSeen":true}');
   });
 
   it('refuses to write batches out of order (the next pass compares the view with the walk in this order)', () => {
@@ -118,5 +118,17 @@ describe('pending view file', () => {
     writeFileSync(file, JSON.stringify(saved));
     // Forward again: the backlog is the older release's view.
     expect(new Observations(dir).pending('cs')?.batches).toEqual(new Map([['000002', [stamp('d1.wav', 10, 300)]]]));
+  });
+});
+
+describe('first-seen times of a pending view', () => {
+  it('carries a file\'s first-seen time while its stamp stays, restarts it when the file changed, and reads a file a view of an older agent holds as seen at that pass', () => {
+    const now = 1_800_000_000_000;
+    const kept: PendingEntry = { batch: '000001', files: [stamp('a.wav'), stamp('b.wav'), stamp('c.wav')], firstSeen: new Map([['a.wav', now - 30_000]]) };
+    const seen = firstSeenOf(kept, [stamp('a.wav'), stamp('b.wav'), stamp('c.wav', 4096), stamp('d.wav')], now, now - 20_000);
+    // b.wav is in a view that keeps first-seen times without one: seen longer ago than the wait.
+    expect(seen).toEqual(new Map([['a.wav', now - 30_000], ['b.wav', -Infinity], ['c.wav', now], ['d.wav', now]]));
+    const older: PendingEntry = { batch: '000001', files: [stamp('a.wav')] };
+    expect(firstSeenOf(older, [stamp('a.wav')], now, now - 20_000)).toEqual(new Map([['a.wav', now - 20_000]]));
   });
 });
