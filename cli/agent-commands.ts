@@ -2,7 +2,7 @@ import { sentence } from '../core/alert-text.ts';
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { onStopSignals, untilStopped } from './interrupt.ts';
-import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote, unconfiguredNotes } from './check-notes.ts';
+import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote, unconfiguredNotes, unlistedTypeNotes } from './check-notes.ts';
 import { emptyRootNotes } from './empty-root-notes.ts';
 import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
 import { fullDiskAlerted, readOnlyAlerted, readOnlyStateOver, stateDiskFullAlert, untilStateWritable } from './state-disk-alert.ts';
@@ -122,7 +122,7 @@ export async function checkCommand(opts: { config: string }): Promise<void> {
   const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
   process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
   for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
-  for (const note of await emptyRootNotes(config)) process.stdout.write(`${note}\n`);
+  for (const note of [...(await emptyRootNotes(config)), ...(await unlistedTypeNotes(config))]) process.stdout.write(`${note}\n`);
   for (const note of plainHttpNotes(config)) process.stdout.write(`${note}\n`);
   const low = lowStateSpaceAlert(config.site, config.state, await freeBytes(config.state), config.stateMinFreeMiB);
   if (low) process.stdout.write(`warning: ${low.message}\n`);

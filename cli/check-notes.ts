@@ -11,6 +11,8 @@ import { archiveSpanFromName, cvpFirstBackupOnly } from '../core/artefact-source
 import { isLoopback } from '../adapters/http-handler.ts';
 import { Observations, REMOVED_KEPT_DAYS } from '../agent/state/observations.ts';
 import { renamedSources } from '../agent/source-rename.ts';
+import { UnconfiguredRecordings } from '../agent/recordings-elsewhere.ts';
+import { listBatches, scanBatch } from '../agent/sources/scan.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
 // author meant: an alert hook that is not there, a source that selects nothing.
@@ -98,6 +100,34 @@ export async function selectionNotes(config: AgentConfig): Promise<string[]> {
     }
     const what = s.type === 'binlog' ? `basename ${s.basename}` : `patterns ${JSON.stringify(s.patterns)}`;
     notes.push(`warning: source ${s.name}: ${s.path} holds ${names.length} file(s) (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}) and its ${what} takes none of them: nothing of it would be backed up`);
+  }
+  return notes;
+}
+
+/** Batch directories of a root `agent check` looks into for recordings of an unlisted type: the last ones in the recorder's order. */
+const TYPE_CHECKED_BATCHES = 200;
+
+/**
+ * A recordings source whose batches hold files that look like recordings of a type its
+ * `extensions` leave out (a recorder upgraded to write .opus): warned by `agent check` in the
+ * words of the critical alert each pass raises (recordings-elsewhere.ts), naming the extension to
+ * add, so that an installer checking the site hears it before the first run. The check looks at
+ * the last TYPE_CHECKED_BATCHES batch directories in the recorder's order (the newest, on a
+ * numbered root), not the whole root.
+ */
+export async function unlistedTypeNotes(config: AgentConfig): Promise<string[]> {
+  const notes: string[] = [];
+  for (const s of config.sources) {
+    if (s.type !== 'recordings') continue;
+    const others = config.sources.flatMap((o) => (o.type === 'recordings' && o.name !== s.name && o.path === s.path ? o.extensions : []));
+    const unconfigured = new UnconfiguredRecordings(s, others);
+    const batches = await listBatches(s.path, s.batchDepth, { unreadable: () => undefined }).catch(() => [] as string[]);
+    for (const batch of batches.slice(-TYPE_CHECKED_BATCHES)) {
+      const scanned = await scanBatch(s.path, batch).catch(() => undefined);
+      if (scanned) unconfigured.see(batch, scanned.files);
+    }
+    const alert = unconfigured.alert(config.site);
+    if (alert) notes.push(`warning: source ${alert.subject}: ${alert.message}`);
   }
   return notes;
 }

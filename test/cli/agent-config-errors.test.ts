@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LossLog } from '../../agent/state/loss-log.ts';
@@ -100,6 +100,28 @@ describe('agent configuration paths', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('is valid: site s, 1 source(s)');
     expect(r.stdout).toContain('store: not checked (no cloud configured and no local cloud running)');
+  });
+
+  it('warns of recordings of a type the source\'s extensions leave out, in the words of the pass\'s alert with the extensions to set, and says nothing once they are listed', () => {
+    const dir = siteDir();
+    const old = new Date(Date.now() - 3600_000);
+    for (const [batch, ext] of [['000001', '.wav'], ['000002', '.opus']] as const) {
+      mkdirSync(join(dir, 'rec', batch));
+      for (const name of [`c${batch}-0${ext}`, `c${batch}-0.json`]) {
+        writeFileSync(join(dir, 'rec', batch, name), 'x');
+        utimesSync(join(dir, 'rec', batch, name), old, old);
+      }
+    }
+    const check = (extensions: string) => {
+      writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')}, extensions: ${extensions} }\n`);
+      return ferry(['agent', 'check', '--config', join(dir, 'agent.yaml')]);
+    };
+    const r = check('[.wav]');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `warning: source rec: recordings of a type not in extensions are not shipped (.opus): 1 file(s) in 1 batch directory (000002) of ${join(dir, 'rec')} look like recordings but have an extension this source does not ship (extensions: [.wav]): .opus: 1 (e.g. 000002/c000002-0.opus). They are not shipped, and are lost when the recorder removes them. If the recorder now writes its calls in this format (an upgrade), add it: extensions: [.wav, .opus]; the next pass ships them.\n`,
+    );
+    expect(check('[.wav, .opus]').stdout).not.toContain('not in extensions');
   });
 });
 
