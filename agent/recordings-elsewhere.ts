@@ -2,6 +2,7 @@ import type { RecordingsSourceConfig } from '../core/config.ts';
 import type { Alert } from '../core/ports.ts';
 import type { FileStamp } from './journal.ts';
 import { hasExtension } from './sources/recordings.ts';
+import { layoutDepth } from './sources/scan.ts';
 
 // Recordings a recordings source does not ship, though the recorder wrote them: where the agent
 // does not look (above the batch directories, in a folder inside one), or of a type it was not
@@ -95,21 +96,27 @@ export class UnconfiguredRecordings {
 
 /**
  * The alert of a source's recordings outside the batch directories (`misplaced`: each place,
- * with the first recording found there); none when there are none. When they all lie at one
- * depth, the message names it as the `batchDepth` to set if that is where the recorder writes
- * its batches.
+ * with the first recording found there); none when there are none. When the layout on disk puts
+ * every place's recordings in batch directories at one depth (layoutDepth: a stray call in the
+ * month directory of 2026/12/000001/ is at depth 3, not 2), the message names it as the
+ * `batchDepth` to set, or says they lie beside the batch directories when that is batchDepth;
+ * when unsure (depths that differ, a directory that cannot be listed), it names none.
  */
 export function misplacedAlert(site: string, source: RecordingsSourceConfig, misplaced: ReadonlyMap<string, string>): Omit<Alert, 'key'> | undefined {
   if (misplaced.size === 0) return undefined;
   const places = [...misplaced.keys()];
   const shown = places.slice(0, 10).map((p) => (misplaced.get(p) === p ? p : `${p} (${misplaced.get(p)})`));
-  const depths = new Set([...misplaced.values()].map((example) => example.split('/').length - 1));
+  const isRecording = (name: string) => hasExtension(name, source.extensions);
+  const depths = new Set([...misplaced.values()].slice(0, 10).map((example) => layoutDepth(source.path, example, isRecording)));
   const [depth] = depths;
   const levels = (n: number) => `${n} level${n === 1 ? '' : 's'}`;
+  const sure = depths.size === 1 && depth !== undefined && depth > 0;
   const hint =
-    depths.size === 1 && depth !== undefined && depth > 0 && depth !== source.batchDepth
-      ? ` They lie ${levels(depth)} below the root, and the agent looks for recordings only in batch directories ${levels(source.batchDepth)} below it (batchDepth: ${source.batchDepth}): if the recorder writes its batches ${levels(depth)} down, set batchDepth: ${depth}; otherwise move them into a batch directory.`
-      : ` The agent looks for recordings only in batch directories ${levels(source.batchDepth)} below ${source.path} (batchDepth: ${source.batchDepth}): move them into one, or set batchDepth to the recorder's layout.`;
+    sure && depth !== source.batchDepth
+      ? ` They belong to batch directories ${levels(depth)} below the root, and the agent looks for recordings only in batch directories ${levels(source.batchDepth)} below it (batchDepth: ${source.batchDepth}): if the recorder writes its batches ${levels(depth)} down, set batchDepth: ${depth}; otherwise move them into a batch directory.`
+      : sure
+        ? ` The recorder's batch directories are where batchDepth says (${levels(source.batchDepth)} below ${source.path}); these lie outside them (a call written there before it is moved into its batch, or a stray copy): move them into a batch directory.`
+        : ` The agent looks for recordings only in batch directories ${levels(source.batchDepth)} below ${source.path} (batchDepth: ${source.batchDepth}): move them into one, or set batchDepth to the recorder's layout.`;
   return {
     severity: 'critical',
     site,

@@ -194,6 +194,36 @@ function firstRecordingBelow(dir: string, isRecording: (name: string) => boolean
   return undefined;
 }
 
+/**
+ * How many levels below the root the batch directories of the layout a recording was found in
+ * lie (`example`, relative to the root): the depth of the directory holding it, unless that
+ * directory has a directory with a recording below it too (a stray call in the month directory
+ * of 2026/12/000001/): then it is no batch directory, and the depth is looked for below it.
+ * Undefined when unsure (a directory that cannot be listed, a layout deeper than a few levels).
+ */
+export function layoutDepth(root: string, example: string, isRecording: (name: string) => boolean): number | undefined {
+  let dir = posix.dirname(example) === '.' ? '' : posix.dirname(example);
+  for (let hops = 0; hops < 8; hops++) {
+    let entries;
+    try {
+      entries = listDir(join(root, dir));
+    } catch {
+      return undefined;
+    }
+    let deeper: string | undefined;
+    for (const e of entries) {
+      if (e.kind !== 'dir' || (dir === '' && e.name === 'lost+found')) continue;
+      const found = firstRecordingBelow(join(root, dir, e.name), isRecording, 2_000);
+      if (found === undefined) continue;
+      deeper = posix.dirname(posix.join(dir, e.name, found));
+      break;
+    }
+    if (deeper === undefined) return dir === '' ? 0 : dir.split('/').length;
+    dir = deeper;
+  }
+  return undefined;
+}
+
 /** Lists batch directories below root and every file in them; a directory evicted mid-scan is simply absent. */
 export async function scanBatches(root: string, options: ScanOptions): Promise<ScannedBatch[]> {
   const hooks = { warn: options.onWarning };
@@ -268,7 +298,7 @@ export async function batchDepthProblem(root: string, depth: number, isRecording
   }
   const example = below ?? above;
   if (example === undefined || held > 0) return undefined;
-  const found = example.split('/').length - 1;
+  const found = layoutDepth(root, example, isRecording) ?? 0;
   const where = batches.length === 0 ? `no batch directory is ${depth} level${depth === 1 ? '' : 's'} below it` : `the newest batch directories hold none`;
   return `batchDepth ${depth} finds no recordings (${where}), but ${example} is one${found > 0 && found !== depth ? `: set batchDepth: ${found} if the recorder's batch directories are ${found} level${found === 1 ? '' : 's'} below the root` : ''}`;
 }

@@ -112,6 +112,11 @@ describe('scan', () => {
       );
       expect(await batchDepthProblem(clean, 4, isRecording)).toBe('batchDepth 4 finds no recordings (no batch directory is 4 levels below it), but 2024/01/000001/a.wav is one: set batchDepth: 3 if the recorder\'s batch directories are 3 levels below the root');
       expect(await batchDepthProblem(clean, 3, isRecording)).toBeUndefined();
+      // A stray call in the month directory, beside the batch directories in it: they are 3 levels down, not 2.
+      writeFileSync(join(clean, '2024/01/stray.wav'), 'x');
+      expect(await batchDepthProblem(clean, 1, isRecording)).toBe(
+        "batchDepth 1 finds no recordings (the newest batch directories hold none), but 2024/01/stray.wav is one: set batchDepth: 3 if the recorder's batch directories are 3 levels below the root",
+      );
       expect(await batchDepthProblem(root, 2, isRecording)).toBeUndefined();
       expect(await batchDepthProblem(mkdtempSync(join(tmpdir(), 'ferry-scan-depth-')), 1, isRecording)).toBeUndefined();
     });

@@ -95,9 +95,25 @@ describe('a recorder that starts writing its batches one level deeper', () => {
     expect(report).toMatchObject({ packs: 2, recordings: 20, lost: 0 });
     expect(alerts.map((a) => a.subject)).toEqual(['cs: recordings outside the batch directories are not shipped']);
     expect(alerts[0]?.details).toMatchObject({ places: 1, examples: ['2026/12/c000003-0.wav'] });
+    // The batches are where batchDepth says: the call lies beside them, and no other depth is offered.
+    expect(alerts[0]!.message).toContain("The recorder's batch directories are where batchDepth says (3 levels below");
+    expect(alerts[0]!.message).not.toContain('set batchDepth');
     const batches: string[] = [];
     for await (const o of store.list('manifests/')) batches.push(parseManifest(await readAll(store, o.key)).batch.path);
     expect(batches.sort()).toEqual(['2026/12/000001', '2026/12/000002']);
+  });
+
+  it('names batchDepth 3, not 2, for batches written into 2026/12/ while batchDepth is 1, though a call lies loose in 2026/12/ itself', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const alerts: Alert[] = [];
+    writeTree(s.root, 2, 10);
+    writeTree(join(s.root, '2026', '12'), 1, 10);
+    writeFileSync(join(s.root, '2026', '12', 'c000002-0.wav'), Buffer.alloc(2000, 1));
+    await cronPass(s.config, store, alerts, new ManualClock(new Date()));
+    expect(alerts.map((a) => a.subject)).toEqual(['cs: recordings outside the batch directories are not shipped']);
+    expect(alerts[0]!.message).toContain('set batchDepth: 3;');
+    expect(alerts[0]!.message).not.toContain('set batchDepth: 2');
   });
 
   it('does not take batches at two depths for one numbering: the old layout\'s batches ship first, oldest first, not after the new ones by their number', async () => {
