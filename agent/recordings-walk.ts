@@ -3,7 +3,7 @@ import { UnreadableSourceError } from '../core/errors.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import type { FileStamp } from './journal.ts';
 import { numberedBatches, compareBatches } from './sources/batch-order.ts';
-import { batchDone, CUT_SHORT_HOLD_MS, hasExtension, pendingView, selectWork, type Backlog, type BatchWork, type Selection, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
+import { aheadIssues, batchDone, firstSeenKept, CUT_SHORT_HOLD_MS, hasExtension, pendingView, selectWork, type Backlog, type BatchWork, type Selection, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
 import { scanBatch, type ScanHooks, type ScannedBatch } from './sources/scan.ts';
 import { firstSeenOf, stillPending, type LeftView, type PendingEntry, type PendingViewReader, type PendingViewWriter, type ViewLine } from './state/pending-view.ts';
 
@@ -170,9 +170,7 @@ export class RecordingsWalk {
     const pending = pendingView([scanned], this.isShipped, source.extensions).get(batch) ?? [];
     const now = this.deps.clock.now().getTime();
     const firstSeen = firstSeenOf(before, pending, now, this.deps.lastSeen ? Date.parse(this.deps.lastSeen) : undefined);
-    // Kept in the view only while the sidecar wait lasts: past it, a file seen before is known to have waited.
-    const wait = source.metadata.sidecar.enabled ? source.metadata.sidecar.waitSeconds * 1000 : 0;
-    const line = next.add(batch, pending, new Map([...firstSeen].filter(([, t]) => now - t < wait)));
+    const line = next.add(batch, pending, firstSeenKept(source, pending, firstSeen, now));
     if (!line) return undefined;
     this.summary.set(batch, summarize(pending));
     const work = this.select(scanned, before, firstSeen);
@@ -201,7 +199,7 @@ export class RecordingsWalk {
     const now = this.deps.clock.now().getTime();
     const seenFor = (_batch: string, f: FileStamp) => Math.max(0, now - (firstSeen.get(f.name) ?? now));
     const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger, seenFor);
-    const work = selection.ready[0];
+    const work = selection.ready[0] && aheadIssues(selection.ready[0], firstSeen);
     const a = selection.ahead;
     if (a) this.ahead = !this.ahead || a.maxMs > this.ahead.maxMs ? { ...a, files: a.files + (this.ahead?.files ?? 0) } : { ...this.ahead, files: this.ahead.files + a.files };
     if (selection.cutShort) this.countCutShort(selection.cutShort);
@@ -312,7 +310,7 @@ export class RecordingsWalk {
 
   /** A batch queued by name: read again now; its pending files that vanished since the walk saw them are lost. */
   private async reread(item: Ready): Promise<BatchWork | undefined> {
-    const pending = this.deps.next.readAt(item.line);
+    const { files: pending, firstSeen } = this.deps.next.entryAt(item.line);
     const scanned = await this.scan(item.batch);
     // Unreadable since the walk saw it: it stays pending in the view, neither shipped nor lost.
     if (scanned === UNREADABLE) return undefined;
@@ -321,7 +319,8 @@ export class RecordingsWalk {
     // (the rest ships now, as it would had the pack been under way).
     // The walk judged it settled; a file changed since then (not as the view has it) is judged afresh.
     const asWalked = new Set(pending.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
-    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_b, f) => asWalked.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger, () => Infinity).ready[0] : undefined;
+    const work = scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_b, f) => asWalked.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger, () => Infinity).ready[0] : undefined;
+    return work && aheadIssues(work, firstSeen);
   }
 
   /** A worker finished with `work`: its recordings shipped or lost leave the backlog. */

@@ -307,7 +307,7 @@ async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBui
     contentType: contentTypeOf(rec.name),
     mtime: mtime.toISOString(),
     meta,
-    issues: [...sidecarIssues, ...issues],
+    issues: [...sidecarIssues, ...issues, ...(work.issues?.has(rec.name) ? [work.issues.get(rec.name) as string] : [])],
     ...(sidecarSlice ? { sidecar: sidecarSlice } : {}),
     ...(sidecarSlice && ctx.journal.shippedUnderOtherStamp(work.source, work.batch, rec, { sameSize: false }) ? { rewritten: true as const } : {}),
   };

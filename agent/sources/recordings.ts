@@ -17,6 +17,42 @@ export interface BatchWork {
   /** Sidecar stamp per recording name, when the recording has one. */
   sidecars: Map<string, FileStamp>;
   oldestMs: number;
+  /** Issues of recordings to name on the call, by recording name (aheadIssues). */
+  issues?: Map<string, string>;
+}
+
+/**
+ * The first-seen times the pending view keeps: while the sidecar wait lasts (past it, a file seen
+ * before is known to have waited), and for a file dated ahead of this machine's clock when first
+ * seen (its call is issued so when shipped, aheadIssues).
+ */
+export function firstSeenKept(source: RecordingsSourceConfig, pending: readonly FileStamp[], firstSeen: ReadonlyMap<string, number>, now: number): Map<string, number> {
+  const wait = source.metadata.sidecar.enabled ? source.metadata.sidecar.waitSeconds * 1000 : 0;
+  const kept = new Map<string, number>();
+  for (const f of pending) {
+    const t = firstSeen.get(f.name);
+    if (t !== undefined && Number.isFinite(t) && (now - t < wait || f.mtimeMs - t > AHEAD_SLACK_MS)) kept.set(f.name, t);
+  }
+  return kept;
+}
+
+/**
+ * `work` with an issue on each recording whose file time was ahead of this machine's clock by
+ * more than AHEAD_SLACK_MS when a pass first saw it (`firstSeen`, the pending view's): it was held
+ * until the clock passed it, and its times, the recorder's, are likely off by as much. Without
+ * the issue the call would be catalogued late with nothing on it to say why.
+ */
+export function aheadIssues(work: BatchWork, firstSeen: ReadonlyMap<string, number> | undefined): BatchWork {
+  const issues = new Map<string, string>();
+  for (const f of work.recordings) {
+    const seen = firstSeen?.get(f.name);
+    if (seen === undefined || !Number.isFinite(seen) || f.mtimeMs - seen <= AHEAD_SLACK_MS) continue;
+    const by = f.mtimeMs - seen;
+    const minutes = Math.round(by / 60_000);
+    const amount = minutes >= 60 ? `${(minutes / 60).toFixed(1)} h` : `${minutes} min`;
+    issues.set(f.name, `${f.name}: its file time ${new Date(f.mtimeMs).toISOString()} was ${amount} ahead of the agent's clock when a pass first saw it (${new Date(seen).toISOString()}): the recorder's clock was wrong, and the call's times may be off by as much`);
+  }
+  return issues.size > 0 ? { ...work, issues } : work;
 }
 
 export interface Backlog {

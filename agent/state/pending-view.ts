@@ -197,10 +197,15 @@ export class PendingViewWriter {
 
   /** A line written earlier by this writer (the ship workers read a batch's pending files back instead of holding them). */
   readAt(line: ViewLine): FileStamp[] {
+    return this.entryAt(line).files;
+  }
+
+  /** readAt, with the first-seen times written with the files. */
+  entryAt(line: ViewLine): PendingEntry {
     if (this.fd === undefined) throw new Error('pending view already closed');
     const buf = Buffer.allocUnsafe(line.length);
     readSync(this.fd, buf, 0, line.length, line.offset);
-    return decodeEntry(buf.toString('utf8').trimEnd(), this.tmp).files;
+    return decodeEntry(buf.toString('utf8').trimEnd(), this.tmp, true);
   }
 
   commit(): void {

@@ -139,3 +139,23 @@ describe('a sidecar written after its recording', () => {
     expect(last?.issues).toContain('c000001-9.wav: no sidecar (.xml, .json)');
   });
 });
+
+describe('calls recorded while the recorder\'s clock ran an hour ahead', () => {
+  it('holds them until the clock passes their file times, then ships them with the skew named in each call\'s issues', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 1, 10, { ageMs: -3600_000, now: clock.now().getTime() });
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 0 });
+    // Passes every 20 minutes meanwhile: the first sight is kept, not the last.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(20 * 60_000);
+      await pass(s.config, store, clock);
+    }
+    clock.advance(5 * 60_000);
+    expect(await pass(s.config, store, clock)).toMatchObject({ packs: 1, recordings: 10 });
+    const shipped = await members(store);
+    expect(shipped).toHaveLength(10);
+    for (const m of shipped) expect(m.issues.join(' ')).toMatch(/: its file time \S+ was 1\.0 h ahead of the agent's clock when a pass first saw it \(\S+\): the recorder's clock was wrong, and the call's times may be off by as much/);
+  });
+});
