@@ -86,6 +86,10 @@ export interface LocalCloudIam {
   guardActivity(upstream: string, localActivityArn: string, site: string): Promise<string>;
   /** Changes a policy of the running deployment, as an IAM update does (tests: a grant revoked, then given back). */
   revisePolicies(revision: PolicyRevision): void;
+  /** A new access key for a principal beside its current one, as `aws iam create-access-key` (a key rotation's first step). */
+  issueKey(principal: PrincipalName): LocalCredentials;
+  /** Deletes an access key, as `aws iam delete-access-key`: what it signs is refused from the next request on. */
+  revokeKey(accessKeyId: string): void;
 }
 
 /** EventBridge's default bus on the local cloud, and what an event source needs to speak as AWS would. */
@@ -358,6 +362,8 @@ async function startGateways(
         return (await iam.gateway('states', upstream, standIn, { [localActivityArn]: deployed })).endpoint;
       },
       revisePolicies: (revision: PolicyRevision) => revisePolicies(iam.deployment, revision),
+      issueKey: (principal: PrincipalName) => iam.credentials.issue(principal),
+      revokeKey: (accessKeyId: string) => iam.credentials.revoke(accessKeyId),
     } satisfies LocalCloudIam,
     /** The local IAM itself (the SNS stand-in checks Publish against it). */
     local: iam,

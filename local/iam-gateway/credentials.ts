@@ -40,6 +40,24 @@ export class CredentialTable {
     );
   }
 
+  /**
+   * A second access key for `principal`, as `aws iam create-access-key` gives one: both keys sign
+   * until the old one is deleted. The principal's credentials (`of`) become the new pair.
+   */
+  issue(principal: PrincipalName): LocalCredentials {
+    const was = this.byPrincipal.get(principal);
+    if (!was) throw new Error(`the local deployment has no principal ${principal}`);
+    const [entry] = CredentialTable.generate([{ name: principal, arn: was.arn }]).entries();
+    this.byKey.set(entry!.accessKeyId, entry!);
+    this.byPrincipal.set(principal, entry!);
+    return { accessKeyId: entry!.accessKeyId, secretAccessKey: entry!.secretAccessKey };
+  }
+
+  /** Deletes (or deactivates) an access key, as `aws iam delete-access-key` does: requests it signs are refused as signed by no key (InvalidAccessKeyId). */
+  revoke(accessKeyId: string): void {
+    if (!this.byKey.delete(accessKeyId)) throw new Error(`the local credential table has no access key ${accessKeyId}`);
+  }
+
   lookup(accessKeyId: string): CredentialEntry | undefined {
     return this.byKey.get(accessKeyId);
   }
