@@ -106,6 +106,24 @@ export function storeFault(error: unknown): StoreFault | undefined {
   return UNREACHABLE_CODES.has(e.code ?? '') ? 'unreachable' : undefined;
 }
 
+/** What the SDK or STS names credentials that expired or a session token the store does not take. */
+const EXPIRED_CREDENTIALS = new Set(['ExpiredToken', 'ExpiredTokenException', 'InvalidToken', 'TokenRefreshRequired', 'InvalidClientTokenId', 'CredentialsProviderError']);
+
+/**
+ * The store (or the credential provider before it) refused the credentials themselves: a key
+ * unknown (deleted, deactivated), a secret not the key's, a session expired, no credentials
+ * found. Nothing signed with them gets through, an abort neither; what fixes it is other
+ * credentials, not the request. A refusal by policy (AccessDenied) is not one: the key still signs.
+ */
+export function credentialsUnusable(error: unknown): boolean {
+  const fault = storeFault(error);
+  if (fault === 'unknown-key' || fault === 'wrong-secret') return true;
+  for (let e = error as { name?: string; Code?: string; cause?: unknown } | undefined, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    if (EXPIRED_CREDENTIALS.has(e.name ?? e.Code ?? '')) return true;
+  }
+  return false;
+}
+
 export function totalFromContentRange(contentRange: string | undefined): number | undefined {
   const match = /\/(\d+)\s*$/.exec(contentRange ?? '');
   return match ? Number(match[1]) : undefined;

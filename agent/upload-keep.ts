@@ -1,3 +1,4 @@
+import { credentialsUnusable } from '../adapters/s3-errors.ts';
 import { FerryError, IntegrityError, TransientError, messageOf } from '../core/errors.ts';
 import { formatBytes } from '../core/format-bytes.ts';
 import type { Alert, BlobStore } from '../core/ports.ts';
@@ -13,8 +14,10 @@ import type { AlertBook } from './state/alert-book.ts';
 // next run (or the next attempt of this one) goes on with the upload from its record
 // (agent/upload-resume.ts), sending only the rest. On a 3 Mbit/s uplink that drops several times
 // a day, a 1.5 GB full (about 70 minutes of unbroken line) is otherwise never offsite. A failure
-// the store answers as final (a refusal, a request at fault, NoSuchUpload, InvalidPart), a file
-// that changed, a damaged part, still ends the upload: the next shipping starts afresh.
+// the store answers as final (a refusal by policy, a request at fault, NoSuchUpload, InvalidPart), a file
+// that changed, a damaged part, still ends the upload: the next shipping starts afresh. Credentials
+// the store no longer takes (a key deleted in a rotation, an expired session) keep it too: the
+// next pass, with the new credentials, goes on with it; the refusal is alerted as any other.
 
 /** A shipping stopped by its line with its upload left open for the next run: not a loss, not a refusal. */
 export class UploadKeptError extends TransientError {
@@ -75,9 +78,19 @@ export async function keepOrAbort(
       return new UploadKeptError(`${stoppedAt(kept.stored, o.size)}: ${why}; the next run resumes (${messageOf(error)})`, { ...kept, size: o.size, reason: why }, { cause: error });
     }
   }
+  // Credentials the store no longer takes (the key deleted while the pass shipped, a session
+  // expired): the abort would be refused as well, and the parts already stored are as good for
+  // the next pass with good credentials. Kept, and the refusal itself thrown for its alert.
+  if (credentialsUnusable(error) && resumable && (await uploader.settle()) !== undefined && progress.stopped(CREDENTIALS_REFUSED) !== undefined) {
+    await uploader.abort(true);
+    return error;
+  }
   await uploader.abort().catch(() => undefined);
   return error;
 }
+
+/** The reason a kept upload's record gives when the credentials stopped it. */
+export const CREDENTIALS_REFUSED = "the store refused the credentials it was signed with";
 
 /** The UploadKeptError in `error`'s causes, if any. */
 export function keptUpload(error: unknown): UploadKeptError | undefined {
