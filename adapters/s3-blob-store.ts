@@ -24,7 +24,7 @@ import {
 } from '../core/errors.ts';
 import { readsInto } from './direct-get.ts';
 import type { PacedRequestOptions, UploadPacer } from './upload-pacing.ts';
-import { deniedAsMissing, totalFromContentRange, translateS3Error } from './s3-errors.ts';
+import { credentialsUnusable, deniedAsMissing, totalFromContentRange, translateS3Error, withCredentialsSource } from './s3-errors.ts';
 import type {
   BlobBody,
   BlobInfo,
@@ -51,6 +51,8 @@ export interface S3BlobStoreOptions {
    * failed), when a request failed for want of them: the SDK's own message names no cause.
    */
   explainCredentials?: () => string | undefined;
+  /** Where the credentials are set when the configuration gives none (a profile, the environment): named in a refusal of the key. */
+  credentialsSource?: () => string;
 }
 
 export { deniedAsMissing, totalFromContentRange, translateS3Error } from './s3-errors.ts';
@@ -64,6 +66,7 @@ export class S3BlobStore implements BlobStore {
   readonly features: BlobStoreFeatures;
   private readonly readsWithoutList: boolean;
   private readonly explainCredentials: (() => string | undefined) | undefined;
+  private readonly credentialsSource: (() => string) | undefined;
   /** What paces this view's upload bodies (withUploadPacer). */
   private uploadPacer: UploadPacer | undefined;
 
@@ -76,6 +79,7 @@ export class S3BlobStore implements BlobStore {
     this.features = { verifiesChecksums: true, conditionalPut: true, md5ETags: false, ...options.features };
     this.readsWithoutList = options.readsWithoutList ?? false;
     this.explainCredentials = options.explainCredentials;
+    this.credentialsSource = options.credentialsSource;
   }
 
   /** A view of this store whose PUT and part bodies are paced by `pacer` on their way to the socket (upload-pacing.ts). */
@@ -301,6 +305,7 @@ export class S3BlobStore implements BlobStore {
         const why = this.explainCredentials();
         if (why) translated.message = `${translated.message} (${why})`;
       }
+      if (this.credentialsSource && credentialsUnusable(translated)) withCredentialsSource(translated, this.credentialsSource());
       throw translated;
     }
   }

@@ -124,6 +124,20 @@ export function credentialsUnusable(error: unknown): boolean {
   return false;
 }
 
+/** Where the credentials a refused request was signed with are set (the configuration's keys, a profile), as the store that sent it knows. */
+const SOURCES = new WeakMap<object, string>();
+
+/** `error`, saying where the credentials it was signed with are set (credentialsSourceOf reads it back). */
+export function withCredentialsSource<E extends Error>(error: E, source: string): E {
+  SOURCES.set(error, source);
+  return error;
+}
+
+/** Where the credentials of a refused request are set; undefined when the store did not say (the configuration's `cloud.credentials`). */
+export function credentialsSourceOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null ? SOURCES.get(error) : undefined;
+}
+
 export function totalFromContentRange(contentRange: string | undefined): number | undefined {
   const match = /\/(\d+)\s*$/.exec(contentRange ?? '');
   return match ? Number(match[1]) : undefined;

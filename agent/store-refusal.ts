@@ -1,4 +1,4 @@
-import { deniedByS3, storeFault } from '../adapters/s3-errors.ts';
+import { credentialsSourceOf, deniedByS3, storeFault } from '../adapters/s3-errors.ts';
 import { messageOf } from '../core/errors.ts';
 
 // The store's refusal of the agent's key, as the operator reads it in an alert, `agent status`
@@ -28,8 +28,11 @@ export function storeRefusal(error: unknown, site: string): string | undefined {
   const said = messageOf(error);
   const where = operationOf(said);
   const fault = storeFault(error);
-  if (fault === 'unknown-key') return `the store knows no such access key: it was revoked or rotated, or is mistyped. Give cloud.credentials site ${site}'s current agent key.`;
-  if (fault === 'wrong-secret') return `the store refused the key's signature: cloud.credentials.secretAccessKey is not this access key's secret (a key rotated, a secret mistyped).`;
+  // The configuration's keys, or where the AWS SDK found them (a profile, the environment): what the operator edits.
+  const source = credentialsSourceOf(error);
+  const rereads = 'the agent reads it again at its next run';
+  if (fault === 'unknown-key') return `the store knows no such access key: it was revoked or rotated, or is mistyped. Give ${source ?? 'cloud.credentials'} site ${site}'s current agent key (${rereads}).`;
+  if (fault === 'wrong-secret') return `the store refused the key's signature: ${source ? `the secret in ${source}` : 'cloud.credentials.secretAccessKey'} is not this access key's secret (a key rotated, a secret mistyped; ${rereads}).`;
   if (!deniedByS3(error)) return undefined;
   const { action, principal } = iamWords(said);
   // S3 also answers AccessDenied for a locked version or a missing key; only a refusal by policy (named, or a bare 403) is the key's.

@@ -23,7 +23,7 @@ import { hostname } from 'node:os';
 import { createSfnClient, SfnActivityClient } from '../adapters/sfn-activity-client.ts';
 import { ActivityWorker } from '../agent/activity-worker.ts';
 import { FERRY_VERSION } from './version.ts';
-import { explainMissingCredentials } from './credentials-diagnosis.ts';
+import { credentialsSource, explainMissingCredentials } from './credentials-diagnosis.ts';
 
 // Composition root of the agent process: the only place that reads the config file and the
 // environment and builds clients.
@@ -254,7 +254,8 @@ export function buildStore(config: AgentConfig): { store: BlobStore; standIn: bo
   // A site's agent role lists its own prefixes only: a missing key reads as 403 (readsWithoutList).
   // Without keys in the configuration, the SDK's default chain: when it finds none, the cause is looked for once.
   const explainCredentials = cloud.credentials ? undefined : onceOnly(() => explainMissingCredentials(process.env));
-  const store = new S3BlobStore(client, cloud.bucket, { features: standIn ? { verifiesChecksums: false, conditionalPut, md5ETags: true } : { conditionalPut }, readsWithoutList: true, ...(explainCredentials ? { explainCredentials } : {}) });
+  const fromChain = cloud.credentials ? {} : { explainCredentials: explainCredentials!, credentialsSource: onceOnly(() => credentialsSource(process.env)) };
+  const store = new S3BlobStore(client, cloud.bucket, { features: standIn ? { verifiesChecksums: false, conditionalPut, md5ETags: true } : { conditionalPut }, readsWithoutList: true, ...fromChain });
   return { store, standIn, verifyConfigured: cloud.verify, target: storeTarget(cloud) };
 }
 

@@ -70,3 +70,20 @@ export function explainMissingCredentials(env: NodeJS.ProcessEnv = process.env, 
   if (keys && !(keys.get('aws_access_key_id') && keys.get('aws_secret_access_key'))) return `profile ${profile} in ${credentialsFile} lacks aws_access_key_id or aws_secret_access_key`;
   return undefined;
 }
+
+/**
+ * Where the agent's credentials come from when the configuration gives none, as the operator who
+ * rotates the key edits it: the environment's keys, or a profile of the credentials file (the
+ * source profile of one that assumes a role).
+ */
+export function credentialsSource(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.AWS_ACCESS_KEY_ID) return "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the agent's environment";
+  const home = env.HOME ?? homedir();
+  const configFile = env.AWS_CONFIG_FILE ?? join(home, '.aws', 'config');
+  const credentialsFile = env.AWS_SHARED_CREDENTIALS_FILE ?? join(home, '.aws', 'credentials');
+  const profile = env.AWS_PROFILE ?? 'default';
+  const named = env.AWS_PROFILE ? ` (AWS_PROFILE)` : '';
+  const source = iniSections(configFile)?.get(profile)?.get('source_profile');
+  if (source) return `profile ${source} in ${credentialsFile} (the source of profile ${profile}${named})`;
+  return `profile ${profile}${named} in ${credentialsFile}`;
+}

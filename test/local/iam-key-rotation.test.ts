@@ -8,6 +8,7 @@ import { readAll } from '../../agent/recover.ts';
 import { buildAgent } from '../../cli/build-agent.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import type { LocalCloud } from '../../local/cloud.ts';
+import { restoreEnv } from '../support/env.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
 
 // A key rotation under a pass that ships: the administrator creates the agent's new key, gives
@@ -95,4 +96,37 @@ describe('the agent key deleted while a pass uploads a backup', () => {
     const shipped = await readAll(cloud.blobs, record.resume.key);
     expect(createHash('sha256').update(shipped).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
   }, 180_000);
+
+  it('names, for a key the agent takes from an AWS profile, that profile and its file as the place to give the current key, not cloud.credentials', async () => {
+    const home = join(dir, 'profile-home');
+    mkdirSync(home, { recursive: true });
+    const credentialsFile = join(home, 'credentials');
+    writeFileSync(credentialsFile, '[ferry]\naws_access_key_id = AKIA0000000000DELETED\naws_secret_access_key = gone\n');
+    writeFileSync(join(home, 'config'), '');
+    const root = join(dir, 'profile-dumps');
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'full-0001.bak'), randomBytes(1024));
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_SHARED_CREDENTIALS_FILE: credentialsFile, AWS_CONFIG_FILE: join(home, 'config'), AWS_PROFILE: 'ferry' });
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) delete process.env[name];
+    const logged: string[] = [];
+    const config = parseAgentConfig(`
+site: ${SITE}
+state: ${join(dir, 'profile-state')}
+cloud: { bucket: ${cloud.bucket}, endpoint: "${cloud.iam!.s3Endpoint}", region: us-east-1 }
+shipping: { attempts: 1 }
+sources:
+  - { name: nightly, type: rotated, profile: generic, patterns: ["*.bak"], path: ${root}, stableSeconds: 0 }
+`);
+    const agent = buildAgent(config, { log: createLogger({ json: true, level: 'info', write: (line) => logged.push(line) }) });
+    try {
+      await agent.cycle();
+    } finally {
+      agent.close();
+      restoreEnv(saved);
+    }
+    const alert = logged.map((l) => JSON.parse(l) as { msg: string; message?: string }).find((l) => l.msg === 'alert: full-0001.bak could not be shipped');
+    expect(alert?.message).toContain(`the store knows no such access key: it was revoked or rotated, or is mistyped. Give profile ferry (AWS_PROFILE) in ${credentialsFile} site ${SITE}'s current agent key (the agent reads it again at its next run).`);
+    expect(alert?.message).not.toContain('cloud.credentials');
+  }, 60_000);
 });

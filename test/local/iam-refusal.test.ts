@@ -80,7 +80,7 @@ describe("the store's refusal of the agent's key, as its alerts say it", () => {
 
   it('says of a key the store does not know (revoked or rotated) that it was revoked, rotated or mistyped, and which key to give, in one sentence', async () => {
     const alerts = await alertsOfPass({ accessKeyId: 'AKIA0000000000REVOKED', secretAccessKey: 'gone' });
-    const words = `the store knows no such access key: it was revoked or rotated, or is mistyped. Give cloud.credentials site ${SITE}'s current agent key. The store said: S3 `;
+    const words = `the store knows no such access key: it was revoked or rotated, or is mistyped. Give cloud.credentials site ${SITE}'s current agent key (the agent reads it again at its next run). The store said: S3 `;
     for (const subject of ['contactstore: 2 batches could not be shipped', 'full.sql could not be shipped', 'the heartbeat cannot be written to the store']) {
       expect(alerts.get(subject), subject).toContain(words);
       expect(alerts.get(subject), subject).not.toMatch(/\.\./);
