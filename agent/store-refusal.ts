@@ -33,6 +33,8 @@ export function storeRefusal(error: unknown, site: string): string | undefined {
   const rereads = 'the agent reads it again at its next run';
   if (fault === 'unknown-key') return `the store knows no such access key: it was revoked or rotated, or is mistyped. Give ${source ?? 'cloud.credentials'} site ${site}'s current agent key (${rereads}).`;
   if (fault === 'wrong-secret') return `the store refused the key's signature: ${source ? `the secret in ${source}` : 'cloud.credentials.secretAccessKey'} is not this access key's secret (a key rotated, a secret mistyped; ${rereads}).`;
+  const expired = sessionRefusal(error, source);
+  if (expired) return expired;
   if (!deniedByS3(error)) return undefined;
   const { action, principal } = iamWords(said);
   // S3 also answers AccessDenied for a locked version or a missing key; only a refusal by policy (named, or a bare 403) is the key's.
@@ -40,6 +42,33 @@ export function storeRefusal(error: unknown, site: string): string | undefined {
   const object = where ? `${where.key} (${where.operation})` : 'the store';
   const lacks = action ? `the site's key lacks ${action} there${principal ? ` (it signs as ${principal})` : ''}` : `the site's key may not do this there`;
   return `access denied to ${object}: ${lacks}. Check that cloud.credentials is site ${site}'s own agent key (not another site's, not a DR site's read-only one) and cloud.bucket the deployment's bucket: \`ferry agent check\` tests both.`;
+}
+
+const SESSION_REFUSALS = new Set(['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired', 'InvalidToken', 'InvalidClientTokenId']);
+
+/** Which of SESSION_REFUSALS S3, STS or the SDK named (the error's, or a cause's); '' for none. */
+function refusalName(error: unknown): string {
+  for (let e = error as { name?: string; Code?: string; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    const name = e.name ?? e.Code ?? '';
+    if (SESSION_REFUSALS.has(name)) return name;
+  }
+  return '';
+}
+
+/**
+ * Temporary credentials the store no longer takes (ExpiredToken: a session past its end;
+ * InvalidToken: a session token mistyped or of another partition), or a key STS refused when the
+ * SDK asked for a new session (InvalidClientTokenId: the source profile's key deleted in a rotation).
+ */
+function sessionRefusal(error: unknown, source: string | undefined): string | undefined {
+  const name = refusalName(error);
+  const where = source ?? 'the credentials the agent takes';
+  if (name === 'ExpiredToken' || name === 'ExpiredTokenException' || name === 'TokenRefreshRequired') {
+    return `the agent's temporary credentials expired (${name}): a session copied into ${where} (AWS_SESSION_TOKEN, aws_session_token) is not renewed. Give the agent a profile that renews its session (role_arn with source_profile, or credential_process: docs/deploy.md, section 5); the next run takes new credentials.`;
+  }
+  if (name === 'InvalidToken') return `the store refused the session token of ${where} (InvalidToken: mistyped, cut short, or of another AWS partition): give the agent a profile that renews its session, or a whole token.`;
+  if (name === 'InvalidClientTokenId') return `AWS knows no such access key for the profile the agent assumes its role with (InvalidClientTokenId: the source profile's key was deleted or deactivated, as in a rotation). Put the user's current key in ${where}; the agent takes a new session at its next run.`;
+  return undefined;
 }
 
 /** An error of shipping as the operator reads it: the refusal first when the store refused the key, S3's words after it. */

@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { S3BlobStore, translateS3Error } from '../../adapters/s3-blob-store.ts';
+import { shippingError } from '../../agent/store-refusal.ts';
 import {
   AlreadyExistsError,
   FerryError,
@@ -198,5 +199,17 @@ describe('S3BlobStore requests', () => {
     const got = await store.get('k', { start: 2, end: 4 });
     expect([got.size, got.length]).toEqual([100, 3]);
     expect(s3.commandCalls(GetObjectCommand)[0]?.args[0].input.Range).toBe('bytes=2-4');
+  });
+});
+
+describe("a refusal of the agent's temporary credentials, as its alerts say it", () => {
+  it.each([
+    ['ExpiredToken', 400, /^the agent's temporary credentials expired \(ExpiredToken\): a session copied into .* is not renewed\. Give the agent a profile that renews its session/],
+    ['InvalidToken', 400, /^the store refused the session token of .* \(InvalidToken: mistyped, cut short/],
+    ['InvalidClientTokenId', 403, /^AWS knows no such access key for the profile the agent assumes its role with \(InvalidClientTokenId: the source profile's key was deleted or deactivated/],
+  ])('names %s as the credentials problem it is, what to do, and S3 or STS words after it', (name, status, words) => {
+    const said = shippingError(translateS3Error(sdkError(name, status), 'put', 'recordings/site-a/p.tar'), 'site-a');
+    expect(said).toMatch(words);
+    expect(said).toContain(`The store said: S3 put recordings/site-a/p.tar: ${name}: ${name} happened`);
   });
 });
