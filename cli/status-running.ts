@@ -136,7 +136,7 @@ function runningUploads(state: string, inflight: { artefactId: string; source: s
  * an upload gone on with from an interrupted run says `since 02:00:04Z (resumed at 120.0 MB), …`.
  */
 export function uploadLine(u: UploadShown): string {
-  if (u.stopped) return `${u.file}: ${stoppedAt(u.sentBytes, u.size)} at ${u.stopped.at}: ${u.stopped.reason}; the next run resumes (upload under way since ${u.startedAt}, stopped by the line ${u.stopped.stops} time(s))`;
+  if (u.stopped) return `${u.file}: ${stoppedAt(u.sentBytes, u.size)} at ${u.stopped.at}: ${u.stopped.reason}; the next run resumes (upload under way since ${u.startedAt}, stopped ${u.stopped.stops} time(s))`;
   const percent = u.size > 0 ? Math.floor((100 * u.sentBytes) / u.size) : 100;
   const rate = u.bytesPerSec === undefined ? 'no part stored yet' : `${formatBytes(u.bytesPerSec)}/s: about ${formatDuration(((u.size - u.sentBytes) / u.bytesPerSec) * 1000)} left`;
   const resumed = u.resumedAt === undefined ? '' : ` (resumed at ${formatBytes(u.resumedAt)})`;

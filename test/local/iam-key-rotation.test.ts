@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../agent/log.ts';
 import { readAll } from '../../agent/recover.ts';
+import { collectStatus, renderStatus } from '../../cli/agent-commands.ts';
 import { buildAgent } from '../../cli/build-agent.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import type { LocalCloud } from '../../local/cloud.ts';
@@ -35,15 +36,19 @@ afterAll(async () => {
 });
 
 function agentOf(state: string, root: string, key: { accessKeyId: string; secretAccessKey: string }, logged: string[]) {
-  const config = parseAgentConfig(`
+  const config = parseAgentConfig(configYaml(state, root, key));
+  return buildAgent(config, { log: createLogger({ json: true, level: 'debug', write: (line) => logged.push(line) }) });
+}
+
+function configYaml(state: string, root: string, key: { accessKeyId: string; secretAccessKey: string }): string {
+  return `
 site: ${SITE}
 state: ${state}
 cloud: { bucket: ${cloud.bucket}, endpoint: "${cloud.iam!.s3Endpoint}", credentials: { accessKeyId: ${key.accessKeyId}, secretAccessKey: "${key.secretAccessKey}" } }
 shipping: { partSizeMiB: 5, partConcurrency: 1, packConcurrency: 1, attempts: 1 }
 sources:
   - { name: nightly, type: rotated, profile: generic, patterns: ["*.bak"], path: ${root}, stableSeconds: 0 }
-`);
-  return buildAgent(config, { log: createLogger({ json: true, level: 'debug', write: (line) => logged.push(line) }) });
+`;
 }
 
 const records = (state: string) => (existsSync(join(state, 'uploads')) ? readdirSync(join(state, 'uploads')).filter((f) => f.endsWith('.json')) : []);
@@ -82,6 +87,11 @@ describe('the agent key deleted while a pass uploads a backup', () => {
     const record = JSON.parse(readFileSync(join(state, 'uploads', records(state)[0]!), 'utf8')) as { resume: { key: string; uploadId: string; parts: unknown[] } };
     expect(record.resume.parts.length).toBeGreaterThanOrEqual(2);
     expect(await cloud.blobs.uploadOpen(record.resume.key, record.resume.uploadId)).toBe(true);
+    // `agent status` says where it stopped and why: the credentials, not the line.
+    const configFile = join(dir, 'agent.yaml');
+    writeFileSync(configFile, configYaml(state, root, old));
+    const status = renderStatus(await collectStatus(configFile));
+    expect(status).toMatch(/^ {2}kept open {7}nightly\/full-0001\.bak: stopped at \S+ MB of 25\.2 MB at \S+: the store refused the credentials it was signed with; the next run resumes \(upload under way since \S+, stopped 1 time\(s\)\)$/m);
 
     // The next pass, with the new key: the parts the store holds are not sent again.
     const second = agentOf(state, root, fresh!, logged);
