@@ -60,7 +60,7 @@ function refusalName(error: unknown): string {
  * InvalidToken: a session token mistyped or of another partition), or a key STS refused when the
  * SDK asked for a new session (InvalidClientTokenId: the source profile's key deleted in a rotation).
  */
-function sessionRefusal(error: unknown, source: string | undefined): string | undefined {
+export function sessionRefusal(error: unknown, source = credentialsSourceOf(error)): string | undefined {
   const name = refusalName(error);
   const where = source ?? 'the credentials the agent takes';
   if (name === 'ExpiredToken' || name === 'ExpiredTokenException' || name === 'TokenRefreshRequired') {

@@ -17,6 +17,7 @@ import { Agent, type Progress } from '../agent/agent.ts';
 import { createLogger, type Logger } from '../agent/log.ts';
 import { createAlertNotifier } from '../agent/alerts.ts';
 import { resolveVerifyMode, type VerifyMode } from '../agent/verify.ts';
+import { sessionRefusal } from '../agent/store-refusal.ts';
 import { NoCloudError, resolveCloud } from './cloud.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { hostname } from 'node:os';
@@ -200,7 +201,7 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
     if (options.standby) for await (const _ of store.list(sitePrefix('manifests', config.site), { pageSize: 1 })) break;
     else await store.get(`${heartbeatPrefix(config.site)}ferry-agent-check.json`);
   } catch (error) {
-    if (!(error instanceof NotFoundError)) return storeFaultWords(config, error) ?? `the store did not take this agent: ${messageOf(error)}`;
+    if (!(error instanceof NotFoundError)) return storeFaultWords(config, error) ?? sessionWords(error) ?? `the store did not take this agent: ${messageOf(error)}`;
   }
   if (options.standby) return undefined;
   const key = `${heartbeatPrefix(config.site)}ferry-agent-check-${Date.now()}.json`;
@@ -208,7 +209,7 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
   try {
     uploadId = await store.createMultipart(key, { contentType: 'application/json' });
   } catch (error) {
-    return storeFaultWords(config, error) ?? `these credentials may not write site ${config.site}'s objects (is the site name right, is cloud.bucket the deployment's bucket, and is this the site's agent key, not a DR site's read-only one?): ${messageOf(error)}`;
+    return storeFaultWords(config, error) ?? sessionWords(error) ?? `these credentials may not write site ${config.site}'s objects (is the site name right, is cloud.bucket the deployment's bucket, and is this the site's agent key, not a DR site's read-only one?): ${messageOf(error)}`;
   }
   try {
     await store.abortMultipart(key, uploadId);
@@ -237,6 +238,12 @@ function storeFaultWords(config: AgentConfig, error: unknown): string | undefine
   } as const;
   const fault = storeFault(error);
   return fault ? `${words[fault]} (${messageOf(error)})` : undefined;
+}
+
+/** A refusal of temporary credentials (expired, a token refused, a role's source key unknown to STS) as the agent's alerts name it, S3's or STS's words after it. */
+function sessionWords(error: unknown): string | undefined {
+  const words = sessionRefusal(error);
+  return words === undefined ? undefined : `${words} (${messageOf(error)})`;
 }
 
 /** `fn` run at most once (a credential_process is not run again for every failed request of a pass). */
