@@ -71,7 +71,8 @@ export interface LocalCloudOptions {
   drBucket?: string;
 }
 
-export interface LocalCloudIamOptions extends Pick<LocalIamOptions, 'editTemplates' | 'onDecision' | 'snapshot'> {
+/** `clock`: the gateway's (tests: an agent host whose clock is off from AWS's). */
+export interface LocalCloudIamOptions extends Pick<LocalIamOptions, 'editTemplates' | 'onDecision' | 'snapshot' | 'clock'> {
   /** The deployment's sites; default: the snapshot's, else the generated local deployment's. */
   sites?: string[];
 }

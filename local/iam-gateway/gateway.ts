@@ -187,7 +187,7 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
         return;
       }
       if (!learn) {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        res.writeHead(answer.statusCode ?? 502, { ...answer.headers, date: String(res.getHeader('Date')) });
         answer.pipe(res);
         return;
       }
@@ -215,6 +215,8 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
     const buffer = service !== 's3' || (req.method === 'POST' && 'delete' in query) || (req.method === 'PUT' && 'retention' in query);
     const body = buffer ? await readBody(req) : undefined;
     const incoming: IncomingSigned = { method: req.method ?? 'GET', path, query, headers: req.headers, body };
+    // Every answer dated by the gateway's clock, as AWS dates its own: the SDK corrects a client's skew from it.
+    res.setHeader('Date', clock.now().toUTCString());
     // A refused streamed body is drained, as S3 does, so the connection stays usable.
     if (!buffer) res.on('finish', () => req.resume());
     const caller = await verifySignature(incoming, options.credentials, clock.now());
