@@ -44,7 +44,7 @@ export function storeRefusal(error: unknown, site: string): string | undefined {
   return `access denied to ${object}: ${lacks}. Check that cloud.credentials is site ${site}'s own agent key (not another site's, not a DR site's read-only one) and cloud.bucket the deployment's bucket: \`ferry agent check\` tests both.`;
 }
 
-const SESSION_REFUSALS = new Set(['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired', 'InvalidToken', 'InvalidClientTokenId']);
+const SESSION_REFUSALS = new Set(['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired', 'InvalidToken', 'InvalidClientTokenId', 'RequestTimeTooSkewed']);
 
 /** Which of SESSION_REFUSALS S3, STS or the SDK named (the error's, or a cause's); '' for none. */
 function refusalName(error: unknown): string {
@@ -66,6 +66,8 @@ export function sessionRefusal(error: unknown, source = credentialsSourceOf(erro
   if (name === 'ExpiredToken' || name === 'ExpiredTokenException' || name === 'TokenRefreshRequired') {
     return `the agent's temporary credentials expired (${name}): a session copied into ${where} (AWS_SESSION_TOKEN, aws_session_token) is not renewed. Give the agent a profile that renews its session (role_arn with source_profile, or credential_process: docs/deploy.md, section 5); the next run takes new credentials.`;
   }
+  // The SDK corrects a skew from the answers' Date (the clock-skew warning says by how much); one still refused got no such date.
+  if (name === 'RequestTimeTooSkewed') return `the store refused the request's time (RequestTimeTooSkewed): this machine's clock is more than 15 minutes off the store's, and the answers gave no date to correct it by (a proxy that strips their Date header?). Set the clock right (NTP: timedatectl, chronyc tracking).`;
   if (name === 'InvalidToken') return `the store refused the session token of ${where} (InvalidToken: mistyped, cut short, or of another AWS partition): give the agent a profile that renews its session, or a whole token.`;
   if (name === 'InvalidClientTokenId') return `AWS knows no such access key for the profile the agent assumes its role with (InvalidClientTokenId: the source profile's key was deleted or deactivated, as in a rotation). Put the user's current key in ${where}; the agent takes a new session at its next run.`;
   return undefined;

@@ -202,12 +202,13 @@ describe('S3BlobStore requests', () => {
   });
 });
 
-describe("a refusal of the agent's temporary credentials, as its alerts say it", () => {
+describe("a refusal of the agent's temporary credentials or of its clock, as its alerts say it", () => {
   it.each([
     ['ExpiredToken', 400, /^the agent's temporary credentials expired \(ExpiredToken\): a session copied into .* is not renewed\. Give the agent a profile that renews its session/],
     ['InvalidToken', 400, /^the store refused the session token of .* \(InvalidToken: mistyped, cut short/],
     ['InvalidClientTokenId', 403, /^AWS knows no such access key for the profile the agent assumes its role with \(InvalidClientTokenId: the source profile's key was deleted or deactivated/],
-  ])('names %s as the credentials problem it is, what to do, and S3 or STS words after it', (name, status, words) => {
+    ['RequestTimeTooSkewed', 403, /^the store refused the request's time \(RequestTimeTooSkewed\): this machine's clock is more than 15 minutes off the store's.*Set the clock right \(NTP/],
+  ])('names %s as the problem it is (credentials or clock), what to do, and S3 or STS words after it', (name, status, words) => {
     const said = shippingError(translateS3Error(sdkError(name, status), 'put', 'recordings/site-a/p.tar'), 'site-a');
     expect(said).toMatch(words);
     expect(said).toContain(`The store said: S3 put recordings/site-a/p.tar: ${name}: ${name} happened`);
