@@ -2,7 +2,7 @@ import { readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:f
 import nodePath, { type PlatformPath } from 'node:path';
 import { ConfigError, NotFoundError, messageOf } from '../core/errors.ts';
 import { heartbeatPrefix } from '../core/fleet.ts';
-import { sitePrefix } from '../core/layout.ts';
+import { sitePrefix, type DataClass } from '../core/layout.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { batchDepthProblem } from '../agent/sources/scan.ts';
 import { hasExtension } from '../agent/sources/recordings.ts';
@@ -215,6 +215,39 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
     await store.abortMultipart(key, uploadId);
   } catch (error) {
     return `these credentials may not abort an upload of site ${config.site} (the agent abandons an interrupted upload the same way): ${messageOf(error)}`;
+  }
+  return await prefixProblem(store, config.site);
+}
+
+/** What the agent writes under each of its site's prefixes, as a refusal there names it. */
+const PREFIX_USE: Record<Exclude<DataClass, 'heartbeats'>, string> = {
+  recordings: 'the recordings packs',
+  manifests: 'the manifest of everything shipped',
+  backups: 'rotated and database backups',
+  logs: 'log sources',
+  archives: 'archive sources',
+  trees: 'file-share snapshots',
+  'heartbeats-daily': 'the daily heartbeat',
+};
+
+/**
+ * Each prefix the agent writes, used as the agent uses it (an upload begun and abandoned, a
+ * listing): a policy that lost a statement, or grants a prefix fewer permissions, is named here
+ * with the permission it lacks, not at the next pass (the heartbeat prefix was tried first).
+ */
+async function prefixProblem(store: BlobStore, site: string): Promise<string | undefined> {
+  for (const [dataClass, use] of Object.entries(PREFIX_USE) as [DataClass, string][]) {
+    const prefix = sitePrefix(dataClass, site);
+    const key = `${prefix}ferry-agent-check-${Date.now()}.json`;
+    try {
+      const uploadId = await store.createMultipart(key, { contentType: 'application/json' });
+      await store.abortMultipart(key, uploadId);
+      for await (const _ of store.list(prefix, { pageSize: 1 })) break;
+    } catch (error) {
+      const action = /not authorized to perform: (\S+)/.exec(messageOf(error))?.[1];
+      const lacks = action ? `lacks ${action} there` : 'may not do there what the agent does';
+      return `these credentials may not use ${prefix} (${use}): the key ${lacks}. Check that the site's agent role still has every statement the deployment gives it (a policy edited by hand, a statement removed) and that this is site ${site}'s agent key: ${messageOf(error)}`;
+    }
   }
   return undefined;
 }

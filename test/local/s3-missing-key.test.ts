@@ -9,7 +9,7 @@ import { NotFoundError } from '../../core/errors.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { storeProblem } from '../../cli/build-agent.ts';
 import { Authorizer } from '../../local/iam-gateway/authorizer.ts';
-import { startLocalIam, type LocalIam } from '../../local/iam-gateway/index.ts';
+import { revisePolicies, startLocalIam, type LocalIam } from '../../local/iam-gateway/index.ts';
 import type { PrincipalName } from '../../local/iam-gateway/deployment.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
@@ -105,7 +105,24 @@ describe('a read of a key that does not exist, through the IAM gateway', () => {
     expect(await storeProblem(misspelt)).toMatch(/^these credentials may not write site stie-a's objects .*AccessDenied/);
     // The probe leaves no upload behind.
     const uploads: string[] = [];
-    for await (const u of new S3BlobStore(createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials }), BUCKET).listMultipart('heartbeats/')) uploads.push(u.key);
+    for await (const u of new S3BlobStore(createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials }), BUCKET).listMultipart('')) uploads.push(u.key);
     expect(uploads).toEqual([]);
+  });
+
+  it("agent check names a statement removed from the site's agent role by mistake (its listing of the site's prefixes), the prefix and the permission", async () => {
+    const agent = iam.credentialsOf('agent:site-a');
+    const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\ncloud: { bucket: ${BUCKET}, endpoint: "${gateway}", credentials: { accessKeyId: ${agent.accessKeyId}, secretAccessKey: "${agent.secretAccessKey}" } }\nsources:\n  - { name: cs, type: recordings, path: ${dir} }\n`);
+    const deployed = iam.deployment.principals.get('agent:site-a')!.policies;
+    const tightened = deployed.map((doc) => ({ ...doc, Statement: [doc.Statement].flat().filter((st) => JSON.stringify(st.Action) !== '"s3:ListBucket"') }));
+    expect(JSON.stringify(tightened)).not.toEqual(JSON.stringify(deployed));
+    revisePolicies(iam.deployment, { principal: 'agent:site-a', policies: tightened });
+    try {
+      expect(await storeProblem(config)).toMatch(
+        /^these credentials may not use recordings\/site-a\/ \(the recordings packs\): the key lacks s3:ListBucket there\. Check that the site's agent role still has every statement the deployment gives it .*AccessDenied/,
+      );
+    } finally {
+      revisePolicies(iam.deployment, { principal: 'agent:site-a', policies: deployed });
+    }
+    expect(await storeProblem(config)).toBeUndefined();
   });
 });
