@@ -105,12 +105,20 @@ function severityOf(value: string | undefined): AlertSeverity {
   return value === 'critical' || value === 'warning' ? value : 'info';
 }
 
-/** Turns every Task of a definition into a local function; throws for a resource it cannot stand in for. */
-function taskOverrides(definition: AslDefinition, options: LocalWorkflowOptions): Record<string, (input: unknown) => Promise<unknown>> {
+/**
+ * Turns every Task of a definition into a local function; throws for a resource it cannot stand
+ * in for. `stopped` says the execution was stopped (aborted, or failed over the data limit): a
+ * task that starts after that runs nothing, as no state runs on AWS once an execution has ended
+ * (aws-local-stepfunctions may still start the next state's task after an abort).
+ */
+function taskOverrides(definition: AslDefinition, options: LocalWorkflowOptions, stopped: () => boolean = () => false): Record<string, (input: unknown) => Promise<unknown>> {
   const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
   // Yield once before a task runs so the event consumer has applied the virtual time of the
-  // pause (retry or wait) that preceded it.
-  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  // pause (retry or wait) that preceded it, and has seen the events that stop the execution.
+  const settle = async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (stopped()) throw Object.assign(new Error('the execution was stopped before this task ran'), { name: 'ExecutionStopped' });
+  };
   for (const [name, state] of Object.entries(allStates(definition))) {
     if (state.Type !== 'Task') continue;
     const resource = String(state.Resource);
@@ -123,6 +131,7 @@ function taskOverrides(definition: AslDefinition, options: LocalWorkflowOptions)
       overrides[name] = async (input) => (await settle(), options.activity.run(resource, input, limits));
     } else if (resource === 'arn:aws:states:::sns:publish') {
       overrides[name] = async (input) => {
+        await settle();
         const p = input as { Subject?: string; Message: string; MessageAttributes?: unknown };
         await options.notifier.notify({
           severity: severityOf(attributeValue(p.MessageAttributes, 'severity')),
@@ -240,15 +249,20 @@ export class LocalWorkflows {
     // the execution fails with States.DataLimitExceeded, which no Catch takes (not even States.ALL,
     // which aws-local-stepfunctions would let catch it), so the execution is stopped here.
     let overLimit: { state: string; what: string; bytes: number } | undefined;
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      execution.abort();
+    };
     const checkSize = (state: string, what: string, value: unknown) => {
       const bytes = payloadBytes(value);
       if (bytes <= STATE_DATA_LIMIT || overLimit) return;
       overLimit = { state, what, bytes };
-      execution.abort();
+      stop();
       throw Object.assign(new Error(`the ${what} of state "${state}" is ${bytes} bytes, over Step Functions' ${STATE_DATA_LIMIT}`), { name: 'States.DataLimitExceeded' });
     };
     const tasks = Object.fromEntries(
-      Object.entries(taskOverrides(definition, options)).map(([state, run]) => [
+      Object.entries(taskOverrides(definition, options, () => stopped)).map(([state, run]) => [
         state,
         async (input: unknown) => {
           checkSize(state, 'input', input);
@@ -297,6 +311,6 @@ export class LocalWorkflows {
         return { executionArn, status: 'FAILED', error: failed.Error, cause: typeof failed.Cause === 'string' ? failed.Cause : JSON.stringify(failed.Cause), events };
       },
     );
-    return { executionArn, done, abort: execution.abort };
+    return { executionArn, done, abort: stop };
   }
 }

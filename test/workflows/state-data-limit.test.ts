@@ -52,4 +52,45 @@ describe("the local Step Functions' 256 KiB limit on a state's data", () => {
     expect(outcome.error).not.toBe('States.DataLimitExceeded');
     expect(statesOf(outcome)).toContain('Restored');
   });
+
+  it("fails the execution when a state's output grows over the limit from results under it, and runs no task after (the purge's lock stays held, as on AWS)", async () => {
+    const calls: string[] = [];
+    const alerts: Alert[] = [];
+    const unused = async () => {
+      throw new Error('not part of this workflow');
+    };
+    // A plan of 150 KB and three batch results of 40 KB each: every task result is under the
+    // limit, the Map's output (the plan and the three results) is over it.
+    const handlers: LocalHandlers = {
+      window: unused,
+      recall: unused,
+      lock: async (event) => {
+        const { action } = event as { action: string };
+        calls.push(`lock ${action}`);
+        return action === 'acquire' ? { token: 1 } : { released: true };
+      },
+      purge: async (event) => {
+        const e = event as { action: string; batch?: { index: number } };
+        calls.push(`purge ${e.action}`);
+        if (e.action === 'plan') return { batches: [0, 1, 2].map((index) => ({ index, targets: [] })), summary: { targets: 0 }, padding: 'p'.repeat(150_000) };
+        if (e.action === 'delete') return { index: e.batch?.index, deleted: 0, targetsDone: 0, retained: [{ key: 'k', reason: 'r'.repeat(40_000) }], retainedCount: 1, failed: [], failedCount: 0 };
+        return {};
+      },
+    };
+    const workflows = await LocalWorkflows.create({
+      site: 'site-a',
+      definitions: renderWorkflowDefinitions({ site: 'site-a', purge: { retentionDays: 365, keepFullCycles: 2 } }),
+      handlers,
+      activity: new LocalActivityService(),
+      notifier: { notify: async (a) => void alerts.push(a) },
+      pauseMs: 0,
+    });
+    const outcome = await workflows.runPurge().done;
+    expect(outcome.error).toBe('States.DataLimitExceeded');
+    expect(outcome.cause).toContain("'Delete batches'");
+    // A task the runner would start after the failure: give it the time to run, and see that it ran nothing.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(calls).toEqual(['purge start', 'lock acquire', 'purge plan', 'purge delete', 'purge delete', 'purge delete']);
+    expect(alerts).toEqual([]);
+  });
 });
