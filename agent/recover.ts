@@ -25,7 +25,7 @@ import { readUploadProgress, recordedUploads, removeUploadProgress, type UploadP
 // one whose progress record and file still hold (agent/upload-resume.ts), kept open for the next
 // shipping of the artefact to go on with from the parts the store holds.
 
-export async function recoverInflight(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger, refusals: Refusals = []): Promise<{ published: number; abandoned: number; aborted: number; kept: number }> {
+export async function recoverInflight(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger, refusals: Refusals = { denied: [], unanswered: 0 }): Promise<{ published: number; abandoned: number; aborted: number; kept: number }> {
   const out = { published: 0, abandoned: 0, aborted: 0, kept: 0 };
   for (const pack of journal.inflightPacks()) {
     out.aborted += await abortUploads(store, journal, pack.packId, pack.packKey, pack.uploads);
@@ -73,14 +73,15 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
  * does at its start, instead of keeping them (and their parts, billed) open for good.
  */
 export async function settleAtPass(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger, recovered: boolean, alerts?: { book: Pick<AlertBook, 'hold'>; site: string }): Promise<true> {
-  const refusals: Refusals = [];
+  const refusals: Refusals = { denied: [], unanswered: 0 };
   if (recovered) await settleKeptUploads(store, journal.directory, new Set(journal.inflightArtefacts().map((a) => a.artefactId)), log, refusals);
   else {
     const r = await recoverInflight(store, journal, verify, log, refusals);
     if (r.published + r.abandoned + r.aborted + r.kept > 0) log.info('recovered from an interrupted run', r);
   }
-  // Held while a pass finds the question refused; resolved by one that asked every kept upload it had (or had none left to ask about).
-  await alerts?.book.hold(LIST_PARTS_ALERT, listPartsAlert(alerts.site, refusals), alerts.site, `The store answers whether kept uploads are still open again (${LIST_PARTS_PERMISSION}).`);
+  // Held while a pass finds the question refused; resolved by one that had every kept upload it asked about answered (or
+  // had none left to ask about): a pass that could not reach the store knows no more than the one before, and leaves it as it is.
+  await alerts?.book.hold(LIST_PARTS_ALERT, listPartsAlert(alerts.site, refusals.denied), alerts.site, `The store answers whether kept uploads are still open again (${LIST_PARTS_PERMISSION}).`, refusals.unanswered === 0);
   return true;
 }
 
@@ -146,10 +147,11 @@ async function uploadOpen(store: BlobStore, key: string, uploadId: string, log: 
   } catch (error) {
     // Refused by policy, the question is never answered, and the upload (its parts billed) is kept for good: the role is wrong.
     if (deniedByS3(error)) {
-      refusals.push({ key, uploadId, error: messageOf(error) });
+      refusals.denied.push({ key, uploadId, error: messageOf(error) });
       log.warn(`the store refused to say whether a kept upload is still open: the agent's role lacks ${LIST_PARTS_PERMISSION} on its own keys (the deployed agent role has it); kept, and asked again at every pass`, { key, upload: uploadId, permission: LIST_PARTS_PERMISSION, error: messageOf(error) });
       return undefined;
     }
+    refusals.unanswered++;
     log.info('whether a kept upload is still open cannot be told now: kept, a later pass asks again', { key, upload: uploadId, error: messageOf(error) });
     return undefined;
   }
@@ -158,13 +160,14 @@ async function uploadOpen(store: BlobStore, key: string, uploadId: string, log: 
 /** The IAM action S3 authorises ListParts as: what the agent role needs to ask whether a kept upload is still open. */
 export const LIST_PARTS_PERMISSION = 's3:ListMultipartUploadParts';
 
-/** The kept uploads a pass could not ask about because the store refused the question (AccessDenied). */
-type Refusals = { key: string; uploadId: string; error: string }[];
+/** What a pass could not learn of its kept uploads: those whose question the store refused (AccessDenied), and how many it could not ask (the store not reached). */
+type Refusals = { denied: Denial[]; unanswered: number };
+type Denial = { key: string; uploadId: string; error: string };
 
 const LIST_PARTS_ALERT = 'kept-upload-denied';
 
 /** The alert of a pass whose questions about kept uploads the store refused; undefined when none was. */
-function listPartsAlert(site: string, refusals: Refusals): Omit<Alert, 'key'> | undefined {
+function listPartsAlert(site: string, refusals: Denial[]): Omit<Alert, 'key'> | undefined {
   if (refusals.length === 0) return undefined;
   const first = refusals[0]!;
   return {

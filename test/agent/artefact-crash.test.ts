@@ -304,6 +304,34 @@ describe('artefact shipping under failures', () => {
     expect(after.alerts).toEqual([expect.objectContaining({ key: 'kept-upload-denied', severity: 'info', subject: expect.stringMatching(/^resolved: /) })]);
   });
 
+  it('the kept-upload-denied alert stays open through a pass that cannot reach the store (it is resolved only by one the store answers)', async () => {
+    const { s, store } = await killedAfterPartsRecorded();
+    const state = s.config.state;
+    const [id] = recordedUploads(state);
+    const denied = Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/site-a-agent/ferry is not authorized to perform: s3:ListMultipartUploadParts'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403, requestId: 'R1' } });
+    const refusing: BlobStore = Object.assign(Object.create(store) as BlobStore, { uploadOpen: (key: string) => Promise.reject(translateS3Error(denied, 'uploadOpen', key)) });
+    const unreached: BlobStore = Object.assign(Object.create(store) as BlobStore, { uploadOpen: () => Promise.reject(new TransientError('connect ETIMEDOUT s3.eu-central-1.amazonaws.com')) });
+    const other = join(s.dir, 'other');
+    mkdirSync(other);
+    const elsewhere = { ...s.config, sources: s.config.sources.map((src) => ({ ...src, name: 'other', path: other })) };
+    const first = artefactAgent(elsewhere, refusing, { clock: new ManualClock(new Date()) });
+    await first.agent.cycle();
+    first.agent.close();
+    expect(first.alerts.map((a) => [a.key, a.severity])).toEqual([['kept-upload-denied', 'warning']]);
+
+    // The store not reached: nothing more is known of the permission, so no "resolved" goes out (to be raised again at the next pass).
+    const blind = artefactAgent(elsewhere, unreached, { clock: new ManualClock(new Date()) });
+    await blind.agent.cycle();
+    blind.agent.close();
+    expect(recordedUploads(state)).toEqual([id]);
+    expect(blind.alerts).toEqual([]);
+
+    const answered = artefactAgent(elsewhere, store, { clock: new ManualClock(new Date()) });
+    await answered.agent.cycle();
+    answered.agent.close();
+    expect(answered.alerts).toEqual([expect.objectContaining({ key: 'kept-upload-denied', severity: 'info', subject: expect.stringMatching(/^resolved: /) })]);
+  });
+
   it('a kept upload to give up while the line is still down at the next run: that run goes on (no throw), the record stays, and the run after aborts it', async () => {
     const s = site(16 * MiB);
     const store = new MemoryBlobStore();
