@@ -101,15 +101,16 @@ export async function playCall(id: string, opts: { out: string; site?: string; a
 }
 
 /** A link a browser can play: SigV4-presigned for the replay URL (the stack's, or the local cloud's). */
-export async function replayLink(id: string, opts: { site?: string; replayUrl?: string; region?: string; expires?: string; download?: boolean; config?: string }): Promise<{ url: string }> {
+export async function replayLink(id: string, opts: { site?: string; replayUrl?: string; region?: string; expires?: string; download?: boolean; config?: string }): Promise<{ url: string; warning?: string }> {
   const { site, rid } = splitId(id, opts.site);
   const replay = replayFor(opts);
   const { presignReplayLink } = await import('../adapters/replay-link.ts');
   const expiresInSeconds = opts.expires === undefined ? 300 : Number(opts.expires);
   if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > 3600) throw new InvalidInputError(`--expires ${JSON.stringify(opts.expires)}: a link lives 1 to 3600 whole seconds`);
   const region = opts.region ?? replay.region;
-  if (opts.download) await downloadAllowed({ ...replay, region }, site, rid);
-  return { url: await presignReplayLink({ replayUrl: replay.url, region, site, rid, expiresInSeconds, download: opts.download, credentials: replay.credentials }) };
+  const warning = opts.download ? await downloadAllowed({ ...replay, region }, site, rid) : undefined;
+  const url = await presignReplayLink({ replayUrl: replay.url, region, site, rid, expiresInSeconds, download: opts.download, credentials: replay.credentials });
+  return { url, ...(warning ? { warning } : {}) };
 }
 
 /**
@@ -118,17 +119,19 @@ export async function replayLink(id: string, opts: { site?: string; replayUrl?: 
  * (nothing is sent and nothing audited). A site's listener role plays calls and is refused a
  * download; any other 403 (another site's replay URL, a policy) is said with replay's status.
  * Any other answer (a call archived now may be recalled before the link expires) mints the link.
+ * So does no answer (no network here, replay not reached): a link is signed offline, as a listen
+ * link is, and is only refused for what replay said; the warning returned says it was not checked.
  */
-async function downloadAllowed(replay: EndpointTarget, site: string, rid: string): Promise<void> {
+async function downloadAllowed(replay: EndpointTarget, site: string, rid: string): Promise<string | undefined> {
   const path = `/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/audio?download=1`;
   let res: Response;
   try {
     res = await signedFetch(`${replay.url}${path}`, { service: 'lambda', region: replay.region, credentials: replay.credentials, method: 'HEAD' });
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
-    throw new Error(`the replay URL at ${replay.url} could not be reached to check the download link (${fetchFailureCause(error)}): check the URL (cloud.replay / --replay-url) and the network; no link was minted`, { cause: error });
+    return `the replay URL at ${replay.url} could not be reached to check the download link (${fetchFailureCause(error)}): minted unchecked; if these credentials are a site's listener role, replay refuses it when opened. Check the URL (cloud.replay / --replay-url) and the network`;
   }
-  if (res.status !== 403) return;
+  if (res.status !== 403) return undefined;
   const role = res.headers.get(LISTENER_REFUSED_HEADER);
   const id = `${site}/${rid}`;
   if (role) {
@@ -238,6 +241,7 @@ export function registerCallsCommands(program: Command): void {
     .option('-c, --config <file>', 'agent config whose cloud to use')
     .action(async (id: string, opts: { site?: string; expires?: string; download?: boolean; replayUrl?: string; region?: string; config?: string }) => {
       const link = await replayLink(id, opts);
+      if (link.warning) process.stderr.write(`ferry: warning: ${link.warning}\n`);
       process.stdout.write(`${link.url}\n`);
     });
   calls

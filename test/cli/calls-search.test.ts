@@ -206,4 +206,23 @@ describe('ferry calls link', () => {
     await expect(replayLink('demo/r8fdf734a90aa3d6cacc0452', { replayUrl: 'notaurl' })).rejects.toThrow('--replay-url "notaurl" is not a URL');
     await expect(replayLink('demo/r8fdf734a90aa3d6cacc0452', { replayUrl: 'ftp://x/' })).rejects.toThrow('--replay-url "ftp://x/": only https:// (or http:// for a local cloud) is spoken');
   });
+
+  it('mints a download link with a warning when replay cannot be reached to check it (signed offline, as a listen link is), rather than none', async () => {
+    // Port 1: fetch will not even try it (a port it blocks), as a machine without network cannot.
+    const port = 1;
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIAIOSFODNN7EXAMPLE');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY');
+    vi.stubEnv('AWS_SESSION_TOKEN', '');
+    vi.stubEnv('AWS_PROFILE', '');
+    try {
+      const link = await replayLink('demo/r8fdf734a90aa3d6cacc0452', { replayUrl: `http://127.0.0.1:${port}`, region: 'us-east-1', download: true });
+      const url = new URL(link.url);
+      expect(url.pathname).toBe('/sites/demo/recordings/r8fdf734a90aa3d6cacc0452/audio');
+      expect(url.searchParams.get('download')).toBe('1');
+      expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+      expect(link.warning).toMatch(/^the replay URL at http:\/\/127\.0\.0\.1:1 could not be reached to check the download link \(.+\): minted unchecked; if these credentials are a site's listener role, replay refuses it when opened\. Check the URL \(cloud\.replay \/ --replay-url\) and the network$/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
 });
