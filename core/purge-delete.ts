@@ -47,6 +47,25 @@ export interface BatchResult {
 
 const LISTED = 20;
 
+/**
+ * The most a batch's result may weigh as JSON: the Map state gathers every batch's result into
+ * the execution's state beside the plan (Step Functions caps it at 256 KiB; fitPlanState keeps
+ * room for this much per batch). Reasons are cut to REASON_CHARS, then entries dropped from the
+ * end of the longer list; the counts stay whole.
+ */
+export const BATCH_RESULT_BYTES = 8 * 1024;
+const REASON_CHARS = 300;
+
+export function withinResultBytes<R extends { retained: { key: string; reason: string }[]; failed: { key: string; reason: string }[] }>(result: R): R {
+  const cut = (l: { key: string; reason: string }[]) => l.slice(0, LISTED).map((e) => (e.reason.length > REASON_CHARS ? { ...e, reason: `${e.reason.slice(0, REASON_CHARS - 1)}…` } : e));
+  const out = { ...result, retained: cut(result.retained), failed: cut(result.failed) };
+  while (Buffer.byteLength(JSON.stringify(out)) > BATCH_RESULT_BYTES && out.retained.length + out.failed.length > 0) {
+    if (out.retained.length > out.failed.length) out.retained.pop();
+    else out.failed.pop();
+  }
+  return out;
+}
+
 /** Days a restored copy of an archived pack stays readable for the copy-out of its held calls. */
 export const COPY_OUT_RESTORE_DAYS = 7;
 
@@ -203,7 +222,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
     const gone = new Set(deleted);
     await auditPurged(deps, site, batch.targets.filter((t) => gone.has(t.key)).map((target) => ({ target, gone: { rids: [], calls: [] } })), ids);
     await closeKept(intents, site, batch.targets, gone, ids, [...retained, ...failed]);
-    return { index: batch.index, deleted: deleted.length, targetsDone, retained: retained.slice(0, LISTED), retainedCount: retained.length, failed: failed.slice(0, LISTED), failedCount: failed.length };
+    return withinResultBytes({ index: batch.index, deleted: deleted.length, targetsDone, retained, retainedCount: retained.length, failed, failedCount: failed.length });
   }
   const own = (key: string) => [sitePrefix('recordings', site), sitePrefix('manifests', site), sitePrefix('backups', site), sitePrefix('logs', site)].some((p) => key.startsWith(p));
   const foreign = batch.targets.flatMap((t) => [t.key, ...(t.then ? [t.then] : [])]).filter((k) => !own(k));
@@ -260,16 +279,16 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
     const later = new Set(t.eraseLater ?? []);
     erased += await markErased({ erasures: deps.erasures!, audit: deps.audit }, site, t.erase!.filter((rid) => !later.has(rid)), at, note, true);
   }
-  return {
+  return withinResultBytes({
     ...(erased ? { erased } : {}),
     index: batch.index,
     deleted: first.deleted.length + second.deleted.length,
     targetsDone: done.length,
-    retained: retained.slice(0, LISTED),
+    retained,
     retainedCount: retained.length,
-    failed: failed.slice(0, LISTED),
+    failed,
     failedCount: failed.length,
-  };
+  });
 }
 
 /**

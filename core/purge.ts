@@ -11,7 +11,7 @@ import { batchTargets, lockedUntil, packMayGo, planRetention, retentionCutoff, t
 import { siteTreeRetentionSchema } from './tree-retention.ts';
 import { planTreePurge, treeBatches, type TreePurgeSummary, type TreeSourceKept } from './tree-purge.ts';
 import type { SitePurgeSettings } from './workflow-config.ts';
-import { readText } from './purge-delete.ts';
+import { BATCH_RESULT_BYTES, readText } from './purge-delete.ts';
 import { markErased, planErasures, type ErasureSummary } from './erasure-purge.ts';
 import type { ErasureStore } from './erasure-items.ts';
 import type { AuditEvent } from './audit-trail.ts';
@@ -271,17 +271,26 @@ function withDeadAttempts(targets: PurgeTarget[], dead: Map<string, string[]>): 
 export const PLAN_STATE_BYTES = 200 * 1024;
 
 /**
- * The plan cut to PLAN_STATE_BYTES: batches are dropped from the end (their targets wait for the
- * next purge, as when maxTargets cuts a plan) and the summary says so. Packs of many held calls
+ * What the plan and every batch's result (BATCH_RESULT_BYTES each, gathered by the Map state
+ * beside it) may weigh together: Step Functions' 256 KiB less room for the lock, the run and the
+ * round.
+ */
+export const PLAN_AND_RESULTS_BYTES = 240 * 1024;
+
+/**
+ * The plan cut to PLAN_STATE_BYTES, with room beside it for each batch's result
+ * (PLAN_AND_RESULTS_BYTES): batches are dropped from the end (their targets wait for the next
+ * purge, as when maxTargets cuts a plan) and the summary says so. Packs of many held calls
  * carry every held rid (`keep`), and are what makes a plan heavy.
  */
 export function fitPlanState(result: PurgePlanResult): PurgePlanResult {
   const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
   let size = bytes(result);
-  if (size <= PLAN_STATE_BYTES) return result;
+  const over = (n: number) => size > PLAN_STATE_BYTES || size + n * BATCH_RESULT_BYTES > PLAN_AND_RESULTS_BYTES;
+  if (!over(result.batches.length)) return result;
   const batches = [...result.batches];
   let deferred = 0;
-  while (batches.length > 0 && size > PLAN_STATE_BYTES) {
+  while (batches.length > 0 && over(batches.length)) {
     const last = batches.pop()!;
     size -= bytes(last) + 1;
     deferred += last.targets.length;

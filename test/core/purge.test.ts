@@ -3,7 +3,8 @@ import { ManualClock } from '../../core/clock.ts';
 import { MemoryLockTable, SiteLocks, LockLostError } from '../../core/lock.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
-import { BlobStoreDeleter, PLAN_STATE_BYTES, deletePurgeBatch, fitPlanState, planPurge, type ObjectDeleter, type PurgePlanResult } from '../../core/purge.ts';
+import { BlobStoreDeleter, PLAN_AND_RESULTS_BYTES, PLAN_STATE_BYTES, deletePurgeBatch, fitPlanState, planPurge, type ObjectDeleter, type PurgePlanResult } from '../../core/purge.ts';
+import { BATCH_RESULT_BYTES, withinResultBytes } from '../../core/purge-delete.ts';
 import { purgeReport } from '../../core/purge-report.ts';
 import { checkRecall, MemoryArchiveStore, requestRecall } from '../../core/recall.ts';
 import { MemoryRecallStatusStore } from '../../core/recall-status.ts';
@@ -112,6 +113,8 @@ describe("the plan within Step Functions' state", () => {
     expect(Buffer.byteLength(JSON.stringify(plan))).toBeGreaterThan(256 * 1024);
     const fitted = fitPlanState(plan);
     expect(Buffer.byteLength(JSON.stringify(fitted))).toBeLessThanOrEqual(PLAN_STATE_BYTES);
+    // With each batch's result gathered beside it by the Map state, the whole stays under the state's 256 KiB.
+    expect(Buffer.byteLength(JSON.stringify(fitted)) + fitted.batches.length * BATCH_RESULT_BYTES).toBeLessThanOrEqual(PLAN_AND_RESULTS_BYTES);
     expect(fitted.batches.map((b) => b.index)).toEqual(plan.batches.slice(0, fitted.batches.length).map((b) => b.index));
     expect(fitted.summary).toMatchObject({ truncated: true, deferred: 40 - fitted.batches.length });
     expect(fitted.batches.length).toBeGreaterThan(10);
@@ -119,6 +122,33 @@ describe("the plan within Step Functions' state", () => {
     expect(report.alert.message).toContain(`; ${40 - fitted.batches.length} target(s) left for the next purge to keep the plan within Step Functions' state size`);
     const light = { ...plan, batches: plan.batches.slice(0, 2) };
     expect(fitPlanState(light)).toBe(light);
+  });
+
+  it("drops batches when the plan fits alone but not with a result for each of its batches beside it", () => {
+    const rids = (n: number) => Array.from({ length: n }, (_, i) => `r${String(i).padStart(26, '0')}`);
+    const one = (index: number) => ({ index, targets: [{ key: `recordings/site-a/2026/01/01/p${index}.tar`, kind: 'pack' as const, keep: rids(280) }] });
+    const plan: PurgePlanResult = {
+      site: 'site-a',
+      batches: Array.from({ length: 20 }, (_, i) => one(i)),
+      summary: { targets: 20, packs: 20, fulls: 0, segments: 0, keptPacks: 0, keptPacksHeld: 0, copiedOut: 20, keptFulls: 0, keptSegments: 0, unreadable: 0, orphans: 0, truncated: false },
+    };
+    expect(Buffer.byteLength(JSON.stringify(plan))).toBeLessThanOrEqual(PLAN_STATE_BYTES);
+    const fitted = fitPlanState(plan);
+    expect(fitted.batches.length).toBeLessThan(20);
+    expect(Buffer.byteLength(JSON.stringify(fitted)) + fitted.batches.length * BATCH_RESULT_BYTES).toBeLessThanOrEqual(PLAN_AND_RESULTS_BYTES);
+    expect(fitted.summary).toMatchObject({ truncated: true, deferred: 20 - fitted.batches.length });
+  });
+
+  it("keeps a batch's result within BATCH_RESULT_BYTES: reasons cut, entries dropped, the counts whole", () => {
+    const entry = (i: number) => ({ key: `recordings/site-a/2026/01/01/${'p'.repeat(80)}${i}.tar`, reason: `AccessDenied: ${'because '.repeat(200)}` });
+    const result = { index: 0, deleted: 0, targetsDone: 0, retained: Array.from({ length: 30 }, (_, i) => entry(i)), retainedCount: 30, failed: Array.from({ length: 30 }, (_, i) => entry(i)), failedCount: 30 };
+    const bounded = withinResultBytes(result);
+    expect(Buffer.byteLength(JSON.stringify(bounded))).toBeLessThanOrEqual(BATCH_RESULT_BYTES);
+    expect(bounded).toMatchObject({ retainedCount: 30, failedCount: 30 });
+    expect(bounded.failed.length).toBeGreaterThan(0);
+    expect(bounded.failed[0]!.reason.length).toBeLessThanOrEqual(300);
+    const small = { ...result, retained: result.retained.slice(0, 2).map((e) => ({ ...e, reason: 'locked' })), failed: [] };
+    expect(withinResultBytes(small)).toEqual(small);
   });
 });
 
