@@ -54,7 +54,7 @@ const LISTED = 20;
  * end of the longer list; the counts stay whole.
  */
 export const BATCH_RESULT_BYTES = 8 * 1024;
-const REASON_CHARS = 300;
+const REASON_CHARS = 1000;
 
 export function withinResultBytes<R extends { retained: { key: string; reason: string }[]; failed: { key: string; reason: string }[] }>(result: R): R {
   const cut = (l: { key: string; reason: string }[]) => l.slice(0, LISTED).map((e) => (e.reason.length > REASON_CHARS ? { ...e, reason: `${e.reason.slice(0, REASON_CHARS - 1)}…` } : e));

@@ -140,13 +140,13 @@ describe("the plan within Step Functions' state", () => {
   });
 
   it("keeps a batch's result within BATCH_RESULT_BYTES: reasons cut, entries dropped, the counts whole", () => {
-    const entry = (i: number) => ({ key: `recordings/site-a/2026/01/01/${'p'.repeat(80)}${i}.tar`, reason: `AccessDenied: ${'because '.repeat(200)}` });
+    const entry = (i: number) => ({ key: `recordings/site-a/2026/01/01/${'p'.repeat(80)}${i}.tar`, reason: `AccessDenied: ${'because '.repeat(300)}` });
     const result = { index: 0, deleted: 0, targetsDone: 0, retained: Array.from({ length: 30 }, (_, i) => entry(i)), retainedCount: 30, failed: Array.from({ length: 30 }, (_, i) => entry(i)), failedCount: 30 };
     const bounded = withinResultBytes(result);
     expect(Buffer.byteLength(JSON.stringify(bounded))).toBeLessThanOrEqual(BATCH_RESULT_BYTES);
     expect(bounded).toMatchObject({ retainedCount: 30, failedCount: 30 });
     expect(bounded.failed.length).toBeGreaterThan(0);
-    expect(bounded.failed[0]!.reason.length).toBeLessThanOrEqual(300);
+    expect(bounded.failed[0]!.reason.length).toBeLessThanOrEqual(1000);
     const small = { ...result, retained: result.retained.slice(0, 2).map((e) => ({ ...e, reason: 'locked' })), failed: [] };
     expect(withinResultBytes(small)).toEqual(small);
   });
