@@ -133,7 +133,11 @@ export class TemplateResolver {
     return given === undefined ? id.toLowerCase() : this.resolveString(stack, given);
   }
 
-  /** The identity policies attached to a role of `stack`: inline, and AWS::IAM::Policy resources naming it. */
+  /**
+   * The identity policies attached to a role of `stack`: inline, AWS::IAM::Policy resources naming
+   * it, and AWS::IAM::ManagedPolicy resources naming it in their `Roles` (CDK moves statements
+   * into such an overflow policy when a role's inline policy would pass IAM's 10,240 characters).
+   */
   policiesOfRole(stack: string, roleLogicalId: string): PolicyDocument[] {
     const resources = this.template(stack).Resources ?? {};
     const role = resources[roleLogicalId];
@@ -141,7 +145,7 @@ export class TemplateResolver {
     if (role.Properties?.ManagedPolicyArns) throw new Error(`${roleLogicalId} has managed policies, which this evaluator cannot see`);
     const inline = ((role.Properties?.Policies as { PolicyDocument: Json }[] | undefined) ?? []).map((p) => p.PolicyDocument);
     const attached = Object.values(resources)
-      .filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties?.Roles as Json[] | undefined)?.some((ref) => (ref as { Ref?: string }).Ref === roleLogicalId))
+      .filter((r) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && (r.Properties?.Roles as Json[] | undefined)?.some((ref) => (ref as { Ref?: string }).Ref === roleLogicalId))
       .map((r) => r.Properties!.PolicyDocument);
     return [...inline, ...attached].map((doc) => this.resolve(stack, doc) as PolicyDocument);
   }

@@ -7,7 +7,7 @@ import { DynamoAuditLedger, PART_UNITS, auditLedgerPk, splitUnits } from '../../
 import { LeanDynamo } from '../../adapters/dynamo-lean.ts';
 import { coalescedAudit } from '../../core/audit-coalesce.ts';
 import { appendAudit, appendAuditEvents, GENESIS, recordHash, sealAudit, verifyAuditChain, type AuditEvent, type AuditRecord } from '../../core/audit-trail.ts';
-import { auditTrailReader, searchAuditPage } from '../../core/audit-query.ts';
+import { AUDIT_MEMBERS_SHOWN, auditTrailReader, searchAuditPage } from '../../core/audit-query.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
 
@@ -99,12 +99,14 @@ describe('a parted ledger write', () => {
     await append(exportOf(20_000));
     await append({ ...small, at: '2026-04-01T13:00:00.000Z' });
     await append.settled();
-    const { records: seen } = await searchAuditPage(auditTrailReader({ ledger, blobs: new MemoryBlobStore() }), { site: SITE, filter: {}, limit: 10 });
+    const { records: seen, cut } = await searchAuditPage(auditTrailReader({ ledger, blobs: new MemoryBlobStore() }), { site: SITE, filter: {}, limit: 10 });
+    // The export's 20,000 calls are read whole from its parts, and shown cut to a page's worth (the rest read in pages).
     expect(seen.map((r) => [r.seq, r.event.action, (r.event.detail?.rids as string[] | undefined)?.length])).toEqual([
       [3, 'search', undefined],
-      [2, 'export', 20_000],
+      [2, 'export', AUDIT_MEMBERS_SHOWN],
       [1, 'search', undefined],
     ]);
+    expect(cut?.[2]?.rids).toEqual({ offset: 0, shown: AUDIT_MEMBERS_SHOWN, total: 20_000 });
   });
 
   it('whose part is gone is refused by name, not read as fewer records', async () => {
