@@ -10,31 +10,28 @@ import { statesOf } from './harness.ts';
 // runner must refuse what AWS refuses: a workflow that passes here with a larger payload would
 // fail deployed, its lock held and its Catch never run.
 
-async function recallWith(result: unknown) {
+/** The site's synthesized workflows run locally with `handlers` (the others refuse), and the alerts they send. */
+async function localWorkflows(handlers: Partial<LocalHandlers>) {
   const alerts: Alert[] = [];
-  const calls: string[] = [];
   const unused = async () => {
     throw new Error('not part of this workflow');
-  };
-  const handlers: LocalHandlers = {
-    lock: unused,
-    window: unused,
-    purge: unused,
-    recall: async (event) => {
-      calls.push(JSON.stringify(event).slice(0, 60));
-      return calls.length === 1 ? result : { restored: true };
-    },
   };
   const workflows = await LocalWorkflows.create({
     site: 'site-a',
     definitions: renderWorkflowDefinitions({ site: 'site-a', purge: { retentionDays: 365, keepFullCycles: 2 } }),
-    handlers,
+    handlers: { lock: unused, window: unused, purge: unused, recall: unused, ...handlers },
     activity: new LocalActivityService(),
     notifier: { notify: async (a) => void alerts.push(a) },
     pauseMs: 0,
   });
+  return { workflows, alerts };
+}
+
+async function recallWith(result: unknown) {
+  let calls = 0;
+  const { workflows, alerts } = await localWorkflows({ recall: async () => (++calls === 1 ? result : { restored: true }) });
   const outcome = await workflows.runRecall({ site: 'site-a', rid: 'r1', requester: 'officer@example.com' }).done;
-  return { outcome, alerts, calls };
+  return { outcome, alerts };
 }
 
 describe("the local Step Functions' 256 KiB limit on a state's data", () => {
@@ -55,15 +52,9 @@ describe("the local Step Functions' 256 KiB limit on a state's data", () => {
 
   it("fails the execution when a state's output grows over the limit from results under it, and runs no task after (the purge's lock stays held, as on AWS)", async () => {
     const calls: string[] = [];
-    const alerts: Alert[] = [];
-    const unused = async () => {
-      throw new Error('not part of this workflow');
-    };
     // A plan of 150 KB and three batch results of 40 KB each: every task result is under the
     // limit, the Map's output (the plan and the three results) is over it.
-    const handlers: LocalHandlers = {
-      window: unused,
-      recall: unused,
+    const { workflows, alerts } = await localWorkflows({
       lock: async (event) => {
         const { action } = event as { action: string };
         calls.push(`lock ${action}`);
@@ -76,14 +67,6 @@ describe("the local Step Functions' 256 KiB limit on a state's data", () => {
         if (e.action === 'delete') return { index: e.batch?.index, deleted: 0, targetsDone: 0, retained: [{ key: 'k', reason: 'r'.repeat(40_000) }], retainedCount: 1, failed: [], failedCount: 0 };
         return {};
       },
-    };
-    const workflows = await LocalWorkflows.create({
-      site: 'site-a',
-      definitions: renderWorkflowDefinitions({ site: 'site-a', purge: { retentionDays: 365, keepFullCycles: 2 } }),
-      handlers,
-      activity: new LocalActivityService(),
-      notifier: { notify: async (a) => void alerts.push(a) },
-      pauseMs: 0,
     });
     const outcome = await workflows.runPurge().done;
     expect(outcome.error).toBe('States.DataLimitExceeded');
