@@ -8,10 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
-async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+async function until(what: string, ok: () => boolean, ms = 30_000, seen?: () => string): Promise<void> {
   const end = Date.now() + ms;
   while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    // What the agent printed, so a timeout says where it stood.
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${seen ? `; the agent printed:\n${seen()}` : ''}`);
     await sleep(100);
   }
 }
@@ -52,8 +53,8 @@ describe('agent run as a service on a state directory its user may not write', (
       const sent = readFileSync(alerts, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string });
       expect(sent.map((a) => a.key)).toEqual(['state-unwritable']);
       chmodSync(state, 0o700);
-      await until('the start once writable', () => out.text.includes('the state directory can be written again: the agent starts'));
-      await until('the agent started line', () => out.text.includes('agent started'));
+      await until('the start once writable', () => out.text.includes('the state directory can be written again: the agent starts'), 60_000, () => out.text);
+      await until('the agent started line', () => out.text.includes('agent started'), 60_000, () => out.text);
     } finally {
       child.kill('SIGTERM');
     }
