@@ -11,6 +11,8 @@ import { UploadProgress, readUploadProgress } from './upload-progress.ts';
 import { StreamUploader, type StreamUploaderOptions, type UploadResult } from './stream-uploader.ts';
 import { discardUpload, openResume, resumeLost, type ResumeFacts } from './upload-resume.ts';
 import { keepOrAbort } from './upload-keep.ts';
+import { maxPartsOf, partsWithin } from './part-size.ts';
+import { accessDenied } from './store-refusal.ts';
 import type { Logger } from './log.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { readAll } from './recover.ts';
@@ -274,14 +276,6 @@ function lockOf(ctx: ArtefactContext, work: ArtefactWork): StreamUploaderOptions
   return { mode: work.lock.mode, until: new Date(storeNow + work.lock.days * 86_400_000 - LOCK_SLACK_MS) };
 }
 
-/** S3's 403 AccessDenied, as the SDK throws it or wrapped as a cause. */
-function accessDenied(error: unknown): boolean {
-  for (let e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number }; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (e.name === 'AccessDenied' || e.Code === 'AccessDenied' || e.$metadata?.httpStatusCode === 403) return true;
-  }
-  return false;
-}
-
 /**
  * The manifest a state directory this one does not remember (a lost one, on a rebuilt host, or
  * one restored from a backup) already published for this very content (same artefact id, name,
@@ -316,8 +310,10 @@ async function committedEarlier(
  * record holds (agent/upload-resume.ts); if the store no longer has it as recorded, it is aborted
  * and the object uploaded afresh from the first byte, in the same attempt.
  */
-async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWork, o: DataTarget): Promise<number> {
+async function putData(shipCtx: ArtefactContext, file: FileHandle, work: ArtefactWork, o: DataTarget): Promise<number> {
   const { size } = work.stamp;
+  // Parts larger than configured when the configured ones would be more than the store takes (agent/part-size.ts).
+  const ctx = partsWithin(shipCtx, size, maxPartsOf(shipCtx.store), o.path);
   const state = ctx.journal.directory;
   if (await alreadyWhole(ctx, o.key, { size, sha256: o.sha256 })) {
     await discardUpload({ store: ctx.store, state }, o.id, readUploadProgress(state, o.id)?.resume);

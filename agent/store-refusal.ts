@@ -78,3 +78,11 @@ export function shippingError(error: unknown, site: string): string {
   const refusal = storeRefusal(error, site);
   return refusal === undefined ? messageOf(error) : `${refusal} The store said: ${messageOf(error)}`;
 }
+
+/** S3's 403 AccessDenied, as the SDK throws it or wrapped as a cause. */
+export function accessDenied(error: unknown): boolean {
+  for (let e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number }; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.name === 'AccessDenied' || e.Code === 'AccessDenied' || e.$metadata?.httpStatusCode === 403) return true;
+  }
+  return false;
+}

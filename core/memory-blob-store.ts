@@ -151,8 +151,9 @@ export class MemoryBlobStore implements BlobStore {
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, sha256?: string): Promise<CompletedPart> {
     const upload = this.upload(key, uploadId);
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-      throw new InvalidInputError(`part number ${partNumber} is not within 1-${MAX_PART_NUMBER}`);
+    const maxParts = this.features.maxParts ?? MAX_PART_NUMBER;
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > maxParts) {
+      throw new InvalidInputError(`part number ${partNumber} is not within 1-${maxParts}`);
     }
     const data = Buffer.from(body);
     this.verify(`part ${partNumber} of ${key}`, data, sha256);

@@ -84,6 +84,8 @@ export interface BlobStoreFeatures {
    * SSE-KMS, the stand-ins, most S3-compatible stores), so a writer can check it. Absent: unknown.
    */
   md5ETags?: boolean;
+  /** The most parts one multipart upload may have; absent: S3's 10,000 (agent/part-size.ts). */
+  maxParts?: number;
 }
 
 export interface BlobStore {

@@ -7,6 +7,7 @@ import type { BlobStore } from '../../core/ports.ts';
 import { treePackKey } from '../../core/layout.ts';
 import { SourceChangedError } from '../../core/errors.ts';
 import { PackBuilder, type BuilderStore } from '../pack-builder.ts';
+import { maxPartsOf, partsWithin } from '../part-size.ts';
 import type { PartPool } from '../part-pool.ts';
 import { verifyObject, type VerifyMode } from '../verify.ts';
 import { writeFileAtomicAsync } from '../state/atomic-file.ts';
@@ -38,6 +39,9 @@ export interface PackerContext {
   /** Told of each pack once it is published and verified (the agent logs it: the bench's time to the first pack). */
   onPublished?: (pack: { key: string; size: number }) => void;
 }
+
+/** A member's tar header, its padding and the archive's end, beside its bytes, at most. */
+const TAR_FRAMING_BYTES = 64 * 1024;
 
 interface InflightPack {
   no: number;
@@ -100,7 +104,9 @@ export class TreePacker {
     return offset === undefined ? undefined : { pack: this.open!.no, offset };
   }
 
-  private start(): OpenPack {
+  /** `size`: what a large file's own pack holds (its parts grow past S3's 10,000 for a file of more than partSize × 10,000). */
+  private start(size?: { bytes: number; path: string }): OpenPack {
+    const parts = size ? partsWithin(this.ctx, size.bytes + TAR_FRAMING_BYTES, maxPartsOf(this.ctx.store), size.path) : this.ctx;
     const no = this.nextNo++;
     const packId = `t${createHash('sha256').update(`${this.ctx.site}\0${this.ctx.source}\0${this.ctx.snapshotId}\0${this.seq++}`).digest('hex').slice(0, 23)}`;
     const key = treePackKey(this.ctx.site, this.ctx.source, packId, this.ctx.at);
@@ -109,9 +115,9 @@ export class TreePacker {
     const journalled = this.saveInflight();
     const builder = new PackBuilder(journalFirst(this.ctx.store, journalled), {
       key,
-      partSize: this.ctx.partSize,
-      partConcurrency: this.ctx.partConcurrency,
-      pool: this.ctx.pool,
+      partSize: parts.partSize,
+      partConcurrency: parts.partConcurrency,
+      pool: parts.pool,
       etag: this.ctx.verify === 'etag',
       contentType: 'application/x-tar',
       // Recovery also lists the key's uploads, so this need not be awaited.
@@ -147,7 +153,7 @@ export class TreePacker {
    * SourceChangedError (and publishes nothing) when this read differs or `unchanged` throws.
    */
   async addLarge(sha256: Buffer, file: FileHandle, size: number, mtime: Date, path: string, unchanged: () => Promise<void>): Promise<ContentLocation> {
-    const pack = this.start();
+    const pack = this.start({ bytes: size, path });
     try {
       const slice = await pack.builder.addFile(sha256.toString('hex'), file, size, mtime, path);
       if (slice.sha256 !== sha256.toString('hex')) throw new SourceChangedError(`${path} changed while it was read (its content hashed differently twice)`, path);
