@@ -20,6 +20,7 @@ const authentication = require('s3rver/lib/middleware/authentication');
 const { createHandlers, guarded } = require('./s3-handlers.cjs');
 const { createLockHandlers } = require('./s3-lock-handlers.cjs');
 const { sendError, sendXml, xmlEscape } = require('./s3-http.cjs');
+const { refusedForSize } = require('./s3-limits.cjs');
 const { fixListedStorageClasses, listVersions } = require('./s3-listing.cjs');
 const { byteCompare, patchDelete, patchListing } = require('./s3-store.cjs');
 const { forgetSlot, storedPart } = require('./s3-parts.cjs');
@@ -232,6 +233,7 @@ function ferryExtensions(rootDirectory, deps) {
     ctx.params = { ...ctx.params, bucket, ...(key === undefined ? {} : { key }) };
     return authenticate(ctx, () => {
       if (key === undefined) return bucketOperation(ctx, next, scope);
+      if (refusedForSize(ctx, key)) return undefined;
       if ('uploadId' in ctx.query) return uploadOperation(ctx, next, { ...scope, uploadDir: path.join(bucketDir, UPLOADS_DIR, String(ctx.query.uploadId)) });
       return objectOperation(ctx, next, scope);
     });
