@@ -34,6 +34,40 @@ function utf8ValueSize(attr) {
   }
 }
 
+// DynamoDB refuses a key attribute value over 2048 bytes (partition key) or 1024 bytes (sort key),
+// counted in UTF-8, for the table's keys and for every secondary index's key an item carries
+// (docs: "Partition keys and sort keys", "Secondary indexes"; ValidationException, the item not
+// written). dynalite counts the table's keys in UTF-16 code units and never the indexes' keys,
+// so an item carrying a long text as an index key (a search index's agent or caller) passed here.
+const MAX_KEY_BYTES = { HASH: 2048, RANGE: 1024 };
+function keyBytes(value) {
+  if (value.S !== undefined) return Buffer.byteLength(value.S, 'utf8');
+  if (value.B !== undefined) return Buffer.from(value.B, 'base64').length;
+  return 0;
+}
+function keyTooLong(item, table) {
+  const schemas = [{ of: 'the table', keys: table.KeySchema }, ...[...(table.GlobalSecondaryIndexes ?? []), ...(table.LocalSecondaryIndexes ?? [])].map((index) => ({ of: `index ${index.IndexName}`, keys: index.KeySchema }))];
+  for (const { of, keys } of schemas) {
+    for (const { AttributeName: name, KeyType: type } of keys) {
+      const value = item[name];
+      if (!value || keyBytes(value) <= MAX_KEY_BYTES[type]) continue;
+      const which = type === 'HASH' ? 'partition' : 'sort';
+      return dynaliteDb.validationError(`One or more parameter values were invalid: Size of ${which} key ${name} of ${of} (${keyBytes(value)} bytes) has exceeded the maximum size limit of ${MAX_KEY_BYTES[type]} bytes`);
+    }
+  }
+  return undefined;
+}
+const dynaliteValidateItem = dynaliteDb.validateItem;
+dynaliteDb.validateItem = (item, table) => dynaliteValidateItem(item, table) || keyTooLong(item, table);
+const dynaliteValidateKey = dynaliteDb.validateKey;
+dynaliteDb.validateKey = (key, table) => dynaliteValidateKey(key, table) || keyTooLong(key, table);
+// UpdateItem: the item as updated, before it is written (an update can set an index key).
+const dynaliteUpdateIndexes = dynaliteDb.updateIndexes;
+dynaliteDb.updateIndexes = (store, table, oldItem, item, cb) => {
+  const refused = item ? keyTooLong(item, table) : undefined;
+  return refused ? cb(refused) : dynaliteUpdateIndexes(store, table, oldItem, item, cb);
+};
+
 const options = JSON.parse(process.argv[2] || '{}');
 const server = dynalite({
   path: options.directory || undefined,
