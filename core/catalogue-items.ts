@@ -73,9 +73,43 @@ export function sortKeyOf(entry: Pick<CatalogueEntry, 'start' | 'rid'>): string 
   return `${normalizeIso(entry.start, 'start')}#${entry.rid}`;
 }
 
+/**
+ * The most UTF-16 code units of a call's metadata text (agent, call id, numbers, codec) a catalogue
+ * item keeps, and a search index's key holds: at most 1,500 bytes of UTF-8, so the site and the
+ * text stay within DynamoDB's 2,048-byte partition key (a longer one refuses the item, and with
+ * it the whole pack's ingest) and five of them far within its 400 KB item. A sidecar may hold any
+ * text where a name is expected (a field mapped to a note, a transcript): the entry keeps its first
+ * 500 characters and says so in its issues; a search for the whole text finds it.
+ */
+export const MAX_META_TEXT = 500;
+
+function cutText(text: string): string {
+  if (text.length <= MAX_META_TEXT) return text;
+  const cut = text.slice(0, MAX_META_TEXT);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/** A search index's partition key: the site and the normalized text, cut as the item keeps it. */
+export function indexKey(site: string, normalized: string): string {
+  return `${site}#${cutText(normalized)}`;
+}
+
+function keptMeta(meta: CatalogueEntry['meta']): { meta: CatalogueEntry['meta']; cut: string[] } {
+  const kept: Record<string, unknown> = { ...meta };
+  const cut: string[] = [];
+  for (const [field, value] of Object.entries(meta)) {
+    if (typeof value !== 'string' || value.length <= MAX_META_TEXT) continue;
+    kept[field] = cutText(value);
+    cut.push(`${field}: ${value.length} characters; the catalogue keeps the first ${MAX_META_TEXT} (DynamoDB's key and item size limits)`);
+  }
+  return { meta: kept as CatalogueEntry['meta'], cut };
+}
+
 /** Drops undefined values (DynamoDB rejects them; the memory store must look the same). */
 export function entryToItem(entry: CatalogueEntry): CatalogueItem {
-  const { site, meta } = entry;
+  const { site } = entry;
+  const { meta, cut } = keptMeta(entry.meta);
+  const issues = [...(entry.issues ?? []), ...cut];
   return defined({
     ...recordingKey(site, entry.rid),
     type: 'recording',
@@ -92,14 +126,14 @@ export function entryToItem(entry: CatalogueEntry): CatalogueItem {
     path: entry.path,
     start: normalizeIso(entry.start, 'start'),
     meta: defined({ ...meta }),
-    issues: entry.issues?.length ? entry.issues : undefined,
+    issues: issues.length ? issues : undefined,
     shippedBy: entry.shippedBy && { ...entry.shippedBy },
     [SORT_KEY_NAME]: sortKeyOf(entry),
     timePk: timePartition(site, timeShardOf(entry.rid)),
-    agentPk: meta.agent === undefined ? undefined : `${site}#${normalizeText(meta.agent)}`,
-    callIdPk: meta.callId === undefined ? undefined : `${site}#${normalizeText(meta.callId)}`,
-    callerPk: meta.caller === undefined ? undefined : `${site}#${normalizeNumber(meta.caller)}`,
-    calledPk: meta.called === undefined ? undefined : `${site}#${normalizeNumber(meta.called)}`,
+    agentPk: meta.agent === undefined ? undefined : indexKey(site, normalizeText(meta.agent)),
+    callIdPk: meta.callId === undefined ? undefined : indexKey(site, normalizeText(meta.callId)),
+    callerPk: meta.caller === undefined ? undefined : indexKey(site, normalizeNumber(meta.caller)),
+    calledPk: meta.called === undefined ? undefined : indexKey(site, normalizeNumber(meta.called)),
   });
 }
 

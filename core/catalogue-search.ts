@@ -1,7 +1,7 @@
 import { InvalidInputError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
 import { CATALOGUE_INDEXES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SORT_KEY_NAME, TIME_SHARDS, timePartition, type IndexDefinition } from './catalogue-schema.ts';
-import { itemToEntry, normalizeIso, normalizeNumber, normalizeText } from './catalogue-items.ts';
+import { indexKey, itemToEntry, normalizeIso, normalizeNumber, normalizeText } from './catalogue-items.ts';
 import { RECORDING_DIRECTIONS, RECORDING_SORTS, byDuration, compareKeys, decodeCursor, durationKeyOf, encodeCursor, orderKeyOf } from './catalogue-cursor.ts';
 import { checkBudget } from './catalogue-budget.ts';
 import type { ReadBudget, RecordingDirection, RecordingPage, RecordingQuery, RecordingSort } from './ports.ts';
@@ -49,7 +49,7 @@ export interface SearchPlan {
 export const DURATION_SORT_WINDOW = 10_000;
 
 function numberClause(site: string, number: string): FilterClause {
-  const value = `${site}#${normalizeNumber(number)}`;
+  const value = indexKey(site, normalizeNumber(number));
   return { anyOf: [{ attribute: 'callerPk', value }, { attribute: 'calledPk', value }] };
 }
 
@@ -96,11 +96,11 @@ export function planSearch(query: RecordingQuery): SearchPlan {
   const filters: FilterClause[] = [];
   let branches: SearchPlan['branches'];
   if (callId !== undefined) {
-    branches = [{ index: CATALOGUE_INDEXES.byCallId, partitionValue: `${site}#${normalizeText(callId)}` }];
-    if (agent !== undefined) filters.push({ anyOf: [{ attribute: 'agentPk', value: `${site}#${normalizeText(agent)}` }] });
+    branches = [{ index: CATALOGUE_INDEXES.byCallId, partitionValue: indexKey(site, normalizeText(callId)) }];
+    if (agent !== undefined) filters.push({ anyOf: [{ attribute: 'agentPk', value: indexKey(site, normalizeText(agent)) }] });
     if (number !== undefined) filters.push(numberClause(site, number));
   } else if (agent !== undefined) {
-    branches = [{ index: CATALOGUE_INDEXES.byAgent, partitionValue: `${site}#${normalizeText(agent)}` }];
+    branches = [{ index: CATALOGUE_INDEXES.byAgent, partitionValue: indexKey(site, normalizeText(agent)) }];
     if (number !== undefined) filters.push(numberClause(site, number));
   } else if (number !== undefined) {
     branches = numberClause(site, number).anyOf.map(({ attribute, value }) => ({
