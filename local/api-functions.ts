@@ -1,11 +1,10 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { RecallRequest, RecallStarter } from '../core/recall.ts';
+import type { RecallStarter } from '../core/recall.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
 import type { HttpEvent, HttpResult } from '../functions/shared/http.ts';
 import { buildFunctionBundles } from './function-bundles.ts';
 import { deployedFunctionArn, deployedRecallStateMachineArn, deployedVariable, functionEnvironment, functionResource, generatedSnapshot } from './function-environment.ts';
 import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
-import { listenLocal } from './listen.ts';
+import { startRecallEndpoint } from './recall-endpoint.ts';
 import { failureDestination, functionTimeoutSeconds } from './async-destinations.ts';
 import { startInvokeEndpoint, type InvokableFunction } from './lambda-endpoint.ts';
 import { LocalLambdaPool, type FunctionRuntime } from './lambda-pool.ts';
@@ -75,35 +74,6 @@ export interface ApiFunctions {
   /** The local Lambda Invoke endpoint the console starts exports through (AWS_ENDPOINT_URL_LAMBDA). */
   readonly lambdaEndpoint: string;
   stop(): Promise<void>;
-}
-
-/** The local Step Functions StartExecution of the recall state machine (AWS JSON 1.0). */
-async function startRecallEndpoint(stateMachineArn: string, recallFor: (site: string) => RecallStarter | undefined) {
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.0' });
-    res.end(JSON.stringify(body));
-  };
-  const answer = async (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { stateMachineArn?: string; input?: string };
-    if (req.headers['x-amz-target'] !== 'AWSStepFunctions.StartExecution') {
-      return send(res, 400, { __type: 'UnknownOperationException', message: `the local recall endpoint serves StartExecution only` });
-    }
-    const missing = (message: string) => send(res, 400, { __type: 'StateMachineDoesNotExist', message });
-    if (body.stateMachineArn !== stateMachineArn) return missing(`no state machine ${body.stateMachineArn}`);
-    const request = JSON.parse(body.input ?? '{}') as RecallRequest;
-    const starter = recallFor(request.site);
-    if (!starter) return missing(`no local recall workflow runs for site ${request.site}`);
-    const { execution } = await starter.startRecall(request);
-    send(res, 200, { executionArn: execution, startDate: Date.now() / 1000 });
-  };
-  const server = createServer((req, res) => {
-    answer(req, res).catch((error: unknown) => {
-      send(res, 500, { __type: 'InternalFailure', message: error instanceof Error ? error.message : String(error) });
-    });
-  });
-  return listenLocal(server);
 }
 
 function parseLine(line: string): Record<string, unknown> | undefined {
