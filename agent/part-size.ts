@@ -6,7 +6,8 @@ import { PartPool } from './part-pool.ts';
 // User Guide, "Amazon S3 multipart upload limits"). With the configured part size (8 MiB by
 // default) an upload ends at 78 GiB: a database backup or a file on a share past that would be
 // refused at part 10,001, after 78 GiB sent, every pass. An upload whose size is known before
-// its first byte (an artefact, a large file's own tree pack) takes larger parts instead.
+// its first byte (an artefact, a batch's pack of recordings, a large file's own tree pack) takes
+// larger parts instead.
 
 export const S3_MAX_PARTS = 10_000;
 export const S3_MAX_OBJECT_BYTES = 5 * 1024 ** 4;
@@ -38,4 +39,12 @@ export function partsWithin<T extends PartSettings>(settings: T, size: number, m
   const partSize = Math.ceil(size / maxParts / MiB) * MiB;
   const buffers = Math.max(1, Math.floor((settings.partSize * (settings.partConcurrency + 1)) / partSize));
   return { ...settings, partSize, pool: new PartPool(partSize, buffers) };
+}
+
+/**
+ * At most how many bytes a tar of these files is: each member's bytes, its header, a pax header
+ * for a long name (the name and a few records), padding to 512 bytes, and the archive's end.
+ */
+export function tarBound(files: readonly { name: string; size: number }[], dir = ''): number {
+  return files.reduce((n, f) => n + f.size + 8192 + 2 * Buffer.byteLength(`${dir}/${f.name}`), 1024);
 }

@@ -11,6 +11,7 @@ import { readAll } from './recover.ts';
 import { openNoAtime, openSyncNoAtime } from './no-atime.ts';
 import { createHash } from 'node:crypto';
 import { PackBuilder, type PendingSlice } from './pack-builder.ts';
+import { maxPartsOf, partsWithin, tarBound } from './part-size.ts';
 import type { PartPool } from './part-pool.ts';
 import { putAnswerVerifies, verifyObject, type VerifyMode } from './verify.ts';
 import { contentTypeOf } from './content-type.ts';
@@ -199,11 +200,11 @@ async function shipAttempt(ctx: ShipContext, work: BatchWork, plan: PackPlan, at
   // The begin line is durable before anything is sent under the key (recovery finds the upload).
   await ctx.journal.begin(beginOf(plan, work, attempt.key));
   const watched = noticingTakenKeys(ctx.store);
+  // A batch past 10,000 parts of the configured size is sent in larger ones (agent/part-size.ts).
+  const parts = partsWithin({ partSize: ctx.partSize, partConcurrency: ctx.partConcurrency, pool: ctx.pool }, tarBound(plan.stamps, work.batch), maxPartsOf(ctx.store), dir);
   const builder = new PackBuilder(watched.store, {
     key: attempt.key,
-    partSize: ctx.partSize,
-    partConcurrency: ctx.partConcurrency,
-    pool: ctx.pool,
+    ...parts,
     etag: ctx.verify === 'etag',
     contentType: 'application/x-tar',
     onUploadStarted: (id) => ctx.journal.uploadStarted(plan.packId, id),
@@ -246,7 +247,7 @@ async function shipAttempt(ctx: ShipContext, work: BatchWork, plan: PackPlan, at
       packKey: attempt.key,
       createdAt: ctx.clock.now().toISOString(),
       batch: { path: work.batch, files: plan.stamps.length },
-      pack: { size: pack.size, sha256: pack.sha256, parts: pack.parts, partSize: ctx.partSize },
+      pack: { size: pack.size, sha256: pack.sha256, parts: pack.parts, partSize: parts.partSize },
       members,
       ...(attempt.dead.length > 0 ? { superseded: attempt.dead } : {}),
       ...(ctx.shippedBy ? { shippedBy: ctx.shippedBy } : {}),

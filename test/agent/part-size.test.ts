@@ -10,7 +10,12 @@ import { S3_MAX_OBJECT_BYTES, S3_MAX_PARTS, partsWithin, type PartSettings } fro
 import { ContentIndex } from '../../agent/tree/content-index.ts';
 import { TreePacker } from '../../agent/tree/packer.ts';
 import { readAll } from '../../agent/recover.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { parseManifest } from '../../core/manifest.ts';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
 import { artefactAgent, artefactManifests, artefactSite, bytesOf, openUploads, writeAt } from '../support/artefact-agent.ts';
+import { writeTree } from '../support/recorder-tree.ts';
 
 // S3 takes at most 10,000 parts in one upload: with 8 MiB parts an upload ends at 78 GiB. An
 // upload whose size is known first (a backup, a large file's own tree pack) takes larger parts
@@ -58,6 +63,31 @@ describe('part size within S3 10,000 parts', () => {
     expect((await readAll(store, m!.key)).equals(bytes)).toBe(true);
     expect(await openUploads(store)).toEqual([]);
     h.agent.close();
+  });
+
+  it("ships a batch of recordings that 5 MiB parts would take past the store part limit as one pack in fewer, larger parts, its manifest naming their size", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-part-size-'));
+    const rec = join(dir, 'rec');
+    const calls = writeTree(rec, 1, 6, { size: 2 * MiB });
+    const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nshipping: { partSizeMiB: 5 }\nsources:\n  - { name: cs, type: recordings, path: ${rec}, quietSeconds: 60, settleSeconds: 1 }\n`);
+    // 12 MiB of recordings and their sidecars: three 5 MiB parts, where the store takes two.
+    const store = new MemoryBlobStore({ features: { maxParts: 2 } });
+    const agent = new Agent({ config, store, clock: { now: () => new Date() }, log: silentLogger, notifier: { notify: async () => undefined }, verify: 'etag', retryDelayMs: () => 1 });
+    try {
+      expect(await agent.cycle()).toMatchObject({ packs: 1, recordings: 6, failed: 0 });
+    } finally {
+      agent.close();
+    }
+    const keys = [];
+    for await (const info of store.list('manifests/site-a/recordings/')) keys.push(info.key);
+    const manifest = parseManifest(await readAll(store, keys[0]!));
+    expect(manifest.pack).toMatchObject({ parts: 2, partSize: 7 * MiB });
+    expect((await store.head(manifest.packKey))?.etag).toMatch(/-2"$/);
+    const pack = await readAll(store, manifest.packKey);
+    for (const call of calls) {
+      const member = manifest.members.find((m) => m.path === call.path)!;
+      expect(pack.subarray(member.offset, member.offset + member.length).equals(call.bytes)).toBe(true);
+    }
   });
 
   it("streams a large file of a share into a pack of its own in larger parts when the configured ones would pass the store's part limit", async () => {
