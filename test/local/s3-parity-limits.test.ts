@@ -1,6 +1,6 @@
 // The local S3 refuses what AWS S3 refuses for its size: keys over 1,024 bytes of UTF-8, user
-// metadata over 2 KB, part numbers over 10,000. Real SDK v3 client, real HTTP, the stand-in process.
-import { CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand, AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
+// metadata over 2 KB, part numbers over 10,000, DeleteObjects of more than 1,000 keys. Real SDK v3 client, real HTTP, the stand-in process.
+import { CreateMultipartUploadCommand, DeleteObjectsCommand, HeadObjectCommand, UploadPartCommand, AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artefactKey, treePackKey, packManifestKey, treeSnapshotManifestKey } from '../../core/layout.ts';
 import { BUCKET, md5, put, read, refusal, startParity, type Parity } from './s3-parity-harness.ts';
@@ -40,6 +40,15 @@ describe('S3 size limits', () => {
     expect(await refusal(part(10_001))).toEqual({ name: 'InvalidArgument', status: 400 });
     await part(10_000);
     await p.client.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'parts/many', UploadId }));
+  });
+
+  it('refuses a DeleteObjects of 1,001 keys with 400 MalformedXML, deleting none; takes 1,000', async () => {
+    await put(p.client, 'del/kept', 'x');
+    const keys = (n: number) => [{ Key: 'del/kept' }, ...Array.from({ length: n - 1 }, (_, i) => ({ Key: `del/absent-${i}` }))];
+    const deleteObjects = (n: number) => p.client.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys(n), Quiet: true } }));
+    expect(await refusal(deleteObjects(1001))).toEqual({ name: 'MalformedXML', status: 400 });
+    expect(await read(p.client, 'del/kept')).toBe('x');
+    expect((await deleteObjects(1000)).Errors ?? []).toEqual([]);
   });
 
   it('every key the layout builds stays within 1,024 bytes with the longest site and source names and file names', () => {
