@@ -1,7 +1,7 @@
 import { InvalidInputError } from './errors.ts';
-import { compareKeys, encodeCursor } from './catalogue-cursor.ts';
+import { compareKeys, encodeCursor, orderKeyOf } from './catalogue-cursor.ts';
 import { itemToEntry } from './catalogue-items.ts';
-import type { ReadBudget, RecordingPage, RecordingSort } from './ports.ts';
+import type { ReadBudget, CatalogueEntry, RecordingPage, RecordingSort } from './ports.ts';
 import { systemClock, type Clock } from './clock.ts';
 
 // A search page's read budget (ReadBudget), shared by MemoryCatalogue and DynamoCatalogue: how
@@ -108,5 +108,31 @@ export function stoppedPageOf(matches: Record<string, unknown>[], through: strin
       { field: 'sort' },
     );
   }
-  return { items: matches.map(itemToEntry), cursor: encodeCursor(through, sort), read, stopped: true };
+  const { entries, last } = entriesWithin(matches, matches.length);
+  // Cut for its bytes: the page goes on after its last call, as any full page does.
+  if (last) return { items: entries, cursor: encodeCursor(orderKeyOf(last, sort), sort), read };
+  return { items: entries, cursor: encodeCursor(through, sort), read, stopped: true };
+}
+
+/**
+ * The most bytes of calls one page answers. A function answers at most 6 MB (the body escaped
+ * inside the invocation's JSON), and a page of 1,000 calls with long paths, metadata texts and
+ * issues could pass that: a page is cut before the call that would pass PAGE_BYTES, never below one.
+ */
+export const PAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The entries of the first `limit` items, cut before the one that would take the page past
+ * PAGE_BYTES of JSON; `last`: the last item kept, when the page was cut (its cursor goes on after it).
+ */
+export function entriesWithin(items: readonly Record<string, unknown>[], limit: number): { entries: CatalogueEntry[]; last?: Record<string, unknown> } {
+  const entries: CatalogueEntry[] = [];
+  let bytes = 0;
+  for (const item of items.slice(0, limit)) {
+    const entry = itemToEntry(item);
+    bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
+    if (bytes > PAGE_BYTES && entries.length > 0) return { entries, last: items[entries.length - 1] };
+    entries.push(entry);
+  }
+  return { entries };
 }

@@ -1,9 +1,9 @@
 import { InvalidInputError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
 import { CATALOGUE_INDEXES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SORT_KEY_NAME, TIME_SHARDS, timePartition, type IndexDefinition } from './catalogue-schema.ts';
-import { indexKey, itemToEntry, normalizeIso, normalizeNumber, normalizeText } from './catalogue-items.ts';
+import { indexKey, normalizeIso, normalizeNumber, normalizeText } from './catalogue-items.ts';
 import { RECORDING_DIRECTIONS, RECORDING_SORTS, byDuration, compareKeys, decodeCursor, durationKeyOf, encodeCursor, orderKeyOf } from './catalogue-cursor.ts';
-import { checkBudget } from './catalogue-budget.ts';
+import { checkBudget, entriesWithin } from './catalogue-budget.ts';
 import type { ReadBudget, RecordingDirection, RecordingPage, RecordingQuery, RecordingSort } from './ports.ts';
 
 // The search plan: which index to query and what to filter, shared by MemoryCatalogue and
@@ -169,10 +169,10 @@ export function matchesPlan(item: Record<string, unknown>, plan: SearchPlan): bo
  * proves that more follow, so a cursor is never handed out for an empty next page.
  */
 export function pageOf(items: Record<string, unknown>[], limit: number, sort: RecordingSort = 'start'): RecordingPage {
-  const page = items.slice(0, limit);
-  const last = page.at(-1);
-  if (items.length > limit && last) return { items: page.map(itemToEntry), cursor: encodeCursor(orderKeyOf(last, sort), sort) };
-  return { items: page.map(itemToEntry) };
+  const { entries, last: cutAfter } = entriesWithin(items, limit);
+  const last = cutAfter ?? (items.length > limit ? items[limit - 1] : undefined);
+  if (last) return { items: entries, cursor: encodeCursor(orderKeyOf(last, sort), sort) };
+  return { items: entries };
 }
 
 /**

@@ -7,6 +7,7 @@ import { snapshotCatalogueContract } from './snapshot-catalogue-contract.ts';
 import { catalogueBudgetContract } from './catalogue-budget-contract.ts';
 import { collectPages } from '../../core/paging.ts';
 import { normalizeNumber } from '../../core/catalogue-items.ts';
+import { PAGE_BYTES } from '../../core/catalogue-budget.ts';
 
 // One behaviour for every CatalogueStore (memory, DynamoDB on dynalite, DynamoDB in AWS).
 // `fresh()` returns an empty store for each test.
@@ -244,6 +245,17 @@ function paginates(fresh: () => Promise<CatalogueStore>): void {
       expect(rids(items)).toEqual(rids(entries));
       const exact = await all(store, { site: 'site-a', limit: 50 });
       expect(exact.pages).toEqual([50, 50, 50, 50, 50]);
+    });
+
+    it('cuts a page before it passes PAGE_BYTES of JSON (1,000 asked, 300 KB calls) and goes on after its last call: every call once, in order', async () => {
+      const store = await fresh();
+      const entries = Array.from({ length: 20 }, (_, i) => makeEntry('site-a', i, { issues: [`${i}: ${'x'.repeat(300_000)}`] }));
+      await store.putRecordings(entries);
+      const { items, pages } = await all(store, { site: 'site-a', limit: 1000 });
+      expect(pages).toEqual([13, 7]);
+      expect(rids(items)).toEqual(rids(entries));
+      const first = await store.searchRecordings({ site: 'site-a', limit: 1000 });
+      expect(Buffer.byteLength(JSON.stringify(first.items))).toBeLessThanOrEqual(PAGE_BYTES);
     });
 
     it('paginates filtered and merged searches without short pages that skip items', async () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ReadMeter, SEARCH_TIME_MARGIN_MS, searchBudget } from '../../core/catalogue-budget.ts';
+import { ReadMeter, SEARCH_TIME_MARGIN_MS, searchBudget, stoppedPageOf } from '../../core/catalogue-budget.ts';
+import { entryToItem, sortKeyOf } from '../../core/catalogue-items.ts';
+import { decodeCursor } from '../../core/catalogue-cursor.ts';
+import { SORT_KEY_NAME } from '../../core/catalogue-schema.ts';
+import { makeEntry } from '../support/catalogue-fixtures.ts';
 
 // The read budget's meter (how much each Query may read) and a request's budget from its Lambda context.
 
@@ -39,5 +43,18 @@ describe('searchBudget', () => {
     expect(searchBudget(500, { getRemainingTimeInMillis: () => 25_000 }, { now: () => new Date(1_000_000) })).toEqual({ items: 500, deadline: 1_000_000 + 25_000 - SEARCH_TIME_MARGIN_MS });
     expect(searchBudget(500, {})).toEqual({ items: 500 });
     expect(searchBudget(500, undefined)).toEqual({ items: 500 });
+  });
+});
+
+describe('stoppedPageOf', () => {
+  it('cuts a stopped page past PAGE_BYTES before the call that would pass it, and goes on after its last call rather than after what was read', () => {
+    const items = Array.from({ length: 20 }, (_, i) => entryToItem(makeEntry('site-a', i, { issues: ['x'.repeat(300_000)] })));
+    const through = sortKeyOf(makeEntry('site-a', 30));
+    const page = stoppedPageOf(items, through, 'start', 500);
+    expect(page.items).toHaveLength(13);
+    expect(page.stopped).toBeUndefined();
+    expect(decodeCursor(page.cursor!)).toBe(items[12]![SORT_KEY_NAME]);
+    const small = stoppedPageOf(items.slice(0, 2), through, 'start', 500);
+    expect([small.items.length, small.stopped, decodeCursor(small.cursor!)]).toEqual([2, true, through]);
   });
 });

@@ -63,6 +63,23 @@ describe('catalogue handler', () => {
     expect((await search({ limit: '2', sort: '-start', cursor: startCursor })).statusCode).toBe(400);
   });
 
+  it('answers limit=1000 over 300 KB calls in pages under 6 MB whose cursors reach every call once', async () => {
+    const catalogue = new MemoryCatalogue();
+    const big = Array.from({ length: 40 }, (_, i) => makeEntry('site-c', i, { issues: ['x'.repeat(300_000)] }));
+    await catalogue.putRecordings(big);
+    const { search } = await setup(catalogue);
+    const seen: string[] = [];
+    let cursor: string | null | undefined;
+    do {
+      const res = await search({ limit: '1000', ...(cursor ? { cursor } : {}) }, 'site-c');
+      expect([res.statusCode, Buffer.byteLength(res.body as string) < 6_000_000]).toEqual([200, true]);
+      const page = body(res) as { items: { rid: string }[]; cursor: string | null };
+      seen.push(...page.items.map((e) => e.rid));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(seen).toEqual(big.map((e) => e.rid));
+  });
+
   it('returns one entry, or 404 for an unknown one', async () => {
     const { handler, entries, trail } = await setup();
     const rid = entries[3]!.rid;
