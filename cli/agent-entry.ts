@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { reportFatal, usageExitCode } from './fatal.ts';
+import { quietOnClosedPipe, reportFatal, usageExitCode } from './fatal.ts';
 import { refuseRepeatedOptions } from './single-options.ts';
 import { FERRY_VERSION } from './version.ts';
 import { agentGroup, registerGroups, type CommandGroups } from './command-groups.ts';
@@ -23,6 +23,7 @@ const GROUPS: CommandGroups = {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   // AWS requests through the site's outbound proxy, when the environment names one (the SDK reads none).
   useProxyEnvironment(process.env);
   const program = new Command('ferry').version(FERRY_VERSION).showHelpAfterError().exitOverride();

@@ -22,3 +22,21 @@ export function reportFatal(error: unknown, argv: readonly string[], write: (lin
 export function usageExitCode(error: { exitCode: number }): number {
   return error.exitCode === 0 ? 0 : 2;
 }
+
+/**
+ * A reader that stops reading (`ferry audit search … | head`, `ferry agent status --losses | head`)
+ * closes the pipe: what is left to print has no one to read it, which is no error of the
+ * command's. The command ends quietly, as the Unix tools do, instead of with an EPIPE stack
+ * trace. Both entries call it: `ferry` (cli/main.ts) and the agent bundle (cli/agent-entry.ts),
+ * which runs `agent`, `restore` and `snapshots`.
+ */
+let quietPipe = false;
+
+export function quietOnClosedPipe(): void {
+  if (quietPipe) return;
+  quietPipe = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    throw error;
+  });
+}

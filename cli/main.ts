@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { refuseRepeatedOptions } from './single-options.ts';
-import { reportFatal, usageExitCode } from './fatal.ts';
+import { quietOnClosedPipe, reportFatal, usageExitCode } from './fatal.ts';
 import { FERRY_VERSION } from './version.ts';
 import { agentGroup, registerGroups, type CommandGroups } from './command-groups.ts';
 import { useProxyEnvironment } from '../adapters/proxy-environment.ts';
@@ -52,22 +52,6 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   await registerGroups(program, GROUPS, argv);
   refuseRepeatedOptions(program);
   return program;
-}
-
-/**
- * A reader that stops reading (`ferry audit search … | head`) closes the pipe: what is left to
- * print has no one to read it, which is no error of the command's. The command ends quietly, as
- * the Unix tools do, instead of with an EPIPE stack trace.
- */
-let quietPipe = false;
-
-function quietOnClosedPipe(): void {
-  if (quietPipe) return;
-  quietPipe = true;
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-    throw error;
-  });
 }
 
 export async function main(argv: string[]): Promise<number> {
