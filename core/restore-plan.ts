@@ -333,7 +333,7 @@ export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): Rest
   if (!full) {
     const first = fulls[0];
     const tail = first ? `; the first was taken at ${first.takenAt}` : '; none has been shipped';
-    return refuse(at, 'no-full', `no full backup of ${what} was taken at or before T (${at})${tail}`, nearest() ?? first?.takenAt);
+    return refuse(at, 'no-full', `no full backup of ${what} was taken at or before T (${at})${tail}`, nearest());
   }
   const stopAt = secondOf(at);
   if (fullOnly) return buildPlan(opts, at, stopAt, full, [], otherSeries(candidates, full));

@@ -215,6 +215,16 @@ describe('planRestore: refusals say why and what is reachable', () => {
     expect(p.ok && p.notes[0]).toMatch(/^the newest full before T \(taken at 2026-03-01T01:00:00.000Z\) cannot reach T: .*no log segment reaching past the full taken at 2026-03-01T01:00:00.000Z/);
   });
 
+  it('names no reachable time for a T before the first full when no log reaches that full (its time is refused too)', () => {
+    // The only full completes an hour after the last event shipped (a quiet database, or logs
+    // that stopped): its own time is "after the last shipped log event" as well.
+    const late = makeFull(min(180), { position: { logFile: 'mysql-bin.000012', logPos: 4 } });
+    const early = refused(plan(min(170), [late, ...SEGMENTS]));
+    expect(early).toMatchObject({ code: 'no-full', reason: expect.stringMatching(/the first was taken at 2026-03-01T03:00:00.000Z$/) });
+    expect(early.nearestReachable).toBeUndefined();
+    expect(refused(plan(late.takenAt, [late, ...SEGMENTS]))).toMatchObject({ code: 'after-last-event' });
+  });
+
   it('refuses when nothing was ever shipped', () => {
     expect(refused(plan(min(5), []))).toMatchObject({ code: 'no-full', reason: expect.stringMatching(/none has been shipped$/) });
   });
