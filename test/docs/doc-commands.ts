@@ -86,7 +86,11 @@ export function synopsis(text: string): Part[] {
 export function expansions(parts: Part[]): string[][] {
   const groups: Exclude<Part, string>[] = [];
   const collect = (ps: Part[]) => {
-    for (const p of ps) if (typeof p !== 'string') groups.push(p), p.alternatives.forEach(collect);
+    for (const p of ps) {
+      if (typeof p === 'string') continue;
+      groups.push(p);
+      p.alternatives.forEach(collect);
+    }
   };
   collect(parts);
   const render = (ps: Part[], choose: (g: Exclude<Part, string>) => number): string[] =>
