@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -18,6 +18,7 @@ import type { ActivityClient } from '../core/activity.ts';
 import { ActivityWorker } from '../agent/activity-worker.ts';
 import { systemClock } from '../core/clock.ts';
 import { formatBytes } from './progress.ts';
+import { refuseWhileSecondSiteRuns, removeSecondSiteState, removedNotice, secondSiteState } from './start-previous.ts';
 import type { Agent } from '../agent/agent.ts';
 
 // `ferry start` (npm start): the whole story on one machine with no AWS account. It starts the
@@ -80,38 +81,6 @@ function demoCounts(opts: StartOptions): { batches: number; perBatch: number } {
 /** How long a restore from the archive tier takes on `ferry start`'s S3 stand-in. */
 export const LOCAL_RESTORE_MS = 1_000;
 
-/** Files and bytes under `dir` (symbolic links counted as files, not followed); zero when it does not exist. */
-export function dataIn(dir: string): { files: number; bytes: number } {
-  const total = { files: 0, bytes: 0 };
-  if (!existsSync(dir)) return total;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const inner = dataIn(path);
-      total.files += inner.files;
-      total.bytes += inner.bytes;
-    } else {
-      total.files += 1;
-      total.bytes += lstatSync(path).size;
-    }
-  }
-  return total;
-}
-
-/**
- * Without --keep a start empties the local cloud of the run before (and the demo's recorder and
- * agent state): said plainly, with how much went and how to keep it next time, so that nobody
- * learns it from a search that finds nothing.
- */
-function removedNotice(home: string, opts: StartOptions): string | undefined {
-  if (opts.keep) return undefined;
-  const cloud = dataIn(join(home, 'cloud'));
-  const demo = opts.demo === false ? { files: 0, bytes: 0 } : dataIn(join(home, 'demo'));
-  if (cloud.files + demo.files === 0) return undefined;
-  const where = [cloud.files ? `${join(home, 'cloud')} (${cloud.files} files, ${formatBytes(cloud.bytes)}: its bucket, tables, audit trail and logs)` : '', demo.files ? `${join(home, 'demo')} (${demo.files} files, ${formatBytes(demo.bytes)}: the demo recorder and agent state)` : ''].filter(Boolean);
-  return `Removing the previous run's data: ${where.join(' and ')}. This run starts empty; start with --keep (\`npm start -- --keep\`) to keep what a run shipped for the next one.`;
-}
-
 /** Whether something accepts a connection on the URL's host and port within a second. */
 function answers(url: string): Promise<boolean> {
   let u: URL;
@@ -151,8 +120,10 @@ async function refuseWhileRunning(): Promise<void> {
 
 export async function startCloud(opts: StartOptions, say: (m: string) => void): Promise<LocalCloud> {
   await refuseWhileRunning();
+  refuseWhileSecondSiteRuns(ferryHome(), opts.keep, new Date());
   const removing = removedNotice(ferryHome(), opts);
   if (removing) say(removing);
+  removeSecondSiteState(ferryHome(), opts.keep);
   say('Starting the embedded local cloud (S3 and DynamoDB stand-ins, catalogue API, replay URL)…');
   // The workflows' waits are shortened here (the recall checks its restore a few times a second,
   // not hourly), so a restore from the archive tier takes seconds, not S3's 12 h: a recall asked
@@ -314,7 +285,7 @@ function secondSiteHelp(cloud: LocalCloud): string {
 The local cloud is up (no demo site). To ship from a site of your own, write an agent config:
 
   site: site-b
-  state: ${join(ferryHome(), 'site-b-state')}
+  state: ${secondSiteState(ferryHome())}
   cloud:
     bucket: ${cloud.bucket}
     region: ${cloud.region}
@@ -379,6 +350,6 @@ export function registerStartCommand(program: Command): void {
     .option('--port <port>', 'catalogue API port (0: any free port)', String(DEFAULT_API_PORT))
     .option('--batches <n>', 'demo batches', '6')
     .option('--per-batch <n>', 'recordings per batch', '50')
-    .option('--keep', "keep the previous run's local cloud data (without it, a start removes it and says how much)")
+    .option('--keep', "keep the previous run's local cloud data and the printed site-b config's agent state (without it, a start removes them and says how much)")
     .action((opts: StartOptions) => startCommand(opts));
 }

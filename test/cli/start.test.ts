@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -98,28 +98,53 @@ describe('ferry start', () => {
     expect(existsSync(file)).toBe(false);
   }, 180_000);
 
-  it("says on start that it removes the previous run's local cloud data, how much, and that --keep keeps it; says nothing on a first start or with --keep", async () => {
+  it("says on start that it removes the previous run's local cloud data and the printed site-b config's agent state, how much, and that --keep keeps them; says nothing on a first start or with --keep", async () => {
     const first = await startCloudOnly();
     expect(first.out()).not.toMatch(/previous run/);
-    // What a run leaves behind: its tables, bucket and logs, and something it shipped.
+    // What a run leaves behind: its tables, bucket and logs, and something it shipped; and the
+    // printed site-b config's state directory, whose journal takes what it shipped there for shipped.
     writeFileSync(join(first.home, 'cloud', 'shipped.bin'), Buffer.alloc(3 * 1024 * 1024));
+    const siteB = join(first.home, 'site-b-state');
+    mkdirSync(siteB);
+    writeFileSync(join(siteB, 'journal.jsonl'), '{"t":"published"}\n');
     first.proc.kill('SIGINT');
     expect((await exited(first.proc)).code).toBe(130);
     const again = await startCloudOnly(first.home);
-    const [, files, size] = /Removing the previous run's data: \S+cloud \((\d+) files, ([\d.]+) MB: its bucket, tables, audit trail and logs\)\. This run starts empty; start with --keep/.exec(again.out()) ?? [];
+    const [, files, size] = /Removing the previous run's data: \S+cloud \((\d+) files, ([\d.]+) MB: its bucket, tables, audit trail and logs\)(?: and [^\n]*?)?\. This run starts empty; start with --keep/.exec(again.out()) ?? [];
     expect(Number(files), again.out()).toBeGreaterThan(1);
     expect(Number(size)).toBeGreaterThanOrEqual(3);
     expect(again.out().indexOf('Removing the previous run')).toBeLessThan(again.out().indexOf('Starting the embedded local cloud'));
     expect(existsSync(join(first.home, 'cloud', 'shipped.bin'))).toBe(false);
+    expect(again.out()).toContain(`${siteB} (1 files, 18 B: the state of the site-b agent config printed before, which took what it shipped there for shipped)`);
+    expect(existsSync(siteB)).toBe(false);
     again.proc.kill('SIGINT');
     expect((await exited(again.proc)).code).toBe(130);
     writeFileSync(join(first.home, 'cloud', 'shipped.bin'), 'kept');
+    mkdirSync(siteB);
+    writeFileSync(join(siteB, 'journal.jsonl'), 'kept');
     const kept = await startCloudOnly(first.home, ['--keep']);
     expect(kept.out()).not.toMatch(/previous run/);
     expect(readFileSync(join(first.home, 'cloud', 'shipped.bin'), 'utf8')).toBe('kept');
+    expect(readFileSync(join(siteB, 'journal.jsonl'), 'utf8')).toBe('kept');
     kept.proc.kill('SIGINT');
     expect((await exited(kept.proc)).code).toBe(130);
   }, 180_000);
+
+  it("refuses a start without --keep while an agent holds the printed site-b config's state directory (exit 1, naming its pid), and removes nothing", () => {
+    const home = mkdtempSync(join(tmpdir(), 'ferry-start-'));
+    mkdirSync(join(home, 'cloud'));
+    writeFileSync(join(home, 'cloud', 'shipped.bin'), 'shipped');
+    const siteB = join(home, 'site-b-state');
+    mkdirSync(siteB);
+    // This test's own process stands for the agent holding the directory.
+    writeFileSync(join(siteB, 'agent.lock'), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+    const start = spawnSync(process.execPath, [BIN, 'start', '--no-demo', '--once', '--port', '0'], { env: { ...process.env, FERRY_HOME: home }, encoding: 'utf8', timeout: 60_000 });
+    expect(start.status, start.stdout + start.stderr).toBe(1);
+    expect(start.stderr).toContain(`an agent (pid ${process.pid} on ${hostname()}) is using ${siteB}, the state directory of the site-b config printed before`);
+    expect(start.stdout + start.stderr).not.toMatch(/Removing the previous run/);
+    expect(readFileSync(join(home, 'cloud', 'shipped.bin'), 'utf8')).toBe('shipped');
+    expect(existsSync(join(siteB, 'agent.lock'))).toBe(true);
+  }, 60_000);
 
   it('refuses a second start while a local cloud of the same FERRY_HOME runs (exit 1, naming its pid), and removes nothing of it', async () => {
     const first = await startCloudOnly();
