@@ -34,6 +34,11 @@ export interface SiteAccessProps {
   partialLock?: PartialLock;
 }
 
+/** The whole policy of a retired site's agent role: nothing, denied outright so no broader policy attached later grants it. */
+function retiredAgentStatement(): iam.PolicyStatement {
+  return new iam.PolicyStatement({ sid: 'RetiredSiteReachesNothing', effect: iam.Effect.DENY, actions: ['*'], resources: ['*'] });
+}
+
 export function defaultExternalId(site: string): string {
   return `ferry-agent-${site}`;
 }
@@ -68,8 +73,11 @@ export class SiteAccess extends Construct {
       }),
       maxSessionDuration: Duration.hours(12),
     });
-    if (site.agent.rolesAnywhereTrustAnchorArn) this.trustRolesAnywhere(site.name, site.agent.rolesAnywhereTrustAnchorArn, props.stackPrefix);
-    for (const statement of agentStatements({ ...scopeOf, activityArn: this.activity.activityArn, ...(props.partialLock ? { partialLock: props.partialLock } : {}) })) this.agentRole.addToPolicy(statement);
+    if (site.agent.rolesAnywhereTrustAnchorArn) this.trustRolesAnywhere(site.name, site.agent.rolesAnywhereTrustAnchorArn, props.stackPrefix, !site.retired);
+    // A retired site no longer ships: whoever still holds its agent's key or certificate (a
+    // customer off-boarded, a host not wiped) reaches nothing; its data stays for its purge.
+    const agentPolicy = site.retired ? [retiredAgentStatement()] : agentStatements({ ...scopeOf, activityArn: this.activity.activityArn, ...(props.partialLock ? { partialLock: props.partialLock } : {}) });
+    for (const statement of agentPolicy) this.agentRole.addToPolicy(statement);
 
     this.drRole = new iam.Role(this, 'DrRole', {
       description: `Ferry DR reader of site ${site.name}: read-only on its prefixes`,
@@ -106,11 +114,11 @@ export class SiteAccess extends Construct {
 
     for (const prefix of sitePrefixes(site.name)) {
       const arn = objectsArn(bucketName, prefix);
-      acknowledgeWildcardResource(this.agentRole, arn, `the agent of site ${site.name} adds and reads back objects under its own prefix ${prefix} only; keys are new per pack, artefact and manifest`);
+      if (!site.retired) acknowledgeWildcardResource(this.agentRole, arn, `the agent of site ${site.name} adds and reads back objects under its own prefix ${prefix} only; keys are new per pack, artefact and manifest`);
       acknowledgeWildcardResource(this.drRole, arn, `the DR reader of site ${site.name} reads any object under ${prefix} and nothing outside that site`);
     }
     acknowledgeWildcardResource(this.officerRole, objectsArn(bucketName, auditPrefix(site.name)), `the officer of site ${site.name} reads the sealed audit records of that site (one object per record) to verify its chain, and of no other site`);
-    if (props.partialLock) {
+    if (props.partialLock && !site.retired) {
       for (const pattern of partialKeyPatterns(site.name)) {
         acknowledgeWildcardResource(this.agentRole, `${bucketArnOf(bucketName)}/${pattern}`, `the agent of site ${site.name} may give its own binlog partials and their manifests (new keys, one per partial) a lock of at most ${props.partialLock.days} day(s) in the bucket's mode, and no other object any retention`);
       }
@@ -135,7 +143,7 @@ export class SiteAccess extends Construct {
     }
   }
 
-  private trustRolesAnywhere(site: string, trustAnchorArn: string, stackPrefix: string): void {
+  private trustRolesAnywhere(site: string, trustAnchorArn: string, stackPrefix: string, enabled: boolean): void {
     this.agentRole.assumeRolePolicy?.addStatements(
       new iam.PolicyStatement({
         principals: [new iam.ServicePrincipal('rolesanywhere.amazonaws.com')],
@@ -150,7 +158,8 @@ export class SiteAccess extends Construct {
       name: `${stackPrefix}-agent-${site}`,
       roleArns: [this.agentRole.roleArn],
       durationSeconds: 3600,
-      enabled: true,
+      // A retired site's profile vends no session at all (its role could do nothing with one).
+      enabled,
     });
     new CfnOutput(this, 'RolesAnywhereProfileArn', { key: `RolesAnywhereProfileArn${site.replace(/[^A-Za-z0-9]/g, '')}`, value: profile.attrProfileArn, description: `--profile-arn of site ${site}'s aws_signing_helper` });
   }

@@ -68,7 +68,7 @@ describe('cdk-nag AwsSolutions', () => {
     expect(unused).toEqual([]);
   });
 
-  it('stays clean with every option on: env pinned (deploy.md), compliance lock, replication, Roles Anywhere, DR readers, three sites', () => {
+  it('stays clean with every option on: env pinned (deploy.md), compliance lock, replication, Roles Anywhere, DR readers, three sites, a retired one', () => {
     const full = synthFerry(
       {
         ...DEFAULT_CONFIG,
@@ -76,7 +76,8 @@ describe('cdk-nag AwsSolutions', () => {
         objectLock: { mode: 'compliance', defaultRetentionDays: 60 },
         replication: { destinationBucketArn: 'arn:aws:s3:::ferry-dr-copy', kmsKeyArn: 'arn:aws:kms:eu-central-1:111122223333:key/abcd-1234' },
         sites: [
-          ...DEFAULT_CONFIG.sites,
+          DEFAULT_CONFIG.sites[0]!,
+          { ...DEFAULT_CONFIG.sites[1]!, retired: '2026-01-05', agent: { rolesAnywhereTrustAnchorArn: 'arn:aws:rolesanywhere:eu-west-1:111122223333:trust-anchor/ta-1' } },
           {
             name: 'site-c',
             retentionDays: 90,
