@@ -33,24 +33,28 @@ export function consoleGroups(sites: readonly string[]): string[] {
 /**
  * The configured sites a member of `groups` may see, in configuration order, each with what they
  * may do there (an officer's group wins over a listener's). A group naming a site that is not
- * configured grants nothing; no group, no site.
+ * configured grants nothing; no group, no site. An off-boarded site (`offboarded`, its customer
+ * gone, its calls kept to the end of their retention) is seen by `admin` and `officer-all` only:
+ * its own `officer-<site>` and `listener-<site>` groups grant nothing any more.
  */
-export function siteAccess(groups: readonly string[], configured: readonly string[]): Map<string, SiteAccess> {
+export function siteAccess(groups: readonly string[], configured: readonly string[], offboarded: readonly string[] = []): Map<string, SiteAccess> {
   const all = groups.includes(ADMIN_GROUP) || groups.includes(ALL_SITES_GROUP);
   const named = (prefix: string) => new Set(groups.filter((g) => g.startsWith(prefix)).map((g) => g.slice(prefix.length)));
   const officer = named(SITE_GROUP_PREFIX);
   const listener = named(LISTENER_GROUP_PREFIX);
   const access = new Map<string, SiteAccess>();
   for (const site of configured) {
-    if (all || officer.has(site)) access.set(site, 'officer');
+    if (all) access.set(site, 'officer');
+    else if (offboarded.includes(site)) continue;
+    else if (officer.has(site)) access.set(site, 'officer');
     else if (listener.has(site)) access.set(site, 'listener');
   }
   return access;
 }
 
 /** The configured sites a member of `groups` may see (as an officer or a listener), in configuration order. */
-export function sitesAllowed(groups: readonly string[], configured: readonly string[]): string[] {
-  return [...siteAccess(groups, configured).keys()];
+export function sitesAllowed(groups: readonly string[], configured: readonly string[], offboarded: readonly string[] = []): string[] {
+  return [...siteAccess(groups, configured, offboarded).keys()];
 }
 
 export interface ConsoleRoute {

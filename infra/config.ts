@@ -79,6 +79,13 @@ export const siteSchema = z
      */
     retired: retiredDay.optional(),
     /**
+     * The site's customer is gone (a managed-service provider's customer off-boarded): with
+     * `retired`, its own people reach nothing any more (its officer-/listener- console groups grant
+     * nothing; its officer, listener and DR roles are denied everything), while its calls are kept
+     * to the end of their retention for the deployment's admin and officer-all (docs/deploy.md).
+     */
+    offboarded: z.literal(true, { errorMap: () => ({ message: 'must be true (or left out): the site\'s own people lose their access' }) }).optional(),
+    /**
      * The site's own time zone (IANA, e.g. "Asia/Kolkata"; default UTC): its daily report judges
      * its local day, midnight to midnight there (23 or 25 hours when the clocks change), and says so.
      */
@@ -291,6 +298,9 @@ export const deploymentConfigSchema = z
       // Nothing else deletes a retired site's calls at the end of their retention: its purge must keep running on its own.
       if (site.retired !== undefined && !site.schedule) {
         ctx.addIssue({ code: 'custom', path: ['sites', i, 'retired'], message: `a retired site needs a schedule whose purgeCron runs its purge to the end of retention (its backupCron is not scheduled once retired); without one, nothing deletes its calls` });
+      }
+      if (site.offboarded && site.retired === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['sites', i, 'offboarded'], message: 'an off-boarded site must be retired too ("retired": the first day it no longer ships): its agent would still ship calls nobody of the site may see' });
       }
       const archiveProblem = deepArchiveRetentionProblem(site.retentionDays, config.lifecycle.packsToDeepArchiveDays, site.schedule ? purgeIntervalDays(site.schedule.purgeCron) : 0);
       if (archiveProblem) ctx.addIssue({ code: 'custom', path: ['sites', i, 'retentionDays'], message: archiveProblem });

@@ -32,6 +32,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface ConsoleProps {
   sites: string[];
+  /** The off-boarded sites: their own console groups grant nothing (functions/console, CONSOLE_OFFBOARDED_SITES). */
+  offboarded?: string[];
   api: CatalogueApi;
   consoleFunction: lambda.Function;
 }
@@ -80,6 +82,7 @@ export class ConsoleHosting extends Construct {
     props.consoleFunction.addEnvironment('CONSOLE_CLIENT_ID', this.client.userPoolClientId);
     const replayUrls = Object.fromEntries(props.sites.map((site) => [site, props.api.siteReplayUrls[site]!.url]));
     props.consoleFunction.addEnvironment('CONSOLE_REPLAY_URLS', Stack.of(this).toJsonString(replayUrls));
+    props.consoleFunction.addEnvironment('CONSOLE_OFFBOARDED_SITES', JSON.stringify(props.offboarded ?? []));
 
     this.assets = new s3.Bucket(this, 'Assets', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,

@@ -73,7 +73,8 @@ export class ProcessingStack extends Stack {
       logsKey,
       accessLogRetentionDays: config.logs.auditRetentionDays,
     });
-    this.console = new ConsoleHosting(this, 'Console', { sites: config.sites.map((site) => site.name), api: this.api, consoleFunction: this.functions.console });
+    const offboarded = config.sites.filter((site) => site.offboarded).map((site) => site.name);
+    this.console = new ConsoleHosting(this, 'Console', { sites: config.sites.map((site) => site.name), offboarded, api: this.api, consoleFunction: this.functions.console });
     // Replay takes an officer's name only from the console (the links it mints): the console function's role.
     this.functions.replay.addEnvironment('CONSOLE_ROLE_NAME', this.functions.console.role!.roleName);
     this.alerts = new AlertTopic(this, 'Alerts');

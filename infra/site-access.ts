@@ -34,9 +34,9 @@ export interface SiteAccessProps {
   partialLock?: PartialLock;
 }
 
-/** The whole policy of a retired site's agent role: nothing, denied outright so no broader policy attached later grants it. */
-function retiredAgentStatement(): iam.PolicyStatement {
-  return new iam.PolicyStatement({ sid: 'RetiredSiteReachesNothing', effect: iam.Effect.DENY, actions: ['*'], resources: ['*'] });
+/** The whole policy of a role whose site no longer lets it in (retired: the agent; off-boarded: its people): nothing, denied outright so no broader policy attached later grants it. */
+function reachesNothing(): iam.PolicyStatement {
+  return new iam.PolicyStatement({ sid: 'SiteClosedReachesNothing', effect: iam.Effect.DENY, actions: ['*'], resources: ['*'] });
 }
 
 export function defaultExternalId(site: string): string {
@@ -76,7 +76,7 @@ export class SiteAccess extends Construct {
     if (site.agent.rolesAnywhereTrustAnchorArn) this.trustRolesAnywhere(site.name, site.agent.rolesAnywhereTrustAnchorArn, props.stackPrefix, !site.retired);
     // A retired site no longer ships: whoever still holds its agent's key or certificate (a
     // customer off-boarded, a host not wiped) reaches nothing; its data stays for its purge.
-    const agentPolicy = site.retired ? [retiredAgentStatement()] : agentStatements({ ...scopeOf, activityArn: this.activity.activityArn, ...(props.partialLock ? { partialLock: props.partialLock } : {}) });
+    const agentPolicy = site.retired ? [reachesNothing()] : agentStatements({ ...scopeOf, activityArn: this.activity.activityArn, ...(props.partialLock ? { partialLock: props.partialLock } : {}) });
     for (const statement of agentPolicy) this.agentRole.addToPolicy(statement);
 
     this.drRole = new iam.Role(this, 'DrRole', {
@@ -87,7 +87,9 @@ export class SiteAccess extends Construct {
           ? new iam.CompositePrincipal(...site.drReaders.map(toPrincipal))
           : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-dr-site': site.name } }),
     });
-    const drStatements = [...drReaderStatements(scopeOf), ...drApiStatements(site.name, props.entryPoints)];
+    // An off-boarded site's people (its customer) reach nothing; its calls stay for the deployment's operators.
+    const people = (statements: iam.PolicyStatement[]) => (site.offboarded ? [reachesNothing()] : statements);
+    const drStatements = people([...drReaderStatements(scopeOf), ...drApiStatements(site.name, props.entryPoints)]);
     for (const statement of drStatements) this.drRole.addToPolicy(statement);
 
     this.officerRole = new iam.Role(this, 'OfficerRole', {
@@ -99,7 +101,7 @@ export class SiteAccess extends Construct {
           : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-officer-site': site.name } }),
       maxSessionDuration: Duration.hours(12),
     });
-    for (const statement of [...officerStatements(site.name, props.entryPoints), ...officerAuditStatements({ ...scopeOf, tableArn: props.tableArn })]) this.officerRole.addToPolicy(statement);
+    for (const statement of people([...officerStatements(site.name, props.entryPoints), ...officerAuditStatements({ ...scopeOf, tableArn: props.tableArn })])) this.officerRole.addToPolicy(statement);
     this.listenerRole = new iam.Role(this, 'ListenerRole', {
       description: `Ferry listener of site ${site.name}: search, play and recall its recordings; no download, legal holds, cases, erasure or audit trail`,
       // Nobody listed: principals of this account tagged ferry-listener-site={site} (and allowed sts:AssumeRole) may use it.
@@ -109,7 +111,7 @@ export class SiteAccess extends Construct {
           : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-listener-site': site.name } }),
       maxSessionDuration: Duration.hours(12),
     });
-    for (const statement of listenerStatements(site.name, props.entryPoints)) this.listenerRole.addToPolicy(statement);
+    for (const statement of people(listenerStatements(site.name, props.entryPoints))) this.listenerRole.addToPolicy(statement);
     this.acknowledgeRoutes(site.name, props.entryPoints);
 
     for (const prefix of sitePrefixes(site.name)) {

@@ -56,6 +56,8 @@ export interface ConsoleHandlerDeps {
   verifier: TokenVerifier;
   /** The deployment's sites, in configuration order. */
   sites: string[];
+  /** The off-boarded sites (CONSOLE_OFFBOARDED_SITES): only admin and officer-all see them (core/console-access.ts). */
+  offboarded?: string[];
   catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording' | 'getPack' | 'listSnapshots'>;
   recall?: RecallStarter;
   /** Recall status records and the packs' lifecycle tiers (GET …/recall, a recording's `archive`): functions/catalogue/recall.ts. */
@@ -147,7 +149,7 @@ interface Delegates {
 
 async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: HttpEvent, caller: ConsoleCaller, matched: { route: ConsoleRoute; params: Record<string, string> }, context: unknown): Promise<HttpResult> {
   const { route: r, params } = matched;
-  const access = siteAccess(caller.groups, deps.sites);
+  const access = siteAccess(caller.groups, deps.sites, deps.offboarded);
   const allowed = [...access.keys()];
   if (r.action === 'me' || r.action === 'sites') {
     noQuery.parse(event.queryStringParameters ?? {});
@@ -222,6 +224,8 @@ const consoleEnvSchema = z.object({
   CONSOLE_JWKS_URI: z.string().url().optional(),
   /** JSON: site → that site's replay Function URL. */
   CONSOLE_REPLAY_URLS: jsonVariable(z.record(z.string().url()), 'must be a JSON object of site to replay URL'),
+  /** JSON: the off-boarded sites (deployment config `offboarded`), seen by admin and officer-all only; absent: none. */
+  CONSOLE_OFFBOARDED_SITES: jsonVariable(z.array(z.string()), 'must be a JSON array of site names').optional(),
   AWS_REGION: z.string().min(1, 'is required'),
   /** The export function (infra/functions.ts), invoked asynchronously for each case export. */
   EXPORT_FUNCTION_NAME: z.string().min(1).optional(),
@@ -250,6 +254,7 @@ export function consoleDepsFromEnv(env: Record<string, string | undefined>): Con
     catalogue: erasureGate(shared.catalogue, shared.erasures),
     verifier: cognitoTokenVerifier({ issuer: cfg.CONSOLE_ISSUER, clientId: cfg.CONSOLE_CLIENT_ID, jwksUri: cfg.CONSOLE_JWKS_URI }),
     sites: Object.keys(replayUrls),
+    offboarded: cfg.CONSOLE_OFFBOARDED_SITES,
     links,
     holds: {
       holds: new MirroredHoldStore(new DynamoHoldStore(doc, base.TABLE), blobs),

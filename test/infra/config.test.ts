@@ -142,6 +142,17 @@ describe('deployment configuration', () => {
     ]);
   });
 
+  it('takes an off-boarded site only when retired, and only as true', () => {
+    const schedule = { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' };
+    expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: '2026-12-01', offboarded: true }] }).sites[0]?.offboarded).toBe(true);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, schedule, offboarded: true }] })).toEqual([
+      'sites[0].offboarded: an off-boarded site must be retired too ("retired": the first day it no longer ships): its agent would still ship calls nobody of the site may see',
+    ]);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: '2026-12-01', offboarded: 'yes' }] })).toEqual([
+      "sites[0].offboarded: must be true (or left out): the site's own people lose their access",
+    ]);
+  });
+
   it('adds a site with one entry', () => {
     const config = parseDeploymentConfig({ ...DEFAULT_CONFIG, sites: [...DEFAULT_CONFIG.sites, { name: 'site-c', retentionDays: 90 }] });
     expect(config.sites.map((s) => s.name)).toEqual(['site-a', 'site-b', 'site-c']);
