@@ -12,7 +12,11 @@ interface Construct {
   node: { defaultChild?: unknown };
 }
 
-/** Synthesizes the app (no bundling, no nag) for `sites` and other top-level `settings` of the configuration (tests: `search`): needs aws-cdk-lib (build time, tests). */
+/**
+ * Synthesizes the app (no bundling, no nag) for `sites` and other top-level `settings` of the
+ * configuration (tests: `search`), and `siteSettings` of a site by its name (tests: `retired`):
+ * needs aws-cdk-lib (build time, tests).
+ */
 export async function synthesizeDeployment(sites: string[], settings: Record<string, unknown> = {}): Promise<DeploymentSnapshot> {
   const [{ CfnElement, Stack }, { createFerryApp, buildFerry }, { parseDeploymentConfig }, { workflowsFactory }] = await Promise.all([
     import('aws-cdk-lib'),
@@ -27,7 +31,8 @@ export async function synthesizeDeployment(sites: string[], settings: Record<str
   const outdir = mkdtempSync(join(tmpdir(), 'ferry-iam-'));
   try {
     const app = createFerryApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-    const config = parseDeploymentConfig({ ...settings, sites: sites.map((name) => ({ name, retentionDays: 3650 })) });
+    const { siteSettings = {}, ...topLevel } = settings as { siteSettings?: Record<string, Record<string, unknown>> };
+    const config = parseDeploymentConfig({ ...topLevel, sites: sites.map((name) => ({ name, retentionDays: 3650, ...siteSettings[name] })) });
     let workflowRoles: Record<string, Construct> = {};
     const workflows = workflowsFactory({
       onBuilt: (built) => (workflowRoles = Object.fromEntries(Object.entries(built.functions).map(([n, fn]) => [n, fn.role! as unknown as Construct]))),
