@@ -17,7 +17,8 @@ const activity = (site: string) => `arn:aws:states:${region}:${account}:activity
 
 let synth: Synthesized;
 let bucketPolicy: PolicyDocument;
-const [siteA, siteB] = DEFAULT_CONFIG.sites as [{ name: string }, { name: string }];
+const siteA = DEFAULT_CONFIG.sites[0]!;
+const siteB = DEFAULT_CONFIG.sites[1]!;
 const retiredDay = '2026-01-05';
 const ANCHOR = `arn:aws:rolesanywhere:${region}:${account}:trust-anchor/ta-1`;
 
