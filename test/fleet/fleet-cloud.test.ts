@@ -16,6 +16,7 @@ import { Agent } from '../../agent/agent.ts';
 import { heartbeatMemoryFile, type HeartbeatMemory } from '../../agent/heartbeat-memory.ts';
 import { ManualClock } from '../../core/clock.ts';
 import type { AgentConfig } from '../../core/config.ts';
+import { cycleOnce } from '../support/agent-cycle.ts';
 import { restoreEnv } from '../support/env.ts';
 
 // The heartbeat for real: the agent of site-a ships to the local S3 with the real SDK, its
@@ -47,14 +48,9 @@ shipping: { attempts: 1 }
 sources:
   - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
 `);
-    const logged: string[] = [];
-    const agent = buildAgent(config, { log: createLogger({ json: true, level: 'debug', write: (line) => logged.push(line) }) });
-    try {
-      expect((await agent.cycle()).packs).toBeGreaterThan(0);
-    } finally {
-      agent.close();
-    }
-    expect(logged.join('\n')).not.toContain('heartbeat not written');
+    const { report, logged } = await cycleOnce(config);
+    expect(report.packs).toBeGreaterThan(0);
+    expect(logged).not.toContain('heartbeat not written');
     const keys: string[] = [];
     for await (const o of cloud.blobs.list(heartbeatPrefix('site-a'))) keys.push(o.key);
     expect(keys).toHaveLength(1);

@@ -1,16 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../agent/log.ts';
-import { buildAgent } from '../../cli/build-agent.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import type { DeploymentSnapshot } from '../../local/iam-gateway/deployment.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 import { generateBatches } from '../../scripts/demo/site.ts';
+import { cycleOnce } from '../support/agent-cycle.ts';
+import { ferryAsync } from '../support/bin-async.ts';
 import { makeEntry } from '../support/catalogue-fixtures.ts';
+import { agentCloudYaml } from '../support/local-cloud.ts';
 
 // A managed-service provider's deployment for two customers, one of whom left: site acme-cc is
 // retired and off-boarded (docs/deploy.md "Decommissioning a site"), globex-cc is live. On the
@@ -20,7 +20,6 @@ import { makeEntry } from '../support/catalogue-fixtures.ts';
 
 const ACME = 'acme-cc';
 const GLOBEX = 'globex-cc';
-const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 const schedule = { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' };
 let dir: string;
 let cloud: LocalCloud;
@@ -57,37 +56,23 @@ afterAll(async () => {
 async function shipAs(site: string) {
   const root = join(dir, `recorder-${site}`);
   await generateBatches({ root, firstBatch: 1, batches: 1, perBatch: 3, seconds: 1, start: new Date('2026-02-01T08:00:00Z'), seed: 5, sidecar: 'xml' });
-  const { accessKeyId, secretAccessKey } = cloud.iam!.credentialsOf(`agent:${site}`);
   const config = parseAgentConfig(`
 site: ${site}
 state: ${join(dir, `state-${site}`)}
-cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.iam!.s3Endpoint}, credentials: { accessKeyId: ${accessKeyId}, secretAccessKey: "${secretAccessKey}" } }
+cloud: ${agentCloudYaml(cloud, site)}
 shipping: { attempts: 1 }
 sources:
   - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
 `);
-  const logged: string[] = [];
-  const agent = buildAgent(config, { log: createLogger({ json: true, level: 'debug', write: (line) => logged.push(line) }) });
-  try {
-    const report = await agent.cycle();
-    await cloud.drain();
-    return { report, logged: logged.join('\n') };
-  } finally {
-    agent.close();
-  }
+  const shipped = await cycleOnce(config);
+  await cloud.drain();
+  return shipped;
 }
 
 /** `ferry calls search` as a principal of the local IAM (the CLI signs with its key, as with an assumed role's). */
-async function searchAs(principal: string, site: string) {
-  const { accessKeyId, secretAccessKey } = cloud.iam!.credentialsOf(principal as never);
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_REGION: cloud.region, FERRY_HOME: join(dir, 'home') };
-  const child = spawn(process.execPath, [BIN, 'calls', 'search', '--site', site, '--from', '2000-01-01T00:00:00Z', '--to', '2100-01-01T00:00:00Z', '--json', '--api', cloud.apiUrl], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, stderr };
+function searchAs(principal: string, site: string) {
+  const args = ['calls', 'search', '--site', site, '--from', '2000-01-01T00:00:00Z', '--to', '2100-01-01T00:00:00Z', '--json', '--api', cloud.apiUrl];
+  return ferryAsync(args, join(dir, 'home'), cloud.iam!.credentialsOf(principal as never));
 }
 
 async function consoleAs(username: string, groups: string[], path: string) {

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 
 const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 
-export async function ferryAsync(args: string[], home: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDFERRYTEST', AWS_SECRET_ACCESS_KEY: 'ferry-test-secret', AWS_REGION: 'us-east-1', FERRY_HOME: home };
+/** `credentials`: whose key signs (a principal of the local IAM); default the placeholder. */
+export async function ferryAsync(args: string[], home: string, credentials = { accessKeyId: 'AKIDFERRYTEST', secretAccessKey: 'ferry-test-secret' }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_REGION: 'us-east-1', FERRY_HOME: home };
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
