@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../../core/config.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
@@ -10,6 +11,7 @@ import { generateBatches } from '../../scripts/demo/site.ts';
 import { cycleOnce } from '../support/agent-cycle.ts';
 import { ferryAsync } from '../support/bin-async.ts';
 import { makeEntry } from '../support/catalogue-fixtures.ts';
+import { signedInConsolePage } from '../support/console-browser.ts';
 import { agentCloudYaml } from '../support/local-cloud.ts';
 
 // A managed-service provider's deployment for two customers, one of whom left: site acme-cc is
@@ -75,8 +77,10 @@ function searchAs(principal: string, site: string) {
   return ferryAsync(args, join(dir, 'home'), cloud.iam!.credentialsOf(principal as never));
 }
 
+const PASSWORD = 'Offboard-test-password-1!';
+
 async function consoleAs(username: string, groups: string[], path: string) {
-  const password = 'Offboard-test-password-1!';
+  const password = PASSWORD;
   cloud.console.addUser({ username, password, groups });
   const signIn = await fetch(cloud.console.cognitoEndpoint, {
     method: 'POST',
@@ -116,4 +120,41 @@ describe('an off-boarded customer on the local cloud', () => {
     expect(admin.status).toBe(200);
     expect((admin.body.items as unknown[]).length).toBe(3);
   }, 60_000);
+});
+
+describe('an off-boarded customer in the console page (Chromium)', () => {
+  const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+  it("shows its former officer no call of it (a bookmark of its search is refused) and no site at all; the provider's admin finds its calls", async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
+    const pageErrors: string[] = [];
+    try {
+      const former = { username: 'wile-page', password: PASSWORD, groups: [`officer-${ACME}`] };
+      cloud.console.addUser(former);
+      const gone = await signedInConsolePage(browser, cloud, `#site=${ACME}&view=search`, { pageErrors, user: former });
+      try {
+        // A bookmark of the site's search: refused, nothing of it listed.
+        await expect.poll(() => gone.p.textContent('#status')).toBe(`No search ran: ${ACME} is not one of your sites.`);
+        expect(await gone.p.$$eval('#results tbody tr', (rows) => rows.length)).toBe(0);
+        // The console's own start: no site at all.
+        await gone.p.goto(gone.p.url().replace(/#.*$/, '#'));
+        await gone.p.reload();
+        await expect.poll(() => gone.p.textContent('#error')).toContain('Your account may not see any site yet');
+      } finally {
+        await gone.close();
+      }
+      const ops = { username: 'ops-page', password: PASSWORD, groups: ['admin'] };
+      cloud.console.addUser(ops);
+      const admin = await signedInConsolePage(browser, cloud, `#site=${ACME}&view=search&from=2000-01-01T00%3A00%3A00.000Z&to=2100-01-01T00%3A00%3A00.000Z`, { pageErrors, user: ops });
+      try {
+        await admin.p.click('#search button[type=submit]');
+        await expect.poll(() => admin.p.textContent('#status')).toBe('3 calls match this search.');
+      } finally {
+        await admin.close();
+      }
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
 });
