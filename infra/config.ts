@@ -73,7 +73,8 @@ export const siteSchema = z
     /**
      * The first day (UTC) the site no longer ships (its recorder switched off for good). From that
      * day on it is not expected: fleet status says RETIRED, the dead-man's switch does not page for
-     * it, its daily report says RETIRED, and no backup window is scheduled. Its purge keeps its
+     * it, its daily report says RETIRED, no backup window is scheduled, and its agent role is
+     * denied everything (whoever kept its key or certificate reaches nothing). Its purge keeps its
      * schedule, so its calls are kept (searchable, playable, holdable) and deleted at the end of
      * their retention: remove the site from `sites` only once the purge has left nothing (docs/deploy.md).
      */
