@@ -5,8 +5,8 @@ import type { PurgeIntent, PurgeIntentStore } from '../core/purge-intents.ts';
 import { translateDynamoError } from './dynamo-errors.ts';
 
 // The purge's open intents on the catalogue table: `pk=PURGEINTENT#{site}, sk={intent id}`, one
-// item while an intent is open (written after its `purge-intent` record, deleted once its outcome
-// is recorded). A site has a handful at most: the objects of the batches a purge was deleting
+// item while an intent is open (written before its `purge-intent` record, noting it pending, and
+// after it; deleted once its outcome is recorded). A site has a handful at most: the objects of the batches a purge was deleting
 // when it stopped.
 
 const translate = (error: unknown, operation: string) => translateDynamoError(error, operation, 'purge intents');
@@ -63,5 +63,7 @@ export class DynamoPurgeIntentStore implements PurgeIntentStore {
 function intentOf(item: Record<string, unknown>): PurgeIntent {
   const recordings = typeof item.recordings === 'number' ? { recordings: item.recordings } : {};
   const manifest = typeof item.manifest === 'string' ? { manifest: item.manifest } : {};
-  return { site: String(item.site), id: String(item.id), key: String(item.key), kind: item.kind as PurgeIntent['kind'], at: String(item.at), ...manifest, ...recordings };
+  const p = item.pending as { record?: unknown; from?: unknown } | undefined;
+  const pending = (p?.record === 'begun' || p?.record === 'outcome') && typeof p.from === 'number' ? { pending: { record: p.record as 'begun' | 'outcome', from: p.from } } : {};
+  return { site: String(item.site), id: String(item.id), key: String(item.key), kind: item.kind as PurgeIntent['kind'], at: String(item.at), ...manifest, ...recordings, ...pending };
 }

@@ -16,7 +16,10 @@ import type { DeleteOutcome, ObjectDeleter } from './purge.ts';
 import type { ArchiveStore } from './recall.ts';
 import type { PurgeBatch } from './retention.ts';
 import { deleteTreeTargets, isTreeTarget } from './tree-purge.ts';
-import { beginPurge, closeNotDeleted, MemoryPurgeIntentStore, type IntentDeps, type PurgeIntentStore } from './purge-intents.ts';
+import { beginPurge, type IntentDeps, type PurgeIntentStore } from './purge-intents.ts';
+import { auditPurged, closeKept, finishEarlierAttempt, intentDeps, type Gone } from './purge-outcomes.ts';
+
+export { PURGE_PRINCIPAL } from './purge-intents.ts';
 
 // The purge's deletions (core/purge.ts plans them): one batch at a time, fenced by the site
 // lock; held calls copied out first, objects before their manifests, every deletion recorded
@@ -74,6 +77,8 @@ export interface PurgeDeleteDeps {
   audit?: (event: AuditEvent) => void | Promise<void>;
   /** The purge's open intents (core/purge-intents.ts); absent, an intent is known open only within one batch. */
   intents?: PurgeIntentStore;
+  /** The trail as written (the ledger): a retried step finds there the records an earlier attempt wrote (absent: it writes them again). */
+  trail?: IntentDeps['trail'];
   /** Dates the audit records (default the system clock). */
   clock?: Clock;
   /** Asks S3 to restore an archived pack whose held calls must be copied out (absent: not asked). */
@@ -102,11 +107,8 @@ const copyOptions = (t: PurgeBatch['targets'][number]): CopyOutOptions | undefin
  * catalogue never lists what is not there. The manifest itself goes only after this succeeded,
  * so a failure here is retried by the next purge (deleting an absent object is a no-op).
  */
-interface Forgotten {
-  rids: string[];
-  /** Each recording gone, as a person finds it again: `rid callId=… start=… caller→called agent=…` (what its manifest said). */
-  calls: string[];
-}
+/** Each recording gone, and each as a person finds it again: `rid callId=… start=… caller→called agent=…` (what its manifest said). */
+type Forgotten = Gone;
 
 /** One purged call as the audit record names it: the recording id, then what a person searched it by. */
 function callLine(member: ReturnType<typeof parseManifest>['members'][number]): string {
@@ -163,52 +165,6 @@ async function catalogueFromCopies(deps: PurgeDeleteDeps, site: string, packId: 
   return new Set(rids.filter((rid) => where.has(recordingLookupKey(site, rid))));
 }
 
-/** Who the audit trail names as having deleted what the retention let go. */
-export const PURGE_PRINCIPAL = 'ferry purge (retention)';
-
-/**
- * One `purge` record of the site's audit trail per object gone with its manifest: the object, the
- * rule that let it go, and the recordings it took (a pack's calls, by recording id). The trail is
- * hash-chained and sealed write-once, so that years later "what was deleted, when and why" has an
- * answer the function's log (kept 90 days) no longer gives.
- */
-async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: PurgeBatch['targets'][number]; gone: Forgotten }[], ids: Map<string, string>, rule?: PurgeBatch['rule']): Promise<void> {
-  if (!deps.audit) return;
-  const at = (deps.clock?.now() ?? new Date()).toISOString();
-  for (const { target, gone } of done) {
-    const { rids, calls } = gone;
-    const byErasure = target.rule === 'erasure';
-    // A pack went by the site's retention: its days and cutoff are said, so "under which rule" has an answer.
-    const days: Record<string, string | number> = target.kind === 'pack' && rule && !byErasure ? { retentionDays: rule.retentionDays, cutoff: rule.cutoff } : {};
-    // An erasure names the erased calls apart from the others the pack held (copied to a new pack, `kept`); a pack
-    // the retention deleted anyway says both rules: the retention's (its days) and the erasure requests it carried out.
-    const erasure: Record<string, string | string[]> = !target.erase ? {} : byErasure ? { rule: 'erasure', erased: target.erase, ...(target.keep?.length ? { kept: target.keep } : {}) } : { rules: ['retention', 'erasure'], erased: target.erase };
-    await deps.audit({
-      at,
-      action: 'purge',
-      site,
-      principal: PURGE_PRINCIPAL,
-      detail: { ...(ids.has(target.key) ? { intent: ids.get(target.key)! } : {}), object: target.key, kind: target.kind, rule: 'retention', ...days, ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids, calls } : {}), ...(target.keep?.length && !byErasure ? { keptHeld: target.keep } : {}), ...erasure },
-    });
-    // The outcome is recorded: the intent is closed.
-    if (ids.has(target.key)) await deps.intents?.closeIntent(site, ids.get(target.key)!);
-  }
-}
-
-/** What writes a batch's intents, or undefined when the purge records nothing. */
-function intentDeps(deps: PurgeDeleteDeps): IntentDeps | undefined {
-  if (!deps.audit) return undefined;
-  return { audit: deps.audit, intents: deps.intents ?? new MemoryPurgeIntentStore(), blobs: deps.blobs, ...(deps.clock ? { clock: deps.clock } : {}), principal: PURGE_PRINCIPAL };
-}
-
-/** Closes the intents of the targets not deleted (object still there) with their reason. */
-async function closeKept(intents: IntentDeps | undefined, site: string, targets: PurgeBatch['targets'], done: Set<string>, ids: Map<string, string>, refusals: { key: string; reason: string }[]): Promise<void> {
-  if (!intents) return;
-  const why = new Map(refusals.map((r) => [r.key, r.reason]));
-  const kept = targets.filter((t) => !done.has(t.key) && ids.has(t.key)).map((target) => ({ target, id: ids.get(target.key)!, reason: why.get(target.key) ?? (target.then && why.get(target.then)) ?? 'not deleted by this batch' }));
-  await closeNotDeleted(intents, site, kept);
-}
-
 /** Deletes one batch: objects first, then their catalogue entries, then their manifests. Heartbeats the lock first (fencing). */
 export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, token: number, batch: PurgeBatch): Promise<BatchResult> {
   // LockLostError here stops the purge: whoever cleared our lock may be running a backup.
@@ -220,7 +176,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
     const tree = await deleteTreeTargets(deps, site, batch.targets);
     const { deleted, retained, failed, targetsDone } = tree;
     const gone = new Set(deleted);
-    await auditPurged(deps, site, batch.targets.filter((t) => gone.has(t.key)).map((target) => ({ target, gone: { rids: [], calls: [] } })), ids);
+    await auditPurged(intents, site, batch.targets.filter((t) => gone.has(t.key)).map((target) => ({ target, gone: { rids: [], calls: [] } })), ids);
     await closeKept(intents, site, batch.targets, gone, ids, [...retained, ...failed]);
     return withinResultBytes({ index: batch.index, deleted: deleted.length, targetsDone, retained, retainedCount: retained.length, failed, failedCount: failed.length });
   }
@@ -228,7 +184,9 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const foreign = batch.targets.flatMap((t) => [t.key, ...(t.then ? [t.then] : [])]).filter((k) => !own(k));
   if (foreign.length) throw new Error(`purge batch ${batch.index} names keys outside site ${site}: ${foreign.slice(0, 3).join(', ')}`);
 
-  const copied = await copyOut(deps, site, batch.targets);
+  // A retried step: what an earlier attempt deleted is not copied out or deleted again.
+  const earlier = await finishEarlierAttempt(intents, site, batch.targets);
+  const copied = await copyOut(deps, site, batch.targets.filter((t) => !earlier.finished.has(t.key)), earlier.objectGone);
   const { copies, copyFailed } = copied;
   // The write-ahead record: every object this batch may delete (and its DR copy, and its dead
   // attempts) is named in the trail, with its calls, before the first delete; throws otherwise.
@@ -252,6 +210,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const forgetFailed: { key: string; reason: string }[] = [];
   const dependents: string[] = [];
   const forgotten = new Map<string, Forgotten>();
+  const manifestGone = new Set<string>();
   for (const t of ready.filter((x) => x.then && gone.has(x.key))) {
     try {
       forgotten.set(t.key, await forgetCatalogued(deps, site, t.then!, t.keep, t.erase));
@@ -260,15 +219,17 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
       if (copy && deps.copyOut) await copyOutHeld(deps.copyOut, site, t.then!, copy.rids, copyOptions(t));
       dependents.push(t.then!);
     } catch (error) {
-      forgetFailed.push({ key: t.then!, reason: `catalogue entries not removed, manifest kept for the next purge: ${error instanceof Error ? error.message : String(error)}` });
+      // Deleted by an earlier attempt at this batch (after its entries were removed): gone, not kept.
+      if (error instanceof NotFoundError && !(await deps.blobs.head(t.then!))) manifestGone.add(t.then!);
+      else forgetFailed.push({ key: t.then!, reason: `catalogue entries not removed, manifest kept for the next purge: ${messageOf(error)}` });
     }
   }
   const second = dependents.length ? await deps.deleter.deleteObjects(dependents) : { deleted: [], retained: [], failed: [] };
   const secondGone = new Set(second.deleted);
   const retained = [...first.retained, ...second.retained];
   const failed = [...first.failed, ...forgetFailed, ...second.failed];
-  const done = ready.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then)));
-  await auditPurged(deps, site, done.map((target) => ({ target, gone: forgotten.get(target.key) ?? { rids: [], calls: [] } })), ids, batch.rule);
+  const done = ready.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then) || manifestGone.has(t.then)));
+  await auditPurged(intents, site, done.map((target) => ({ target, gone: forgotten.get(target.key) ?? { rids: [], calls: [] } })), ids, batch.rule);
   await closeKept(intents, site, copied.ready, new Set(done.map((t) => t.key)), ids, [...retained, ...failed]);
   // Done only now: the old pack and its manifest are gone, and the purge record naming the erased calls is written.
   let erased = 0;
@@ -283,7 +244,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
     ...(erased ? { erased } : {}),
     index: batch.index,
     deleted: first.deleted.length + second.deleted.length,
-    targetsDone: done.length,
+    targetsDone: done.length + earlier.finished.size,
     retained,
     retainedCount: retained.length,
     failed,
@@ -364,12 +325,12 @@ async function noteErasureWaiting(deps: PurgeDeleteDeps, site: string, rids: str
  * hold OFF on the pack they leave (its held calls now live, held, elsewhere). A target whose
  * copy-out failed is not deleted: it is reported failed and the next purge tries again.
  */
-async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch['targets']) {
+async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch['targets'], copiedBefore: Set<string>) {
   const ready: PurgeBatch['targets'] = [];
   const copies = new Map<string, CopyOutResult>();
   const copyFailed: { key: string; reason: string }[] = [];
   for (const t of targets) {
-    if (!t.keep?.length || !t.then) {
+    if (!t.keep?.length || !t.then || copiedBefore.has(t.key)) {
       ready.push(t);
       continue;
     }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { AuditLedger } from './audit-ledger.ts';
 import type { AuditEvent, AuditRecord } from './audit-trail.ts';
 import type { Clock } from './clock.ts';
 import { messageOf } from './errors.ts';
@@ -21,6 +22,11 @@ import type { PurgeBatch } from './retention.ts';
 //    batch that deletes it writes the `purge` record under the same intent, which it finds open.
 // The intent id is the object's (its key hashed with the site): a retried step, or the next run
 // deleting what a failed one began, continues the intent, never records a second one.
+// Each record about an intent is written once: before it, the intent item notes it `pending`
+// with the trail's head; a retry that finds it pending (the step stopped between the record and
+// what follows it) looks it up in the trail after that head and writes it only if it is absent.
+// An intent whose begun record never reached the trail is closed without a record (nothing was
+// announced, nothing deleted); one whose outcome is in the trail is closed, never settled again.
 
 export interface PurgeIntent {
   site: string;
@@ -33,7 +39,17 @@ export interface PurgeIntent {
   at: string;
   /** Calls the intent record names (a pack's, as its manifest listed them). */
   recordings?: number;
+  /** The record about to be written (`begun`, or the `outcome` that closes it) and the trail's last seq before it. */
+  pending?: PendingRecord;
 }
+
+export interface PendingRecord {
+  record: 'begun' | 'outcome';
+  from: number;
+}
+
+/** Who the audit trail names as having deleted what the retention let go. */
+export const PURGE_PRINCIPAL = 'ferry purge (retention)';
 
 /** The purge's open intents (the catalogue table, `PURGEINTENT#{site}`; memory in tests and the CLI). */
 export interface PurgeIntentStore {
@@ -75,14 +91,65 @@ export interface IntentDeps {
   intents: PurgeIntentStore;
   /** `list` tells whether an object is still there (the purge may list what it deletes; it may not read a backup). */
   blobs: Pick<BlobStore, 'get' | 'list'>;
+  /** The trail as written (the ledger): where a retry finds a record it may have written already; absent, a retry writes it again. */
+  trail?: Pick<AuditLedger, 'head' | 'records'>;
   clock?: Clock;
   principal: string;
+}
+
+/** Whether a record is the `begun` record or an outcome (a `purge` record, or a `purge-intent` in another state) of intent `id`. */
+function isRecordOf(r: AuditRecord, id: string, record: PendingRecord['record']): boolean {
+  const d = r.event.detail;
+  if (d?.intent !== id) return false;
+  if (record === 'begun') return r.event.action === 'purge-intent' && d.state === 'begun';
+  return r.event.action === 'purge' || (r.event.action === 'purge-intent' && d.state !== 'begun');
+}
+
+/** Whether the trail holds the record the intent notes pending (looked up after the seq it noted). */
+async function pendingWritten(deps: Pick<IntentDeps, 'trail'>, intent: PurgeIntent): Promise<boolean> {
+  const { pending } = intent;
+  if (!pending || !deps.trail) return false;
+  let from = pending.from + 1;
+  for (;;) {
+    const page = await deps.trail.records(intent.site, from, 500);
+    if (page.length === 0) return false;
+    if (page.some((r) => r.seq >= from && isRecordOf(r, intent.id, pending.record))) return true;
+    from = page.at(-1)!.seq + 1;
+  }
+}
+
+/**
+ * Writes a record about `intent` once: when the intent notes this record pending and the trail
+ * holds it, nothing is written; otherwise the intent is noted with the record pending (and the
+ * trail's head) first, then the record is written. Returns the intent as noted.
+ */
+async function recordOnce(deps: IntentDeps, intent: PurgeIntent, record: PendingRecord['record'], event: AuditEvent): Promise<PurgeIntent> {
+  if (intent.pending?.record === record && (await pendingWritten(deps, intent))) return intent;
+  const from = deps.trail ? ((await deps.trail.head(intent.site))?.seq ?? 0) : 0;
+  const noted: PurgeIntent = { ...intent, pending: { record, from } };
+  await deps.intents.putIntent(noted);
+  await deps.audit(event);
+  return noted;
+}
+
+/** Writes the outcome of an open intent once, then closes it (a retry after the record only closes it). */
+export async function recordOutcome(deps: IntentDeps, intent: PurgeIntent, event: AuditEvent): Promise<void> {
+  await recordOnce(deps, intent, 'outcome', event);
+  await deps.intents.closeIntent(intent.site, intent.id);
+}
+
+/** The outcome of an intent whose object and manifest an earlier attempt deleted without recording it: the calls are the intent record's. */
+export function completedEvent(deps: Pick<IntentDeps, 'clock' | 'principal'>, intent: PurgeIntent, note: string): AuditEvent {
+  const at = (deps.clock?.now() ?? new Date()).toISOString();
+  const named: Record<string, string | number> = intent.recordings !== undefined ? { recordings: intent.recordings, calls: `as named by its purge-intent record (intent ${intent.id})` } : {};
+  const detail = { intent: intent.id, state: 'completed', object: intent.key, kind: intent.kind, ...(intent.manifest ? { manifest: intent.manifest } : {}), ...named, note };
+  return { at, action: 'purge', site: intent.site, principal: deps.principal, detail };
 }
 
 type Target = PurgeBatch['targets'][number];
 
 /** Whether `key` is still in the bucket (a listing of its own name). */
-async function stillThere(blobs: Pick<BlobStore, 'list'>, key: string): Promise<boolean> {
+export async function stillThere(blobs: Pick<BlobStore, 'list'>, key: string): Promise<boolean> {
   for await (const info of blobs.list(key)) if (info.key === key) return true;
   return false;
 }
@@ -112,16 +179,29 @@ export async function beginPurge(deps: IntentDeps, site: string, targets: readon
   for (const t of targets) {
     const id = purgeIntentId(site, t.key);
     ids.set(t.key, id);
-    // Begun by an earlier attempt (a retried step, or a run that stopped): its record stands.
-    if (await deps.intents.getIntent(site, id)) continue;
+    // Begun by an earlier attempt (a retried step, or a run that stopped): its record stands,
+    // unless that attempt stopped before writing it (then it is written now, once).
+    const earlier = await deps.intents.getIntent(site, id);
+    if (earlier && earlier.pending?.record !== 'begun') continue;
+    if (earlier && (await pendingWritten(deps, earlier))) {
+      await deps.intents.putIntent(noPending(earlier));
+      continue;
+    }
     const at = (deps.clock?.now() ?? new Date()).toISOString();
     const named = await callsOf(deps, t, callLine);
     const days: Record<string, string | number> = t.kind === 'pack' && rule && t.rule !== 'erasure' ? { retentionDays: rule.retentionDays, cutoff: rule.cutoff } : {};
     const erasure: Record<string, string[]> = t.erase?.length ? { erased: t.erase } : {};
-    await deps.audit({ at, action: 'purge-intent', site, principal: deps.principal, detail: { intent: id, state: 'begun', object: t.key, kind: t.kind, rule: t.rule ?? 'retention', ...days, ...(t.then ? { manifest: t.then } : {}), ...erasure, ...named } });
-    await deps.intents.putIntent({ site, id, key: t.key, ...(t.then ? { manifest: t.then } : {}), kind: t.kind, at, ...(typeof named.recordings === 'number' ? { recordings: named.recordings } : {}) });
+    const intent: PurgeIntent = { site, id, key: t.key, ...(t.then ? { manifest: t.then } : {}), kind: t.kind, at, ...(typeof named.recordings === 'number' ? { recordings: named.recordings } : {}) };
+    const event: AuditEvent = { at, action: 'purge-intent', site, principal: deps.principal, detail: { intent: id, state: 'begun', object: t.key, kind: t.kind, rule: t.rule ?? 'retention', ...days, ...(t.then ? { manifest: t.then } : {}), ...erasure, ...named } };
+    // Noted pending, written, then noted open (announced): a retry between the two finds it in the trail.
+    await deps.intents.putIntent(noPending(await recordOnce(deps, intent, 'begun', event)));
   }
   return ids;
+}
+
+function noPending(intent: PurgeIntent): PurgeIntent {
+  const { pending: _pending, ...rest } = intent;
+  return rest;
 }
 
 /**
@@ -131,11 +211,11 @@ export async function beginPurge(deps: IntentDeps, site: string, targets: readon
  */
 export async function closeNotDeleted(deps: IntentDeps, site: string, kept: { target: Target; id: string; reason: string }[]): Promise<void> {
   for (const { target, id, reason } of kept) {
-    if (!(await deps.intents.getIntent(site, id))) continue;
+    const intent = await deps.intents.getIntent(site, id);
+    if (!intent) continue;
     if (!(await stillThere(deps.blobs, target.key))) continue;
     const at = (deps.clock?.now() ?? new Date()).toISOString();
-    await deps.audit({ at, action: 'purge-intent', site, principal: deps.principal, detail: { intent: id, state: 'not-deleted', object: target.key, reason } });
-    await deps.intents.closeIntent(site, id);
+    await recordOutcome(deps, intent, { at, action: 'purge-intent', site, principal: deps.principal, detail: { intent: id, state: 'not-deleted', object: target.key, reason } });
   }
 }
 
@@ -146,6 +226,8 @@ export interface IntentsSettled {
   notDeleted: number;
   /** Left open: the object is gone and its manifest is not (this purge deletes it). */
   open: number;
+  /** Closed without a record: an earlier purge wrote its outcome and stopped before closing it, or stopped before announcing it. */
+  closed?: number;
 }
 
 /**
@@ -157,10 +239,16 @@ export async function settleOpenIntents(deps: IntentDeps, site: string): Promise
   if (open.length === 0) return undefined;
   const out: IntentsSettled = { completed: 0, notDeleted: 0, open: 0 };
   for (const intent of open) {
+    // Its outcome in the trail already, or its begun record never written: closed, nothing recorded again.
+    const written = await pendingWritten(deps, intent);
+    if (intent.pending?.record === 'outcome' ? written : intent.pending?.record === 'begun' && deps.trail && !written) {
+      await deps.intents.closeIntent(site, intent.id);
+      out.closed = (out.closed ?? 0) + 1;
+      continue;
+    }
     const at = (deps.clock?.now() ?? new Date()).toISOString();
     if (await stillThere(deps.blobs, intent.key)) {
-      await deps.audit({ at, action: 'purge-intent', site, principal: deps.principal, detail: { intent: intent.id, state: 'not-deleted', object: intent.key, reason: `found still there by a later purge: the purge that began deleting it (${intent.at}) stopped before the delete` } });
-      await deps.intents.closeIntent(site, intent.id);
+      await recordOutcome(deps, intent, { at, action: 'purge-intent', site, principal: deps.principal, detail: { intent: intent.id, state: 'not-deleted', object: intent.key, reason: `found still there by a later purge: the purge that began deleting it (${intent.at}) stopped before the delete` } });
       out.notDeleted++;
       continue;
     }
@@ -168,15 +256,7 @@ export async function settleOpenIntents(deps: IntentDeps, site: string): Promise
       out.open++;
       continue;
     }
-    const named: Record<string, string | number> = intent.recordings !== undefined ? { recordings: intent.recordings, calls: `as named by its purge-intent record (intent ${intent.id})` } : {};
-    await deps.audit({
-      at,
-      action: 'purge',
-      site,
-      principal: deps.principal,
-      detail: { intent: intent.id, state: 'completed', object: intent.key, kind: intent.kind, ...(intent.manifest ? { manifest: intent.manifest } : {}), ...named, note: `deleted by the purge that began it (${intent.at}), which stopped before recording the outcome; recorded by a later purge` },
-    });
-    await deps.intents.closeIntent(site, intent.id);
+    await recordOutcome(deps, intent, completedEvent(deps, intent, `deleted by the purge that began it (${intent.at}), which stopped before recording the outcome; recorded by a later purge`));
     out.completed++;
   }
   return out;

@@ -68,6 +68,7 @@ function intentsLine(i: NonNullable<PurgePlanResult['summary']['intents']>): str
     ...(i.completed ? [`${i.completed} deletion(s) an earlier purge began and carried out without recording the outcome: recorded now (a purge record naming its intent)`] : []),
     ...(i.notDeleted ? [`${i.notDeleted} begun but never carried out (the object is still here): recorded as not deleted`] : []),
     ...(i.open ? [`${i.open} begun whose object is gone and manifest left: this purge deletes the manifest and records the outcome`] : []),
+    ...(i.closed ? [`${i.closed} closed without a new record (an earlier purge recorded the outcome, or never announced the deletion, before it stopped)`] : []),
   ];
   return parts.length ? [`  audit trail: ${parts.join('; ')}`] : [];
 }

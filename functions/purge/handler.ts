@@ -1,4 +1,5 @@
 import type { ArchiveStore } from '../../core/recall.ts';
+import type { AuditLedger } from '../../core/audit-ledger.ts';
 import type { Audit } from '../shared/audit.ts';
 import middy from '@middy/core';
 import { z } from 'zod';
@@ -78,6 +79,8 @@ export interface PurgeHandlerDeps {
   audit?: Audit;
   /** The purge's open intents (core/purge-intents.ts): settled by the plan step, kept by the delete step. */
   intents?: PurgeIntentStore;
+  /** The trail as written (the audit ledger): a retry finds there the records an earlier attempt wrote, and writes none twice. */
+  trail?: Pick<AuditLedger, 'head' | 'records'>;
   /** Legal hold ON on copied-out calls' new pack, OFF on the pack they leave. */
   holder: ObjectHolder;
   deleter: ObjectDeleter;
@@ -104,7 +107,7 @@ export function createHandler(deps: PurgeHandlerDeps): Handler<unknown, PurgeRes
     if (event.action === 'plan') {
       const onTarget = (t: PurgeTarget) => log('info', 'purge planned deletion', { site: event.site, key: t.key, manifest: t.then, kind: t.kind, reason: t.reason });
       // What an earlier purge began and did not record the end of is recorded first (under the lock, before any batch of this one).
-      const intents = deps.audit && deps.intents ? await settleOpenIntents({ audit: deps.audit, intents: deps.intents, blobs: deps.blobs, clock: deps.clock, principal: PURGE_PRINCIPAL }, event.site) : undefined;
+      const intents = deps.audit && deps.intents ? await settleOpenIntents({ audit: deps.audit, intents: deps.intents, blobs: deps.blobs, ...(deps.trail ? { trail: deps.trail } : {}), clock: deps.clock, principal: PURGE_PRINCIPAL }, event.site) : undefined;
       const planned = await planPurge(deps, { site: event.site, settings: event.settings, now: deps.clock.now(), maxTargets: event.maxTargets, batchObjects: event.batchObjects, onTarget });
       const plan = intents ? { ...planned, summary: { ...planned.summary, intents } } : planned;
       // Items dated in the future are kept and counted by no rule; a site clock ahead or forged manifests wrote them: said at warn.

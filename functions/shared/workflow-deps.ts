@@ -3,6 +3,7 @@ import { dynamoLockStore } from '../../adapters/dynamo-lock.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
 import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
 import { DynamoPurgeIntentStore } from '../../adapters/dynamo-purge-intents.ts';
+import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
 import type { PurgeIntentStore } from '../../core/purge-intents.ts';
 import type { PurgeRunStore } from '../../core/purge-watch.ts';
 import { S3ArchiveStore } from '../../adapters/s3-archive.ts';
@@ -50,6 +51,8 @@ export interface WorkflowDeps {
   statuses: RecallStatusStore;
   /** The sites' audit trail: the purge records each deletion there. */
   audit: Audit;
+  /** The trail as written (the audit ledger, `AUDIT_TRAIL=chain`): a retried purge step finds there what it recorded already. */
+  trail?: DynamoAuditLedger;
   clock: Clock;
   log: Log;
 }
@@ -86,6 +89,7 @@ export function loadWorkflowDeps(env: Record<string, string | undefined>): Workf
     archive: new S3ArchiveStore(s3, cfg.BUCKET),
     statuses: new DynamoRecallStatusStore(doc, cfg.TABLE),
     audit: auditFromEnv(cfg, clients),
+    ...(cfg.AUDIT_TRAIL === 'chain' ? { trail: new DynamoAuditLedger(clients.lean, cfg.TABLE) } : {}),
     clock: systemClock,
     log: jsonLog,
   };

@@ -26,9 +26,9 @@ afterAll(async () => {
 const intent = (site: string, key: string, extra: Partial<PurgeIntent> = {}): PurgeIntent => ({ site, id: purgeIntentId(site, key), key, kind: 'pack', at: '2026-06-01T00:00:00.000Z', ...extra });
 
 describe('DynamoPurgeIntentStore', () => {
-  it('reads an intent back as written, lists a site\'s open intents only, and forgets one once closed (closing twice is no error)', async () => {
+  it('reads an intent back as written (the record it notes pending too), lists a site\'s open intents only, and forgets one once closed (closing twice is no error)', async () => {
     const store = new DynamoPurgeIntentStore(doc, 'intents');
-    const a = intent('site-a', 'recordings/site-a/2019/03/01/p1.tar', { manifest: 'manifests/site-a/recordings/2019/03/01/p1.json', recordings: 25_000 });
+    const a = intent('site-a', 'recordings/site-a/2019/03/01/p1.tar', { manifest: 'manifests/site-a/recordings/2019/03/01/p1.json', recordings: 25_000, pending: { record: 'outcome', from: 41 } });
     const b = intent('site-a', 'backups/site-a/db/full-1.sql', { kind: 'full' });
     const other = intent('site-b', 'recordings/site-b/2019/03/01/p9.tar');
     for (const i of [a, b, other]) await store.putIntent(i);

@@ -8,7 +8,7 @@ import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryHoldStore } from '../../core/memory-holds.ts';
 import { BlobStoreDeleter } from '../../core/purge.ts';
-import { MemoryPurgeIntentStore, openIntentRecords, purgeIntentId } from '../../core/purge-intents.ts';
+import { MemoryPurgeIntentStore, openIntentRecords, purgeIntentId, type PurgeIntent } from '../../core/purge-intents.ts';
 import { MemoryPurgeRunStore } from '../../core/purge-watch.ts';
 import type { PurgeBatch } from '../../core/retention.ts';
 import { DEFAULT_WORKFLOW_CONFIG } from '../../core/workflow-config.ts';
@@ -21,7 +21,24 @@ import { auditTrail, httpEvent } from '../support/http-event.ts';
 // The purge's write-ahead record (core/purge-intents.ts) through the purge function's steps, over
 // a durable hash-chained ledger: a fault between the deletes and their `purge` record leaves the
 // ledger naming the calls deleted, the step retried records nothing twice, and the next purge
-// records the outcome; the chain verifies throughout.
+// records the outcome; the chain verifies throughout. Faults: an audit write of chosen actions
+// fails, or a write of the intents' store (noting an intent pending, noting it open, closing it).
+
+type IntentFault = 'note-begun' | 'note-open' | 'note-outcome' | 'close';
+
+/** The intents' store with a fault hook: the chosen writes fail (a throttled table, a timeout). */
+class FaultyIntents extends MemoryPurgeIntentStore {
+  readonly failing = new Set<IntentFault>();
+  override async putIntent(intent: PurgeIntent): Promise<void> {
+    const write: IntentFault = intent.pending ? (intent.pending.record === 'begun' ? 'note-begun' : 'note-outcome') : 'note-open';
+    if (this.failing.has(write)) throw new TransientError(`purge intents: ProvisionedThroughputExceededException (${write} not written)`);
+    await super.putIntent(intent);
+  }
+  override async closeIntent(site: string, id: string): Promise<void> {
+    if (this.failing.has('close')) throw new TransientError('purge intents: ProvisionedThroughputExceededException (close not written)');
+    await super.closeIntent(site, id);
+  }
+}
 
 const SITE = 'site-a';
 const NOW = new Date('2026-06-01T00:00:00.000Z');
@@ -32,7 +49,7 @@ async function world() {
   const blobs = new MemoryBlobStore({ clock });
   const catalogue = new MemoryCatalogue();
   const ledger = new MemoryAuditLedger();
-  const intents = new MemoryPurgeIntentStore();
+  const intents = new FaultyIntents();
   const pack = await publishPack({ blobs, catalogue }, SITE, NOW, 'old', [400, 401, 402]);
   // The fault: the audit write of the chosen actions fails (a throttled table, a timeout), after whatever came before it.
   const failing = new Set<string>();
@@ -41,7 +58,7 @@ async function world() {
     await appendAuditEvents({ ledger }, [event]);
   };
   const locks = new SiteLocks(new MemoryLockTable(), clock);
-  const run = createPurgeHandler({ blobs, catalogue, holds: new MemoryHoldStore(), audit, intents, holder: { setLegalHold: async () => undefined }, deleter: new BlobStoreDeleter(blobs), locks, purgeRuns: new MemoryPurgeRunStore(), clock, log: () => undefined });
+  const run = createPurgeHandler({ blobs, catalogue, holds: new MemoryHoldStore(), audit, intents, trail: ledger, holder: { setLegalHold: async () => undefined }, deleter: new BlobStoreDeleter(blobs), locks, purgeRuns: new MemoryPurgeRunStore(), clock, log: () => undefined });
   const plan = async () => (await run({ action: 'plan', site: SITE, settings: SETTINGS, maxTargets: 100, batchObjects: 50 })) as { batches: PurgeBatch[]; summary: Record<string, unknown> };
   const grant = async () => (await locks.acquire({ site: SITE, holder: 'workflow', operation: 'purge' })).token;
   const del = (token: number, batch: PurgeBatch) => run({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batch)) as unknown });
@@ -50,15 +67,22 @@ async function world() {
   return { blobs, catalogue, ledger, intents, pack, failing, run, plan, grant, del, records, verdict, locks };
 }
 
+/** The first batch deleted up to its `purge` record, which fails (the fault cleared after): the pack and its manifest gone, the intent open. */
+async function stoppedBeforeOutcome() {
+  const w = await world();
+  const { batches } = await w.plan();
+  const token = await w.grant();
+  w.failing.add('purge');
+  await expect(w.del(token, batches[0]!)).rejects.toThrow(/purge record not written/);
+  w.failing.clear();
+  return { w, batch: batches[0]!, token };
+}
+
 const of = (records: AuditRecord[], action: string) => records.filter((r) => r.event.action === action);
 
 describe('the purge names what it deletes before it deletes it', () => {
   it('a fault between the deletes and their purge record: the ledger already names the deleted pack and its 3 calls (an intent left open), the chain verifies', async () => {
-    const w = await world();
-    const { batches } = await w.plan();
-    const token = await w.grant();
-    w.failing.add('purge');
-    await expect(w.del(token, batches[0]!)).rejects.toThrow(/purge record not written/);
+    const { w } = await stoppedBeforeOutcome();
     expect(await w.blobs.head(w.pack.packKey)).toBeUndefined();
     expect(await w.blobs.head(w.pack.manifestKey)).toBeUndefined();
     const records = await w.records();
@@ -72,12 +96,7 @@ describe('the purge names what it deletes before it deletes it', () => {
   });
 
   it('the audit view marks the begun record of an open intent open, and no longer once the next purge recorded its outcome', async () => {
-    const w = await world();
-    const { batches } = await w.plan();
-    const token = await w.grant();
-    w.failing.add('purge');
-    await expect(w.del(token, batches[0]!)).rejects.toThrow(TransientError);
-    w.failing.clear();
+    const { w, token } = await stoppedBeforeOutcome();
     const trail = auditTrail();
     const view = createCatalogueHandler({ catalogue: w.catalogue, auditTrail: auditTrailReader({ ledger: w.ledger, blobs: new MemoryBlobStore(), intents: w.intents }), audit: trail.audit, clock: trail.clock, cursorKey: 'k'.repeat(32), log: () => undefined });
     const intentsShown = async () => {
@@ -91,24 +110,31 @@ describe('the purge names what it deletes before it deletes it', () => {
     expect(await intentsShown()).toEqual([['begun', w.pack.packKey, false]]);
   });
 
-  it('the step retried records no second intent; the next purge records the outcome (state completed, the same intent), closes it, and its report says so', async () => {
-    const w = await world();
-    const { batches } = await w.plan();
-    const token = await w.grant();
-    w.failing.add('purge');
-    await expect(w.del(token, batches[0]!)).rejects.toThrow(TransientError);
-    w.failing.clear();
+  it('the step retried records no second intent and records the outcome once (state completed, the same intent, no "manifest kept"); the next purge finds nothing to settle', async () => {
+    const { w, batch, token } = await stoppedBeforeOutcome();
     // Step Functions' Retry: the same batch, the same token.
-    await w.del(token, batches[0]!);
-    expect(of(await w.records(), 'purge-intent')).toHaveLength(1);
+    const retried = (await w.del(token, batch)) as { failed: unknown[]; targetsDone: number };
+    expect(retried).toMatchObject({ failed: [], targetsDone: 1 });
+    const records = await w.records();
+    expect(of(records, 'purge-intent')).toHaveLength(1);
+    const [outcome, ...more] = of(records, 'purge');
+    expect(more).toEqual([]);
+    expect(outcome!.event.detail).toMatchObject({ intent: purgeIntentId(SITE, w.pack.packKey), state: 'completed', object: w.pack.packKey, manifest: w.pack.manifestKey, recordings: 3 });
+    expect(openIntentRecords(records)).toEqual([]);
+    expect(await w.intents.listIntents(SITE)).toEqual([]);
     await w.locks.release(SITE, token);
+    expect((await w.plan()).summary.intents).toBeUndefined();
+    expect(await w.verdict()).toMatchObject({ ok: true });
+  });
 
+  it('a purge stopped before the outcome: the next purge records it (state completed, the same intent), closes it, and its report says so', async () => {
+    const { w, token } = await stoppedBeforeOutcome();
+    await w.locks.release(SITE, token);
     const next = await w.plan();
     expect(next.summary.intents).toEqual({ completed: 1, notDeleted: 0, open: 0 });
     const records = await w.records();
     expect(of(records, 'purge-intent')).toHaveLength(1);
-    const [outcome] = of(records, 'purge');
-    expect(outcome!.event.detail).toMatchObject({ intent: purgeIntentId(SITE, w.pack.packKey), state: 'completed', object: w.pack.packKey, manifest: w.pack.manifestKey, recordings: 3 });
+    expect(of(records, 'purge').map((r) => r.event.detail)).toMatchObject([{ intent: purgeIntentId(SITE, w.pack.packKey), state: 'completed', object: w.pack.packKey, manifest: w.pack.manifestKey, recordings: 3 }]);
     expect(openIntentRecords(records)).toEqual([]);
     expect(await w.intents.listIntents(SITE)).toEqual([]);
     expect(await w.verdict()).toMatchObject({ ok: true });
@@ -163,5 +189,68 @@ describe('the purge names what it deletes before it deletes it', () => {
     ]);
     expect(openIntentRecords(records)).toEqual([]);
     expect(await w.verdict()).toMatchObject({ ok: true });
+  });
+
+  it('a step stopped between its intent record and noting the intent open: the retry writes no second intent record', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    const token = await w.grant();
+    w.intents.failing.add('note-open');
+    await expect(w.del(token, batches[0]!)).rejects.toThrow(/note-open not written/);
+    expect(of(await w.records(), 'purge-intent')).toHaveLength(1);
+    w.intents.failing.clear();
+    await w.del(token, batches[0]!);
+    const records = await w.records();
+    expect(records.map((r) => [r.event.action, r.event.detail?.state])).toEqual([['purge-intent', 'begun'], ['purge', undefined]]);
+    expect(openIntentRecords(records)).toEqual([]);
+    expect(await w.verdict()).toMatchObject({ ok: true });
+  });
+
+  it('a step stopped after noting an intent pending and before its record: the next purge closes it without a record (nothing was announced or deleted), then deletes anew', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    const token = await w.grant();
+    w.failing.add('purge-intent');
+    await expect(w.del(token, batches[0]!)).rejects.toThrow(/purge-intent record not written/);
+    w.failing.clear();
+    expect(await w.intents.listIntents(SITE)).toHaveLength(1);
+    await w.locks.release(SITE, token);
+    const next = await w.plan();
+    expect(next.summary.intents).toEqual({ completed: 0, notDeleted: 0, open: 0, closed: 1 });
+    expect(await w.records()).toEqual([]);
+    await w.del(await w.grant(), next.batches[0]!);
+    expect((await w.records()).map((r) => [r.event.action, r.event.detail?.state])).toEqual([['purge-intent', 'begun'], ['purge', undefined]]);
+  });
+
+  it('a step stopped between the purge record and closing the intent: neither its retry nor the next purge writes a second outcome', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    const token = await w.grant();
+    w.intents.failing.add('close');
+    await expect(w.del(token, batches[0]!)).rejects.toThrow(/close not written/);
+    expect(of(await w.records(), 'purge')).toHaveLength(1);
+    // The retry stops at the same place (the table still refuses the close): still one outcome.
+    await expect(w.del(token, batches[0]!)).rejects.toThrow(/close not written/);
+    expect(of(await w.records(), 'purge')).toHaveLength(1);
+    w.intents.failing.clear();
+    await w.locks.release(SITE, token);
+    const next = await w.plan();
+    expect(next.summary.intents).toEqual({ completed: 0, notDeleted: 0, open: 0, closed: 1 });
+    const report = (await w.run({ action: 'report', site: SITE, startedAt: NOW.toISOString(), execution: 'e-2', config: DEFAULT_WORKFLOW_CONFIG, run: { plan: next, deleted: [] } })) as { alert: { message: string } };
+    expect(report.alert.message).toContain('audit trail: 1 closed without a new record (an earlier purge recorded the outcome');
+    const records = await w.records();
+    expect(records.map((r) => [r.event.action, r.event.detail?.state])).toEqual([['purge-intent', 'begun'], ['purge', undefined]]);
+    expect(await w.intents.listIntents(SITE)).toEqual([]);
+    expect(await w.verdict()).toMatchObject({ ok: true });
+  });
+
+  it('a batch retried once its pack and manifest are gone, with no audit trail: reported done, not "manifest kept for the next purge"', async () => {
+    const w = await world();
+    const { batches } = await w.plan();
+    const token = await w.grant();
+    const bare = createPurgeHandler({ blobs: w.blobs, catalogue: w.catalogue, holds: new MemoryHoldStore(), holder: { setLegalHold: async () => undefined }, deleter: new BlobStoreDeleter(w.blobs), locks: w.locks, purgeRuns: new MemoryPurgeRunStore(), clock: new ManualClock(NOW), log: () => undefined });
+    const del = () => bare({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batches[0])) as unknown });
+    await del();
+    expect(await del()).toMatchObject({ failed: [], failedCount: 0, targetsDone: 1 });
   });
 });
