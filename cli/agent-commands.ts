@@ -115,14 +115,15 @@ export async function checkCommand(opts: { config: string }): Promise<void> {
   const network = networkNotes(process.env);
   for (const note of network) process.stdout.write(`${note}\n`);
   // The store, once the paths are right: an endpoint or a key that is wrong shows here, not at the first run.
-  const store = await storeProblem(config, process.env, { standby });
+  const lockNotes: string[] = [];
+  const store = await storeProblem(config, process.env, { standby, notes: lockNotes });
   if (store !== undefined && store !== 'not checked') inConfigFile(opts.config, undefined, () => { throw new ConfigError([`cloud: ${store}`]); });
   if (standby) process.stdout.write(`configuration ${opts.config} is valid for the restore, snapshots and backups commands of site ${config.site} (no sources: a standby site; the agent itself does not run it), state in ${config.state}\n`);
   else process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
   const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
   process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
   for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
-  for (const note of [...(await emptyRootNotes(config)), ...(await unlistedTypeNotes(config))]) process.stdout.write(`${note}\n`);
+  for (const note of [...lockNotes, ...(await emptyRootNotes(config)), ...(await unlistedTypeNotes(config))]) process.stdout.write(`${note}\n`);
   for (const note of plainHttpNotes(config)) process.stdout.write(`${note}\n`);
   const low = lowStateSpaceAlert(config.site, config.state, await freeBytes(config.state), config.stateMinFreeMiB);
   if (low) process.stdout.write(`warning: ${low.message}\n`);

@@ -24,6 +24,7 @@ import { hostname } from 'node:os';
 import { createSfnClient, SfnActivityClient } from '../adapters/sfn-activity-client.ts';
 import { ActivityWorker } from '../agent/activity-worker.ts';
 import { FERRY_VERSION } from './version.ts';
+import { partialLockNotes, readAndPublishProblem } from './check-permissions.ts';
 import { credentialsSource, explainMissingCredentials } from './credentials-diagnosis.ts';
 
 // Composition root of the agent process: the only place that reads the config file and the
@@ -188,7 +189,7 @@ const WINDOWS_HINT = ' (it looks like a Windows path: on this host give the dire
  * read-only key) is refused, here rather than at every pass. A configuration with no cloud and
  * no local cloud running is not checked (undefined).
  */
-export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv = process.env, options: { standby?: boolean } = {}): Promise<string | undefined | 'not checked'> {
+export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv = process.env, options: { standby?: boolean; notes?: string[] } = {}): Promise<string | undefined | 'not checked'> {
   let store: BlobStore;
   try {
     store = buildStore(config).store;
@@ -216,7 +217,9 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
   } catch (error) {
     return `these credentials may not abort an upload of site ${config.site} (the agent abandons an interrupted upload the same way): ${messageOf(error)}`;
   }
-  return await prefixProblem(store, config.site);
+  const problem = await prefixProblem(store, config);
+  if (!problem) options.notes?.push(...(await partialLockNotes(store, config)));
+  return problem;
 }
 
 /** What the agent writes under each of its site's prefixes, as a refusal there names it. */
@@ -232,11 +235,16 @@ const PREFIX_USE: Record<Exclude<DataClass, 'heartbeats'>, string> = {
 
 /**
  * Each prefix the agent writes, used as the agent uses it (an upload begun and abandoned, a
- * listing): a policy that lost a statement, or grants a prefix fewer permissions, is named here
- * with the permission it lacks, not at the next pass (the heartbeat prefix was tried first).
+ * listing, a read back, a publication with If-None-Match: cli/check-permissions.ts): a policy that
+ * lost a statement, or grants a prefix fewer permissions, is named here with the permission it
+ * lacks, not at the next pass (the heartbeat prefix was tried first).
  */
-async function prefixProblem(store: BlobStore, site: string): Promise<string | undefined> {
-  for (const [dataClass, use] of Object.entries(PREFIX_USE) as [DataClass, string][]) {
+async function prefixProblem(store: BlobStore, config: AgentConfig): Promise<string | undefined> {
+  const site = config.site;
+  for (const [dataClass, use] of [['heartbeats', 'the heartbeat'], ...Object.entries(PREFIX_USE)] as [DataClass, string][]) {
+    const readAndPublish = await readAndPublishProblem(store, config, sitePrefix(dataClass, site), use);
+    if (readAndPublish) return readAndPublish;
+    if (dataClass === 'heartbeats') continue;
     const prefix = sitePrefix(dataClass, site);
     const key = `${prefix}ferry-agent-check-${Date.now()}.json`;
     try {
