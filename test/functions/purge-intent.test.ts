@@ -64,18 +64,19 @@ async function world() {
   const del = (token: number, batch: PurgeBatch) => run({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batch)) as unknown });
   const records = () => ledger.records(SITE, 1, 1000);
   const verdict = async () => verifyAuditChain(SITE, [], await ledger.head(SITE), await records());
-  return { blobs, catalogue, ledger, intents, pack, failing, run, plan, grant, del, records, verdict, locks };
+  /** The plan's first batch and the lock granted for it: a purge about to delete. */
+  const planned = async () => ({ batch: (await plan()).batches[0]!, token: await grant() });
+  return { blobs, catalogue, ledger, intents, pack, failing, run, plan, planned, grant, del, records, verdict, locks };
 }
 
 /** The first batch deleted up to its `purge` record, which fails (the fault cleared after): the pack and its manifest gone, the intent open. */
 async function stoppedBeforeOutcome() {
   const w = await world();
-  const { batches } = await w.plan();
-  const token = await w.grant();
+  const { batch, token } = await w.planned();
   w.failing.add('purge');
-  await expect(w.del(token, batches[0]!)).rejects.toThrow(/purge record not written/);
+  await expect(w.del(token, batch)).rejects.toThrow(/purge record not written/);
   w.failing.clear();
-  return { w, batch: batches[0]!, token };
+  return { w, batch, token };
 }
 
 const of = (records: AuditRecord[], action: string) => records.filter((r) => r.event.action === action);
@@ -147,8 +148,8 @@ describe('the purge names what it deletes before it deletes it', () => {
 
   it('a purge without faults writes the intent then the outcome naming the same intent, and leaves none open', async () => {
     const w = await world();
-    const { batches } = await w.plan();
-    await w.del(await w.grant(), batches[0]!);
+    const { batch, token } = await w.planned();
+    await w.del(token, batch);
     const records = await w.records();
     expect(records.map((r) => [r.event.action, r.event.detail?.intent, r.event.detail?.state])).toEqual([
       ['purge-intent', purgeIntentId(SITE, w.pack.packKey), 'begun'],
@@ -161,9 +162,9 @@ describe('the purge names what it deletes before it deletes it', () => {
 
   it('an intent record that cannot be written stops the step before any delete: the pack and its manifest are still there', async () => {
     const w = await world();
-    const { batches } = await w.plan();
+    const { batch, token } = await w.planned();
     w.failing.add('purge-intent');
-    await expect(w.del(await w.grant(), batches[0]!)).rejects.toThrow(/purge-intent record not written/);
+    await expect(w.del(token, batch)).rejects.toThrow(/purge-intent record not written/);
     expect(await w.blobs.head(w.pack.packKey)).toBeDefined();
     expect(await w.blobs.head(w.pack.manifestKey)).toBeDefined();
     expect(await w.records()).toEqual([]);
@@ -171,11 +172,10 @@ describe('the purge names what it deletes before it deletes it', () => {
 
   it('a step that stopped after the intent but before the delete: the next purge records the intent not carried out, then begins and records the deletion anew', async () => {
     const w = await world();
-    const { batches } = await w.plan();
-    const token = await w.grant();
+    const { batch, token } = await w.planned();
     // The delete itself fails for the whole call (S3 unreachable): the object stays.
     const stopped = createPurgeHandler({ blobs: w.blobs, catalogue: w.catalogue, holds: new MemoryHoldStore(), audit: async (e) => void (await appendAuditEvents({ ledger: w.ledger }, [e])), intents: w.intents, holder: { setLegalHold: async () => undefined }, deleter: { deleteObjects: () => Promise.reject(new TransientError('S3 unreachable')) }, locks: w.locks, purgeRuns: new MemoryPurgeRunStore(), clock: new ManualClock(NOW), log: () => undefined });
-    await expect(stopped({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batches[0])) as unknown })).rejects.toThrow(/S3 unreachable/);
+    await expect(stopped({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batch)) as unknown })).rejects.toThrow(/S3 unreachable/);
     await w.locks.release(SITE, token);
     const next = await w.plan();
     expect(next.summary.intents).toEqual({ completed: 0, notDeleted: 1, open: 0 });
@@ -193,13 +193,12 @@ describe('the purge names what it deletes before it deletes it', () => {
 
   it('a step stopped between its intent record and noting the intent open: the retry writes no second intent record', async () => {
     const w = await world();
-    const { batches } = await w.plan();
-    const token = await w.grant();
+    const { batch, token } = await w.planned();
     w.intents.failing.add('note-open');
-    await expect(w.del(token, batches[0]!)).rejects.toThrow(/note-open not written/);
+    await expect(w.del(token, batch)).rejects.toThrow(/note-open not written/);
     expect(of(await w.records(), 'purge-intent')).toHaveLength(1);
     w.intents.failing.clear();
-    await w.del(token, batches[0]!);
+    await w.del(token, batch);
     const records = await w.records();
     expect(records.map((r) => [r.event.action, r.event.detail?.state])).toEqual([['purge-intent', 'begun'], ['purge', undefined]]);
     expect(openIntentRecords(records)).toEqual([]);
@@ -208,10 +207,9 @@ describe('the purge names what it deletes before it deletes it', () => {
 
   it('a step stopped after noting an intent pending and before its record: the next purge closes it without a record (nothing was announced or deleted), then deletes anew', async () => {
     const w = await world();
-    const { batches } = await w.plan();
-    const token = await w.grant();
+    const { batch, token } = await w.planned();
     w.failing.add('purge-intent');
-    await expect(w.del(token, batches[0]!)).rejects.toThrow(/purge-intent record not written/);
+    await expect(w.del(token, batch)).rejects.toThrow(/purge-intent record not written/);
     w.failing.clear();
     expect(await w.intents.listIntents(SITE)).toHaveLength(1);
     await w.locks.release(SITE, token);
@@ -224,13 +222,12 @@ describe('the purge names what it deletes before it deletes it', () => {
 
   it('a step stopped between the purge record and closing the intent: neither its retry nor the next purge writes a second outcome', async () => {
     const w = await world();
-    const { batches } = await w.plan();
-    const token = await w.grant();
+    const { batch, token } = await w.planned();
     w.intents.failing.add('close');
-    await expect(w.del(token, batches[0]!)).rejects.toThrow(/close not written/);
+    await expect(w.del(token, batch)).rejects.toThrow(/close not written/);
     expect(of(await w.records(), 'purge')).toHaveLength(1);
     // The retry stops at the same place (the table still refuses the close): still one outcome.
-    await expect(w.del(token, batches[0]!)).rejects.toThrow(/close not written/);
+    await expect(w.del(token, batch)).rejects.toThrow(/close not written/);
     expect(of(await w.records(), 'purge')).toHaveLength(1);
     w.intents.failing.clear();
     await w.locks.release(SITE, token);
@@ -246,10 +243,9 @@ describe('the purge names what it deletes before it deletes it', () => {
 
   it('a batch retried once its pack and manifest are gone, with no audit trail: reported done, not "manifest kept for the next purge"', async () => {
     const w = await world();
-    const { batches } = await w.plan();
-    const token = await w.grant();
+    const { batch, token } = await w.planned();
     const bare = createPurgeHandler({ blobs: w.blobs, catalogue: w.catalogue, holds: new MemoryHoldStore(), holder: { setLegalHold: async () => undefined }, deleter: new BlobStoreDeleter(w.blobs), locks: w.locks, purgeRuns: new MemoryPurgeRunStore(), clock: new ManualClock(NOW), log: () => undefined });
-    const del = () => bare({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batches[0])) as unknown });
+    const del = () => bare({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batch)) as unknown });
     await del();
     expect(await del()).toMatchObject({ failed: [], failedCount: 0, targetsDone: 1 });
   });
