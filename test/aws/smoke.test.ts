@@ -119,6 +119,10 @@ describe.skipIf(!gate.enabled)(gate.title, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it("passes `ferry agent check` as the site agent role (AWS decides its probes by policy before it refuses their bodies: nothing stored)", async () => {
+    expect(await ferry('agent', ['agent', 'check', '--config', agentConfig])).toContain("store: it answers and takes this agent's credentials");
+  }, 120_000);
+
   it('ships one batch of recordings and the database files with `ferry agent run --once` as the site agent role', async () => {
     // A pass with a failed or lost item exits non-zero, and `ferry` then throws with its log.
     await expect(ferry('agent', ['agent', 'run', '--once', '--json-logs', '-c', agentConfig])).resolves.toBeTypeOf('string');
