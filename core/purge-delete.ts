@@ -186,7 +186,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
 
   // A retried step: what an earlier attempt deleted is not copied out or deleted again.
   const earlier = await finishEarlierAttempt(intents, site, batch.targets);
-  const copied = await copyOut(deps, site, batch.targets.filter((t) => !earlier.finished.has(t.key)), earlier.objectGone);
+  const copied = await copyOut(deps, site, batch.targets.filter((t) => !earlier.has(t.key)));
   const { copies, copyFailed } = copied;
   // The write-ahead record: every object this batch may delete (and its DR copy, and its dead
   // attempts) is named in the trail, with its calls, before the first delete; throws otherwise.
@@ -244,7 +244,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
     ...(erased ? { erased } : {}),
     index: batch.index,
     deleted: first.deleted.length + second.deleted.length,
-    targetsDone: done.length + earlier.finished.size,
+    targetsDone: done.length + earlier.size,
     retained,
     retainedCount: retained.length,
     failed,
@@ -325,12 +325,12 @@ async function noteErasureWaiting(deps: PurgeDeleteDeps, site: string, rids: str
  * hold OFF on the pack they leave (its held calls now live, held, elsewhere). A target whose
  * copy-out failed is not deleted: it is reported failed and the next purge tries again.
  */
-async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch['targets'], copiedBefore: Set<string>) {
+async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch['targets']) {
   const ready: PurgeBatch['targets'] = [];
   const copies = new Map<string, CopyOutResult>();
   const copyFailed: { key: string; reason: string }[] = [];
   for (const t of targets) {
-    if (!t.keep?.length || !t.then || copiedBefore.has(t.key)) {
+    if (!t.keep?.length || !t.then) {
       ready.push(t);
       continue;
     }

@@ -74,24 +74,19 @@ export async function closeKept(intents: IntentDeps | undefined, site: string, t
 }
 
 /**
- * The targets of a retried batch an earlier attempt began (their intent open) and deleted: those
- * whose object and manifest are both gone are finished here (their outcome recorded once, naming
- * the intent, whose record names the calls; the intent closed); those whose object is gone and
- * manifest left are `objectGone` (their held calls were copied out before the delete: not again).
+ * The targets of a retried batch an earlier attempt began (their intent open) and deleted with
+ * their manifest: finished here (their outcome recorded once, naming the intent, whose record
+ * names the calls; the intent closed). One whose manifest is left goes through the batch again
+ * (its held calls' copy-out finds them copied; deleting an absent object is a no-op).
  */
-export async function finishEarlierAttempt(intents: IntentDeps | undefined, site: string, targets: PurgeBatch['targets']): Promise<{ finished: Set<string>; objectGone: Set<string> }> {
+export async function finishEarlierAttempt(intents: IntentDeps | undefined, site: string, targets: PurgeBatch['targets']): Promise<Set<string>> {
   const finished = new Set<string>();
-  const objectGone = new Set<string>();
-  if (!intents) return { finished, objectGone };
+  if (!intents) return finished;
   for (const t of targets) {
     const intent = await intents.intents.getIntent(site, purgeIntentId(site, t.key));
-    if (!intent || (await stillThere(intents.blobs, t.key))) continue;
-    if (t.then && (await stillThere(intents.blobs, t.then))) {
-      objectGone.add(t.key);
-      continue;
-    }
+    if (!intent || (await stillThere(intents.blobs, t.key)) || (t.then && (await stillThere(intents.blobs, t.then)))) continue;
     await recordOutcome(intents, intent, completedEvent(intents, intent, `deleted by an earlier attempt at this batch (begun ${intent.at}), which stopped before recording the outcome; recorded by its retry`));
     finished.add(t.key);
   }
-  return { finished, objectGone };
+  return finished;
 }

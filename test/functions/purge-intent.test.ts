@@ -44,13 +44,24 @@ const SITE = 'site-a';
 const NOW = new Date('2026-06-01T00:00:00.000Z');
 const SETTINGS = { retentionDays: 365, keepFullCycles: 2, objectLockDays: 30 };
 
-async function world() {
+/** The bucket's deleter with a fault hook: a call deleting a manifest fails (the step stops after its objects went). */
+class FaultyDeleter extends BlobStoreDeleter {
+  failManifests = false;
+  override async deleteObjects(keys: string[]) {
+    if (this.failManifests && keys.some((k) => k.startsWith('manifests/'))) throw new TransientError('S3 DeleteObjects: SlowDown (manifests not deleted)');
+    return super.deleteObjects(keys);
+  }
+}
+
+async function world(opts: { hold?: number[] } = {}) {
   const clock = new ManualClock(NOW);
   const blobs = new MemoryBlobStore({ clock });
   const catalogue = new MemoryCatalogue();
   const ledger = new MemoryAuditLedger();
   const intents = new FaultyIntents();
-  const pack = await publishPack({ blobs, catalogue }, SITE, NOW, 'old', [400, 401, 402]);
+  const holds = new MemoryHoldStore();
+  const pack = await publishPack({ blobs, catalogue, holds }, SITE, NOW, 'old', [400, 401, 402], opts.hold ? { hold: opts.hold } : {});
+  const deleter = new FaultyDeleter(blobs);
   // The fault: the audit write of the chosen actions fails (a throttled table, a timeout), after whatever came before it.
   const failing = new Set<string>();
   const audit = async (event: AuditEvent) => {
@@ -58,7 +69,7 @@ async function world() {
     await appendAuditEvents({ ledger }, [event]);
   };
   const locks = new SiteLocks(new MemoryLockTable(), clock);
-  const run = createPurgeHandler({ blobs, catalogue, holds: new MemoryHoldStore(), audit, intents, trail: ledger, holder: { setLegalHold: async () => undefined }, deleter: new BlobStoreDeleter(blobs), locks, purgeRuns: new MemoryPurgeRunStore(), clock, log: () => undefined });
+  const run = createPurgeHandler({ blobs, catalogue, holds, audit, intents, trail: ledger, holder: { setLegalHold: async () => undefined }, deleter, locks, purgeRuns: new MemoryPurgeRunStore(), clock, log: () => undefined });
   const plan = async () => (await run({ action: 'plan', site: SITE, settings: SETTINGS, maxTargets: 100, batchObjects: 50 })) as { batches: PurgeBatch[]; summary: Record<string, unknown> };
   const grant = async () => (await locks.acquire({ site: SITE, holder: 'workflow', operation: 'purge' })).token;
   const del = (token: number, batch: PurgeBatch) => run({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batch)) as unknown });
@@ -66,7 +77,7 @@ async function world() {
   const verdict = async () => verifyAuditChain(SITE, [], await ledger.head(SITE), await records());
   /** The plan's first batch and the lock granted for it: a purge about to delete. */
   const planned = async () => ({ batch: (await plan()).batches[0]!, token: await grant() });
-  return { blobs, catalogue, ledger, intents, pack, failing, run, plan, planned, grant, del, records, verdict, locks };
+  return { blobs, catalogue, ledger, intents, deleter, pack, failing, run, plan, planned, grant, del, records, verdict, locks };
 }
 
 /** The first batch deleted up to its `purge` record, which fails (the fault cleared after): the pack and its manifest gone, the intent open. */
@@ -248,5 +259,28 @@ describe('the purge names what it deletes before it deletes it', () => {
     const del = () => bare({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batch)) as unknown });
     await del();
     expect(await del()).toMatchObject({ failed: [], failedCount: 0, targetsDone: 1 });
+  });
+
+  it('a step stopped after deleting a pack whose held call it copied out, before its manifest: the retry copies nothing again, deletes the manifest and records the outcome once', async () => {
+    const w = await world({ hold: [1] });
+    const { batch, token } = await w.planned();
+    expect(batch.targets[0]).toMatchObject({ key: w.pack.packKey, keep: [w.pack.manifest.members[1]!.rid] });
+    const packs = async () => {
+      const keys: string[] = [];
+      for await (const o of w.blobs.list(`recordings/${SITE}/`)) keys.push(o.key);
+      return keys;
+    };
+    w.deleter.failManifests = true;
+    await expect(w.del(token, batch)).rejects.toThrow(/manifests not deleted/);
+    expect(await w.blobs.head(w.pack.packKey)).toBeUndefined();
+    expect(await w.blobs.head(w.pack.manifestKey)).toBeDefined();
+    const copied = await packs();
+    expect(copied).toHaveLength(1);
+    w.deleter.failManifests = false;
+    expect(await w.del(token, batch)).toMatchObject({ failed: [], failedCount: 0, targetsDone: 1 });
+    expect(await packs()).toEqual(copied);
+    expect(await w.blobs.head(w.pack.manifestKey)).toBeUndefined();
+    expect((await w.records()).map((r) => [r.event.action, r.event.detail?.state])).toEqual([['purge-intent', 'begun'], ['purge', undefined]]);
+    expect(await w.intents.listIntents(SITE)).toEqual([]);
   });
 });
