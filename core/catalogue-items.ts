@@ -79,13 +79,14 @@ export function sortKeyOf(entry: Pick<CatalogueEntry, 'start' | 'rid'>): string 
  * text stay within DynamoDB's 2,048-byte partition key (a longer one refuses the item, and with
  * it the whole pack's ingest) and five of them far within its 400 KB item. A sidecar may hold any
  * text where a name is expected (a field mapped to a note, a transcript): the entry keeps its first
- * 500 characters and says so in its issues; a search for the whole text finds it.
+ * 500 characters (a searched text a few more, keptText) and says so in its issues; a search for
+ * the whole text finds it.
  */
 export const MAX_META_TEXT = 500;
 
-function cutText(text: string): string {
-  if (text.length <= MAX_META_TEXT) return text;
-  const cut = text.slice(0, MAX_META_TEXT);
+function cutText(text: string, most = MAX_META_TEXT): string {
+  if (text.length <= most) return text;
+  const cut = text.slice(0, most);
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
@@ -94,13 +95,39 @@ export function indexKey(site: string, normalized: string): string {
   return `${site}#${cutText(normalized)}`;
 }
 
+/** The form each searched text takes in its index key (the others have none). */
+const KEY_FORMS: Partial<Record<string, (text: string) => string>> = { agent: normalizeText, callId: normalizeText, caller: normalizeNumber, called: normalizeNumber };
+
+/** The most characters of a searched text kept as written, where its key form is shorter (separators, decomposed accents). */
+const MAX_KEPT_TEXT = 4 * MAX_META_TEXT;
+
+/**
+ * What a text of the entry's metadata keeps: its first 500 characters; a searched one, whose key
+ * form may be shorter than it was written (a number's separators, accents written decomposed),
+ * the fewest (at most 2,000) whose key is the whole text's: the key a search for the whole text
+ * looks up, and the one the kept text gives when the entry is written again.
+ */
+function keptText(text: string, form: ((text: string) => string) | undefined): string {
+  if (text.length <= MAX_META_TEXT || !form) return cutText(text);
+  const key = cutText(form(text));
+  let most = MAX_META_TEXT;
+  while (most < Math.min(text.length, MAX_KEPT_TEXT)) {
+    const formed = form(cutText(text, most));
+    if (cutText(formed) === key) break;
+    most += Math.max(1, MAX_META_TEXT - formed.length);
+  }
+  return cutText(text, Math.min(most, MAX_KEPT_TEXT));
+}
+
 function keptMeta(meta: CatalogueEntry['meta']): { meta: CatalogueEntry['meta']; cut: string[] } {
   const kept: Record<string, unknown> = { ...meta };
   const cut: string[] = [];
   for (const [field, value] of Object.entries(meta)) {
-    if (typeof value !== 'string' || value.length <= MAX_META_TEXT) continue;
-    kept[field] = cutText(value);
-    cut.push(`${field}: ${value.length} characters; the catalogue keeps the first ${MAX_META_TEXT} (DynamoDB's key and item size limits)`);
+    if (typeof value !== 'string') continue;
+    const text = keptText(value, KEY_FORMS[field]);
+    if (text === value) continue;
+    kept[field] = text;
+    cut.push(`${field}: ${value.length} characters; the catalogue keeps the first ${text.length} (DynamoDB's key and item size limits)`);
   }
   return { meta: kept as CatalogueEntry['meta'], cut };
 }

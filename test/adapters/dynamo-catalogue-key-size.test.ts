@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCatalogueTable, DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { ingestManifest } from '../../core/ingest.ts';
-import { MAX_META_TEXT } from '../../core/catalogue-items.ts';
+import { MAX_META_TEXT, entryToItem, itemToEntry } from '../../core/catalogue-items.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 import { localDynamoForSuite } from '../support/local-dynamo.ts';
@@ -37,5 +37,27 @@ describe("a call whose sidecar's agent and call id are longer than a DynamoDB ke
     expect((await catalogue.searchRecordings({ site: 'site-a', agent })).items.map((e) => e.rid)).toEqual([long!.rid]);
     expect((await catalogue.searchRecordings({ site: 'site-a', callId })).items.map((e) => e.rid)).toEqual([long!.rid]);
     expect((await catalogue.searchRecordings({ site: 'site-a' })).items).toHaveLength(2);
+  });
+
+  it('is found by a whole text whose catalogue form is shorter than it was written (decomposed accents, a number written with separators), and its keys are the same when its entry is written again', async () => {
+    await createCatalogueTable(dynamo.client, 'long-meta-normalized');
+    const catalogue = new DynamoCatalogue(dynamo.doc, 'long-meta-normalized');
+    const blobs = new MemoryBlobStore();
+    // As macOS and some exporters write it: each "á" two characters, one once composed (600 written, 540 composed).
+    const agent = 'Siobha\u0301n O\u0301g '.repeat(50);
+    // A number field holding text (not a number, so kept as written): its separators are not part of its search key.
+    const caller = 'ext 20 7946-0958 / desk (4); '.repeat(30);
+    const f = buildPack('site-a', [{ path: 'b/nfd.wav', body: audio(3), meta: { start: '2026-03-01T10:00:00Z', agent, callId: agent, caller } }]);
+    await publish(blobs, f);
+    await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    const rid = f.manifest.members[0]!.rid;
+    expect((await catalogue.searchRecordings({ site: 'site-a', agent })).items.map((e) => e.rid)).toEqual([rid]);
+    expect((await catalogue.searchRecordings({ site: 'site-a', agent: agent.normalize('NFC') })).items.map((e) => e.rid)).toEqual([rid]);
+    expect((await catalogue.searchRecordings({ site: 'site-a', callId: agent })).items.map((e) => e.rid)).toEqual([rid]);
+    expect((await catalogue.searchRecordings({ site: 'site-a', number: caller })).items.map((e) => e.rid)).toEqual([rid]);
+    // An entry read back and written again (a collision's ingest does so) keeps the keys it was found by.
+    const entry = (await catalogue.getRecording('site-a', rid))!;
+    const again = entryToItem(itemToEntry(entryToItem(entry)));
+    expect({ agentPk: again.agentPk, callIdPk: again.callIdPk, callerPk: again.callerPk }).toEqual({ agentPk: entryToItem(entry).agentPk, callIdPk: entryToItem(entry).callIdPk, callerPk: entryToItem(entry).callerPk });
   });
 });
