@@ -4,6 +4,7 @@ import { NotFoundError } from './errors.ts';
 import { mapLimit } from './map-limit.ts';
 import type { BlobStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
+import { responseBytes } from './response-bytes.ts';
 
 // Reading a site's audit trail for the audit view (console and IAM API): newest first, by seq,
 // from the chain head down. A page stops at `limit` matches or after `budget` records read, so
@@ -116,7 +117,8 @@ export const AUDIT_PAGE_BUDGET = 2000;
  * Bytes of records (their JSON) one page holds at most. A Lambda answer is at most 6 MB, and a
  * purge record of a pack names its 100 calls (~16 KB): 1,000 of them are 16 MB. The CSV doubles
  * every quote of a record's JSON and the answer's JSON escapes them again, so a page is cut at half
- * the limit and its cursor given, whatever `limit` asked for.
+ * the limit, its records counted as the answer escapes them (core/response-bytes.ts), and its
+ * cursor given, whatever `limit` asked for.
  */
 export const AUDIT_PAGE_BYTES = 3 * 1024 * 1024;
 /**
@@ -153,7 +155,7 @@ export async function searchAuditPage(reader: AuditReader, query: AuditPageQuery
       if (record && matchesAudit(record.event, query.filter)) {
         // A record naming more members than a page shows is held cut (its lists read in pages: membersShown).
         const shown = membersShown(record, 0, AUDIT_MEMBERS_SHOWN);
-        const size = Buffer.byteLength(JSON.stringify(shown.record));
+        const size = responseBytes(shown.record);
         // Full by bytes: this record starts the next page.
         if (records.length > 0 && bytes + size > maxBytes) return done(seqs[i]! + 1);
         records.push(shown.record);

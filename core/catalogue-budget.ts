@@ -1,6 +1,7 @@
 import { InvalidInputError } from './errors.ts';
 import { compareKeys, encodeCursor, orderKeyOf } from './catalogue-cursor.ts';
 import { itemToEntry } from './catalogue-items.ts';
+import { responseBytes } from './response-bytes.ts';
 import type { ReadBudget, CatalogueEntry, RecordingPage, RecordingSort } from './ports.ts';
 import { systemClock, type Clock } from './clock.ts';
 
@@ -115,9 +116,10 @@ export function stoppedPageOf(matches: Record<string, unknown>[], through: strin
 }
 
 /**
- * The most bytes of calls one page answers. A function answers at most 6 MB (the body escaped
- * inside the invocation's JSON), and a page of 1,000 calls with long paths, metadata texts and
- * issues could pass that: a page is cut before the call that would pass PAGE_BYTES, never below one.
+ * The most bytes of calls one page answers, counted escaped as the function returns them
+ * (core/response-bytes.ts). A function answers at most 6 MB, and a page of 1,000 calls with long
+ * paths, metadata texts and issues could pass that: a page is cut before the call that would pass
+ * PAGE_BYTES, never below one.
  */
 export const PAGE_BYTES = 4 * 1024 * 1024;
 
@@ -130,7 +132,7 @@ export function entriesWithin(items: readonly Record<string, unknown>[], limit: 
   let bytes = 0;
   for (const item of items.slice(0, limit)) {
     const entry = itemToEntry(item);
-    bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
+    bytes += responseBytes(entry) + 1;
     if (bytes > PAGE_BYTES && entries.length > 0) return { entries, last: items[entries.length - 1] };
     entries.push(entry);
   }

@@ -34,11 +34,11 @@ function purgeEvent(p: number): AuditEvent {
   return { at: new Date(Date.parse('2026-03-01T00:00:00Z') + p * 1000).toISOString(), action: 'purge', site: SITE, principal: 'ferry purge (retention)', detail };
 }
 
-async function setup() {
+async function setup(eventOf: (p: number) => AuditEvent = purgeEvent) {
   const ledger = new MemoryAuditLedger();
   const blobs = new MemoryBlobStore();
   // One ledger item a record, as the purge writes them (one a pack).
-  for (let p = 0; p < PURGES; p++) await appendAuditEvents({ ledger }, [purgeEvent(p)]);
+  for (let p = 0; p < PURGES; p++) await appendAuditEvents({ ledger }, [eventOf(p)]);
   const trail = auditTrail();
   const handler = createHandler({ catalogue: new MemoryCatalogue(), auditTrail: auditTrailReader({ ledger, blobs }), audit: trail.audit, clock: trail.clock, cursorKey: 'k'.repeat(32), log: () => undefined });
   const get = (query: Record<string, string>) => handler(httpEvent('GET', `/sites/${SITE}/audit`, { pathParameters: { site: SITE }, query, principal: 'officer@example.com' }));
@@ -76,5 +76,16 @@ describe('audit pages cut by bytes as well as by count', () => {
     expect(page.items.length).toBeGreaterThan(100);
     expect(page.items.length).toBeLessThan(PURGES);
     expect(page.cursor).toEqual(expect.any(String));
+  });
+
+  it("the CSV export of records whose texts are quotes and backslashes (an officer's reason) answers pages under 6 MB: a quote counts as often as the CSV and the answer's JSON escape it", async () => {
+    const reasoned = (p: number): AuditEvent => ({ at: new Date(Date.parse('2026-03-01T00:00:00Z') + p * 1000).toISOString(), action: 'hold', site: SITE, principal: 'officer@example.com', detail: { reason: `"${'\\"'.repeat(8_000)}"` } });
+    const { get } = await setup(reasoned);
+    let cursor: string | undefined;
+    do {
+      const r = await get({ format: 'csv', limit: '1000', action: 'hold', ...(cursor ? { cursor } : {}) });
+      expect([r.statusCode, payloadBytes(r) < MAX_RESPONSE_BYTES]).toEqual([200, true]);
+      cursor = r.headers?.['X-Ferry-Cursor'] as string | undefined;
+    } while (cursor);
   });
 });
