@@ -16,6 +16,9 @@ import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { artefactAgent, artefactManifests, artefactSite, bytesOf, openUploads, writeAt } from '../support/artefact-agent.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { TransientError } from '../../core/errors.ts';
+import type { BlobStore } from '../../core/ports.ts';
+import { readUploadProgress, recordedUploads } from '../../agent/upload-progress.ts';
 
 // S3 takes at most 10,000 parts in one upload: with 8 MiB parts an upload ends at 78 GiB. An
 // upload whose size is known first (a backup, a large file's own tree pack) takes larger parts
@@ -63,6 +66,44 @@ describe('part size within S3 10,000 parts', () => {
     expect((await readAll(store, m!.key)).equals(bytes)).toBe(true);
     expect(await openUploads(store)).toEqual([]);
     h.agent.close();
+  });
+
+  it.each([
+    ['goes on with it, sending only the parts it does not hold', 5, 2],
+    // 6 MiB parts make five parts of 26 MiB, over the store's four: 7 MiB again, the same parts.
+    ['goes on with it after partSizeMiB changed to one that needs larger parts as well', 6, 2],
+    // 9 MiB parts make three: another part size than the upload's, which is aborted and the backup sent afresh.
+    ['sends the backup afresh in the new parts after partSizeMiB changed to one the store takes', 9, 3],
+  ])('a backup in larger parts whose upload a failed line left open: the next pass %s, and the object is whole', async (_what, partSizeMiB, sentNext) => {
+    const size = 26 * MiB;
+    const s = artefactSite(`  - { name: db, type: rotated, profile: generic, patterns: ["*.bak"], path: "{root}", stableSeconds: 0 }`);
+    const bytes = bytesOf(size, 9);
+    writeAt(join(s.root, 'nightly.bak'), bytes, new Date(Date.now() - 3600_000));
+    const store = new MemoryBlobStore({ features: { maxParts: 4 } });
+    let parts = 0;
+    const down = () => Promise.reject(new TransientError('S3 uploadPart: SlowDown', { cause: { name: 'SlowDown', $metadata: { httpStatusCode: 503 } } }));
+    // The store takes two 7 MiB parts, then answers nothing (the later attempts fail at their first look).
+    const failing: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      uploadPart: (...a: Parameters<BlobStore['uploadPart']>) => (++parts > 2 ? down() : store.uploadPart(a[0], a[1], a[2], a[3], a[4])),
+      head: (key: string) => (parts > 2 ? down() : store.head(key)),
+    });
+    const first = artefactAgent(s.config, failing);
+    await first.agent.cycle();
+    first.agent.close();
+    const [id] = recordedUploads(s.config.state);
+    expect(readUploadProgress(s.config.state, id!)?.resume).toMatchObject({ partSize: 7 * MiB, parts: [expect.anything(), expect.anything()] });
+
+    const sent: number[] = [];
+    const counting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      uploadPart: (...a: Parameters<BlobStore['uploadPart']>) => (sent.push(a[2]), store.uploadPart(a[0], a[1], a[2], a[3], a[4])),
+    });
+    const next = artefactAgent({ ...s.config, shipping: { ...s.config.shipping, partSizeMiB } }, counting);
+    expect(await next.agent.cycle()).toMatchObject({ artefacts: 1, failed: 0 });
+    next.agent.close();
+    expect(sent).toHaveLength(sentNext);
+    const [m] = await artefactManifests(store);
+    expect((await readAll(store, m!.key)).equals(bytes)).toBe(true);
+    expect(await openUploads(store)).toEqual([]);
   });
 
   it("ships a batch of recordings that 5 MiB parts would take past the store part limit as one pack in fewer, larger parts, its manifest naming their size", async () => {
