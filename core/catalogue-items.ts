@@ -119,12 +119,17 @@ function keptText(text: string, form: ((text: string) => string) | undefined): s
   return cutText(text, Math.min(most, MAX_KEPT_TEXT));
 }
 
+/** A metadata text as the catalogue keeps it (keptText): what the audit trail names a call by too. */
+export function keptMetaText(field: string, text: string): string {
+  return keptText(text, KEY_FORMS[field]);
+}
+
 function keptMeta(meta: CatalogueEntry['meta']): { meta: CatalogueEntry['meta']; cut: string[] } {
   const kept: Record<string, unknown> = { ...meta };
   const cut: string[] = [];
   for (const [field, value] of Object.entries(meta)) {
     if (typeof value !== 'string') continue;
-    const text = keptText(value, KEY_FORMS[field]);
+    const text = keptMetaText(field, value);
     if (text === value) continue;
     kept[field] = text;
     cut.push(`${field}: ${value.length} characters; the catalogue keeps the first ${text.length} (DynamoDB's key and item size limits)`);

@@ -2,6 +2,7 @@ import { parseArtefactManifest } from './artefact.ts';
 import type { AuditEvent } from './audit-trail.ts';
 import type { Clock } from './clock.ts';
 import { copyOutHeld, type CopyOutDeps, type CopyOutOptions, type CopyOutResult } from './copy-out.ts';
+import { keptMetaText } from './catalogue-items.ts';
 import type { ErasureStore } from './erasure-items.ts';
 import { markErased } from './erasure-purge.ts';
 import { deleteReplicas, type ReplicaBucket } from './erasure-replica.ts';
@@ -110,11 +111,16 @@ const copyOptions = (t: PurgeBatch['targets'][number]): CopyOutOptions | undefin
 /** Each recording gone, and each as a person finds it again: `rid callId=… start=… caller→called agent=…` (what its manifest said). */
 type Forgotten = Gone;
 
-/** One purged call as the audit record names it: the recording id, then what a person searched it by. */
+/**
+ * One purged call as the audit record names it: the recording id, then what a person searched it
+ * by, as the catalogue kept it (a sidecar's transcript mapped to a field, whole, made a pack's
+ * record hundreds of MB, past what an audit page can answer).
+ */
 function callLine(member: ReturnType<typeof parseManifest>['members'][number]): string {
   const meta = member.meta ?? {};
-  const parts = [member.rid, `callId=${meta.callId ?? '-'}`, `start=${meta.start ?? member.mtime}`, `${meta.caller ?? '?'}→${meta.called ?? '?'}`];
-  if (meta.agent !== undefined) parts.push(`agent=${meta.agent}`);
+  const text = (field: 'callId' | 'caller' | 'called' | 'agent') => (meta[field] === undefined ? undefined : keptMetaText(field, meta[field]));
+  const parts = [member.rid, `callId=${text('callId') ?? '-'}`, `start=${meta.start ?? member.mtime}`, `${text('caller') ?? '?'}→${text('called') ?? '?'}`];
+  if (meta.agent !== undefined) parts.push(`agent=${text('agent')}`);
   return parts.join(' ');
 }
 

@@ -13,6 +13,7 @@ import { daysAgo, publishArtefact, publishPack } from '../workflows/purge-fixtur
 import { ingestManifest } from '../../core/ingest.ts';
 import { buildPack, publish, audio } from '../support/pack-fixture.ts';
 import { MemoryHoldStore } from '../../core/memory-holds.ts';
+import type { AuditEvent } from '../../core/audit-trail.ts';
 
 // The purge and recall use-cases around the pure planner, over memory stores.
 
@@ -179,6 +180,25 @@ describe('deletePurgeBatch', () => {
     for (const m of a.manifest.members) expect(await catalogue.getRecording('site-a', m.rid)).toBeUndefined();
     for (const m of b.manifest.members) expect(await catalogue.getRecording('site-a', m.rid)).toBeDefined();
     expect((await locks.describe('site-a'))?.heartbeatAt).toBe(clock.now().toISOString());
+  });
+
+  it("names each purged call in its purge record by the texts the catalogue keeps (a sidecar's transcript mapped to the agent: its first 500 characters, not the whole of it 100 times over)", async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const transcript = `Agent: hello, ${'and then the caller said '.repeat(20_000)}`;
+    const f = buildPack('site-a', Array.from({ length: 20 }, (_, i) => ({ path: `000001/t${i}.wav`, body: audio(i + 1), meta: { start: '2019-03-01T09:30:00Z', agent: transcript, callId: `CVP-${i}` } })));
+    await publish(blobs, f);
+    await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    const kept = (await catalogue.getRecording('site-a', f.manifest.members[0]!.rid))!.meta.agent!;
+    const events: AuditEvent[] = [];
+    const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
+    const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
+    await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue, audit: (e) => void events.push(e) }, 'site-a', g.token, batch([{ key: f.packKey, then: f.manifestKey }]));
+    const purge = events.find((e) => e.action === 'purge')!;
+    const line = (purge.detail as { calls: string[] }).calls[0]!;
+    expect(line.length).toBe(`${f.manifest.members[0]!.rid} callId=CVP-0 start=2019-03-01T09:30:00Z ?→? agent=${kept}`.length);
+    expect(line).toBe(`${f.manifest.members[0]!.rid} callId=CVP-0 start=2019-03-01T09:30:00Z ?→? agent=${kept}`);
+    expect(Buffer.byteLength(JSON.stringify(purge))).toBeLessThan(100_000);
   });
 
   it("keeps the entry of a call catalogued in another pack when it purges a pack that holds the same recording again (shipped twice), and forgets that pack's record of its copy", async () => {
