@@ -258,6 +258,17 @@ function paginates(fresh: () => Promise<CatalogueStore>): void {
       expect(Buffer.byteLength(JSON.stringify(first.items))).toBeLessThanOrEqual(PAGE_BYTES);
     });
 
+    it.each(['-start', 'duration', '-duration'] as const)('cuts a page of sort %s before it passes PAGE_BYTES and goes on after its last call: every call once, in the sort order', async (sort) => {
+      const store = await fresh();
+      // Durations all different (7 and 20 have no common factor), so the order is one.
+      const entries = Array.from({ length: 20 }, (_, i) => makeEntry('site-a', i, { meta: { ...makeEntry('site-a', i).meta, durationSec: (i * 7) % 20 }, issues: [`${i}: ${'x'.repeat(300_000)}`] }));
+      await store.putRecordings(entries);
+      const { items, pages } = await all(store, { site: 'site-a', limit: 1000, sort });
+      expect(pages.length).toBeGreaterThan(1);
+      const key = (e: CatalogueEntry) => (sort === '-start' ? -Date.parse(e.start) : (sort === 'duration' ? 1 : -1) * e.meta.durationSec!);
+      expect(rids(items)).toEqual(rids([...entries].sort((a, b) => key(a) - key(b))));
+    });
+
     it('paginates filtered and merged searches without short pages that skip items', async () => {
       const store = await fresh();
       const entries = Array.from({ length: 250 }, (_, i) => makeEntry('site-a', i));
