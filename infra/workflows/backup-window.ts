@@ -88,7 +88,7 @@ export class BackupWindowWorkflow extends Construct {
       '$.record',
     );
     const publish = publishAt(this, S.publish, props.alerts, '$.record.alert', { site, kind: 'backup-window' });
-    const recordFailed = publishFallback(this, S.recordFailed, props.alerts, { subject: `Ferry ${site}: backup window not recorded`, what: `the backup window of site ${site} could not be recorded`, site }, '$.recordError');
+    const recordFailed = publishFallback(this, S.recordFailed, props.alerts, { subject: `Ferry ${site}: backup window not recorded`, what: `the backup window of site ${site} could not be recorded` }, { site, kind: 'backup-window' }, '$.recordError');
     const failed = new sfn.Fail(this, S.failed, { error: 'BackupWindowFailed', cause: 'the backup window failed or was missed: see the alert and the run record' });
     const done = new sfn.Succeed(this, S.done);
 

@@ -46,30 +46,47 @@ export function invoke(scope: Construct, id: string, fn: lambda.IFunction, paylo
   return new tasks.LambdaInvoke(scope, id, { lambdaFunction: fn, payloadResponseOnly: true, payload: sfn.TaskInput.fromObject(payload), ...(resultPath ? { resultPath } : {}), retryOnServiceExceptions: true });
 }
 
+/** SNS message attributes: severity (a value, or a path), then `attributes` (values or JsonPath.stringAt paths). */
+function messageAttributesOf(severity: string, attributes: Record<string, string>): Record<string, tasks.MessageAttribute> {
+  const messageAttributes: Record<string, tasks.MessageAttribute> = { severity: { value: severity } };
+  for (const [name, value] of Object.entries(attributes)) messageAttributes[name] = { value };
+  return messageAttributes;
+}
+
 /** Publishes an alert whose subject, message and severity the state holds at `path`. */
 export function publishAt(scope: Construct, id: string, alerts: AlertTarget, path: string, attributes: Record<string, string>): tasks.SnsPublish {
-  const messageAttributes: Record<string, tasks.MessageAttribute> = { severity: { value: sfn.JsonPath.stringAt(`${path}.severity`) } };
-  for (const [name, value] of Object.entries(attributes)) messageAttributes[name] = { value };
   const task = new tasks.SnsPublish(scope, id, {
     topic: alerts.topic,
     subject: sfn.JsonPath.stringAt(`${path}.subject`),
     message: sfn.TaskInput.fromJsonPathAt(`${path}.message`),
-    messageAttributes,
+    messageAttributes: messageAttributesOf(sfn.JsonPath.stringAt(`${path}.severity`), attributes),
     resultPath: sfn.JsonPath.DISCARD,
   });
   task.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
   return task;
 }
 
-/** Last-resort alert when the step that writes the alert text itself failed: a fixed text with the error. */
-export function publishFallback(scope: Construct, id: string, alerts: AlertTarget, text: { subject: string; what: string; site: string }, errorPath: string): tasks.SnsPublish {
+/**
+ * Last-resort alert when the step that writes the alert text itself failed: a fixed text with the
+ * error, severity critical, and the same `attributes` (site, kind…) as the alert it stands in for,
+ * so a subscription filtered on them gets this one too. Each `{}` of `text.what` is filled from
+ * the string at the same place in `whatPaths`.
+ */
+export function publishFallback(
+  scope: Construct,
+  id: string,
+  alerts: AlertTarget,
+  text: { subject: string; what: string },
+  attributes: Record<string, string>,
+  errorPath: string,
+  whatPaths: string[] = [],
+): tasks.SnsPublish {
+  const values = [...whatPaths, `${errorPath}.Cause`, '$$.Execution.Id'].map((path) => sfn.JsonPath.stringAt(path));
   return new tasks.SnsPublish(scope, id, {
     topic: alerts.topic,
     subject: text.subject.slice(0, 100),
-    message: sfn.TaskInput.fromText(
-      sfn.JsonPath.format(`What failed: ${text.what}: {}\nWhat to do: look at the history of execution {} and at the function logs.`, sfn.JsonPath.stringAt(`${errorPath}.Cause`), sfn.JsonPath.stringAt('$$.Execution.Id')),
-    ),
-    messageAttributes: { site: { value: text.site }, severity: { value: 'critical' } },
+    message: sfn.TaskInput.fromText(sfn.JsonPath.format(`What failed: ${text.what}: {}\nWhat to do: look at the history of execution {} and at the function logs.`, ...values)),
+    messageAttributes: messageAttributesOf('critical', attributes),
     resultPath: sfn.JsonPath.DISCARD,
   });
 }

@@ -62,7 +62,7 @@ export class PurgeWorkflow extends Construct {
       '$.report',
     );
     const publish = publishAt(this, S.publish, props.alerts, '$.report.alert', { site, kind: 'purge' });
-    const reportFailed = publishFallback(this, S.reportFailed, props.alerts, { subject: `Ferry ${site}: purge report failed`, what: `the purge of site ${site} could not write its report`, site }, '$.reportError');
+    const reportFailed = publishFallback(this, S.reportFailed, props.alerts, { subject: `Ferry ${site}: purge report failed`, what: `the purge of site ${site} could not write its report` }, { site, kind: 'purge' }, '$.reportError');
     const failed = new sfn.Fail(this, S.failed, { error: PURGE_REPORTED_FAILURE, cause: 'the purge failed or could not start: see the report' });
     const done = new sfn.Succeed(this, S.done);
 

@@ -14,7 +14,8 @@ import { RECALL_STATES as S } from './state-names.ts';
 // filter policies. A request or check that fails for good goes to the give-up step, which sets
 // the pack's status record to gave-up (the console stops polling "restoring") and writes the
 // failure notice, published with the same attributes so the requester hears of it; only when
-// that step itself fails does the fixed last-resort alert go out.
+// that step itself fails does the fixed last-resort alert go out, with the same attributes
+// (taken from the execution's input) so the same subscriptions get it.
 
 export type RecallProps = WorkflowCommonProps;
 
@@ -39,13 +40,25 @@ export class RecallWorkflow extends Construct {
     giveUp.addRetry({ errors: ['TransientError'], interval: Duration.seconds(10), maxAttempts: 3, backoffRate: 2 });
     const notifyFailed = recallNotice(this, S.notifyFailed, props.alerts.topic, '$.failure');
     notifyFailed.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
-    const failedAlert = publishFallback(this, S.failedAlert, props.alerts, { subject: 'Ferry: recall failed, not recorded', what: 'a recall failed and its give-up step failed too', site: '-' }, '$.giveUpError');
+    // The give-up step failed, so the site and requester come from the execution's input (the
+    // request validated them, or failed on them): '-' and 'unknown' where it has none.
+    const failedAlert = publishFallback(
+      this,
+      S.failedAlert,
+      props.alerts,
+      { subject: 'Ferry: recall failed, not recorded', what: 'a recall failed and its give-up step failed too (site {}, asked for by {})' },
+      { kind: 'recall', site: sfn.JsonPath.stringAt('$.alertTo.site'), requester: sfn.JsonPath.stringAt('$.alertTo.requester') },
+      '$.giveUpError',
+      ['$.alertTo.site', '$.alertTo.requester'],
+    );
+    const alertTo = new sfn.Pass(this, S.alertTo, { result: sfn.Result.fromObject({ site: '-', requester: 'unknown' }), resultPath: '$.alertTo' });
+    alertTo.next(copyIfString(this, S.alertSite, '$.site', '$.alertTo.site', copyIfString(this, S.alertRequester, '$.requester', '$.alertTo.requester', failedAlert)));
     const failed = new sfn.Fail(this, S.failed, { error: 'RecallFailed', cause: 'the pack could not be restored: see the notice' });
     const done = new sfn.Succeed(this, S.done);
 
     request.addCatch(giveUp, { errors: ['States.ALL'], resultPath: '$.error' });
     check.addCatch(giveUp, { errors: ['States.ALL'], resultPath: '$.error' });
-    giveUp.addCatch(failedAlert, { errors: ['States.ALL'], resultPath: '$.giveUpError' });
+    giveUp.addCatch(alertTo, { errors: ['States.ALL'], resultPath: '$.giveUpError' });
     giveUp.next(notifyFailed);
     notifyFailed.next(failed);
     failedAlert.next(failed);
@@ -60,6 +73,13 @@ export class RecallWorkflow extends Construct {
     const timeout = Duration.seconds(config.recallPollSeconds * (config.recallMaxPolls + 1) + 3600);
     this.stateMachine = stateMachine(this, props, request, timeout, 'Ferry recall of an archived pack', [props.functions.recall]);
   }
+}
+
+/** Copies the string at `from` to `to` when the state has one there (a Choice, and a Pass named after it), then goes to `next`. */
+function copyIfString(scope: Construct, id: string, from: string, to: string, next: sfn.IChainable): sfn.Choice {
+  const copy = new sfn.Pass(scope, `${id}: copy`, { inputPath: from, resultPath: to });
+  copy.next(next);
+  return new sfn.Choice(scope, id).when(sfn.Condition.and(sfn.Condition.isPresent(from), sfn.Condition.isString(from)), copy).otherwise(next);
 }
 
 /** A recall notice to the alert topic, from the record at `base` (its site, requester and notice), with the attributes a requester's subscription filters on. */

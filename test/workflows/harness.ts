@@ -18,7 +18,7 @@ import { createRecallHandler } from '../../functions/recall/handler.ts';
 import { createWindowHandler } from '../../functions/window/handler.ts';
 import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
 import { LocalActivityService } from '../../local/activity-service.ts';
-import { LocalWorkflows, type ExecutionEvent, type ExecutionOutcome } from '../../local/stepfunctions.ts';
+import { LocalWorkflows, type ExecutionEvent, type ExecutionOutcome, type LocalHandlers } from '../../local/stepfunctions.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 
 // Everything a workflow test needs, in memory: the handlers with memory stores and a manual
@@ -32,6 +32,8 @@ export interface HarnessOptions {
   purge?: SitePurgeSettings;
   /** Where the purge records each run's start (default: in memory, `purgeRuns`). */
   purgeRuns?: PurgeRunStore;
+  /** Stands in front of the handlers (a function that fails as Lambda would: a timeout, a crash). */
+  wrap?: (handlers: LocalHandlers) => LocalHandlers;
 }
 
 export async function workflowHarness(options: HarnessOptions = {}) {
@@ -55,15 +57,16 @@ export async function workflowHarness(options: HarnessOptions = {}) {
   const pauses: { seconds: number; state: string }[] = [];
   const activity = new LocalActivityService();
   const log = () => undefined;
+  const wrap = options.wrap ?? ((handlers: LocalHandlers) => handlers);
   const workflows = await LocalWorkflows.create({
     site: SITE,
     definitions: renderWorkflowDefinitions({ site: SITE, purge: options.purge ?? { retentionDays: 365, keepFullCycles: 2 }, config: options.config }),
-    handlers: {
+    handlers: wrap({
       lock: createLockHandler({ locks, log }),
       window: createWindowHandler({ blobs, runs, clock, log }),
       purge: createPurgeHandler({ blobs, catalogue, holds, holder, deleter, locks, purgeRuns, clock, log }),
       recall: createRecallHandler({ catalogue, archive, statuses, clock, log }),
-    },
+    }),
     activity,
     notifier: { notify: async (a) => void alerts.push(a) },
     pauseMs: 0,
