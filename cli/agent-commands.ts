@@ -2,9 +2,7 @@ import { sentence } from '../core/alert-text.ts';
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { onStopSignals, untilStopped } from './interrupt.ts';
-import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote, unconfiguredNotes, unlistedTypeNotes } from './check-notes.ts';
-import { emptyRootNotes } from './empty-root-notes.ts';
-import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
+import { plainHttpNotes } from './check-notes.ts';
 import { fullDiskAlerted, readOnlyAlerted, readOnlyStateOver, stateDiskFullAlert, untilStateWritable } from './state-disk-alert.ts';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
@@ -14,7 +12,7 @@ import type { Backlog } from '../agent/sources/recordings.ts';
 import { backlogOfView } from '../agent/recordings-walk.ts';
 import { leftView } from '../agent/state/pending-view.ts';
 import { Observations } from '../agent/state/observations.ts';
-import { buildActivityWorker, buildAgent, checkSitePaths, inConfigFile, loadConfig, storeProblem } from './build-agent.ts';
+import { buildActivityWorker, buildAgent, checkSitePaths, inConfigFile, loadConfig } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
 import type { Logger } from '../agent/log.ts';
 import { runLogger, sayBusy } from './busy-state.ts';
@@ -31,10 +29,10 @@ import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { writeEveryLoss } from './every-loss.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
-import { ConfigError, InvalidInputError, messageOf } from '../core/errors.ts';
+import { InvalidInputError, messageOf } from '../core/errors.ts';
 
 // The agent's commands (registered by agent-register.ts, which loads this module only when one
-// of them runs): `agent run`, `agent check`, `agent status`, and what they share.
+// of them runs): `agent run`, `agent status`, and what they share (`agent check`: agent-check.ts).
 
 /** `agent run`, once no other agent was found holding the state directory (agent-register.ts asked first). */
 export async function runCommand(opts: { config: string; once?: boolean; jsonLogs?: boolean }): Promise<void> {
@@ -103,35 +101,6 @@ async function runService(config: AgentConfig, a: Agent, log: Logger): Promise<v
     untilSignal();
     await served?.close();
   }
-}
-
-/** `agent check`: the configuration, the paths it names and the store, said line by line. */
-export async function checkCommand(opts: { config: string }): Promise<void> {
-  const config = loadConfig(opts.config);
-  // No sources: a standby site's configuration, for the restore, snapshots and backups commands.
-  const standby = config.sources.length === 0;
-  await inConfigFile(opts.config, undefined, () => checkSitePaths(config, { standby }));
-  // The network the check goes through (a proxy, a CA) is said first: it is half of what a failing store check means.
-  const network = networkNotes(process.env);
-  for (const note of network) process.stdout.write(`${note}\n`);
-  // The store, once the paths are right: an endpoint or a key that is wrong shows here, not at the first run.
-  const lockNotes: string[] = [];
-  const store = await storeProblem(config, process.env, { standby, notes: lockNotes });
-  if (store !== undefined && store !== 'not checked') inConfigFile(opts.config, undefined, () => { throw new ConfigError([`cloud: ${store}`]); });
-  if (standby) process.stdout.write(`configuration ${opts.config} is valid for the restore, snapshots and backups commands of site ${config.site} (no sources: a standby site; the agent itself does not run it), state in ${config.state}\n`);
-  else process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
-  const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
-  process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
-  for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
-  for (const note of [...lockNotes, ...(await emptyRootNotes(config)), ...(await unlistedTypeNotes(config))]) process.stdout.write(`${note}\n`);
-  for (const note of plainHttpNotes(config)) process.stdout.write(`${note}\n`);
-  const low = lowStateSpaceAlert(config.site, config.state, await freeBytes(config.state), config.stateMinFreeMiB);
-  if (low) process.stdout.write(`warning: ${low.message}\n`);
-  const target = targetNote(config);
-  if (target) process.stdout.write(`warning: ${target}\n`);
-  const hook = alertCommandProblem(config.alerts.command);
-  if (hook) process.stdout.write(`warning: alerts.command: ${hook}\n`);
-  for (const note of await unconfiguredNotes(config)) process.stdout.write(`${note}\n`);
 }
 
 /** `agent status`: backlog, losses and totals from the state directory, as text, JSON or every loss. */

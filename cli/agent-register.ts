@@ -24,7 +24,7 @@ export function registerAgentCommands(program: Command): void {
     .command('check')
     .description('check the configuration, the paths it names (state directory, every source path) and that the store answers this agent, then exit')
     .requiredOption('-c, --config <file>', 'agent configuration (YAML)')
-    .action(async (opts: { config: string }) => (await import('./agent-commands.ts')).checkCommand(opts));
+    .action(async (opts: { config: string }) => (await import('./agent-check.ts')).checkCommand(opts));
 
   agent
     .command('status')
