@@ -30,6 +30,23 @@ export function consoleGroups(sites: readonly string[]): string[] {
   return [ADMIN_GROUP, ALL_SITES_GROUP, ...sites.map(siteGroup), ...sites.map(listenerGroup)];
 }
 
+const seesEverySite = (groups: readonly string[]) => groups.includes(ADMIN_GROUP) || groups.includes(ALL_SITES_GROUP);
+
+/** The sites the groups of one prefix (`officer-`, `listener-`) name. */
+const namedSites = (groups: readonly string[], prefix: string) => new Set(groups.filter((g) => g.startsWith(prefix)).map((g) => g.slice(prefix.length)));
+
+/**
+ * The off-boarded sites the caller's own site groups (`officer-<site>`, `listener-<site>`) name,
+ * in configuration order: what a former officer of a customer that left is told instead of "no
+ * site yet". Only sites their groups name, never another customer's; none for admin and
+ * officer-all, who still see them.
+ */
+export function closedSites(groups: readonly string[], configured: readonly string[], offboarded: readonly string[] = []): string[] {
+  if (seesEverySite(groups)) return [];
+  const named = new Set([...namedSites(groups, SITE_GROUP_PREFIX), ...namedSites(groups, LISTENER_GROUP_PREFIX)]);
+  return configured.filter((site) => offboarded.includes(site) && named.has(site));
+}
+
 /**
  * The configured sites a member of `groups` may see, in configuration order, each with what they
  * may do there (an officer's group wins over a listener's). A group naming a site that is not
@@ -38,10 +55,9 @@ export function consoleGroups(sites: readonly string[]): string[] {
  * its own `officer-<site>` and `listener-<site>` groups grant nothing any more.
  */
 export function siteAccess(groups: readonly string[], configured: readonly string[], offboarded: readonly string[] = []): Map<string, SiteAccess> {
-  const all = groups.includes(ADMIN_GROUP) || groups.includes(ALL_SITES_GROUP);
-  const named = (prefix: string) => new Set(groups.filter((g) => g.startsWith(prefix)).map((g) => g.slice(prefix.length)));
-  const officer = named(SITE_GROUP_PREFIX);
-  const listener = named(LISTENER_GROUP_PREFIX);
+  const all = seesEverySite(groups);
+  const officer = namedSites(groups, SITE_GROUP_PREFIX);
+  const listener = namedSites(groups, LISTENER_GROUP_PREFIX);
   const access = new Map<string, SiteAccess>();
   for (const site of configured) {
     if (all) access.set(site, 'officer');

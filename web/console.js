@@ -26,6 +26,8 @@ const state = {
   sites: [],
   /** What the officer may do at each of their sites: 'officer' (everything) or 'listener' (search and listen only). */
   access: {},
+  /** The off-boarded sites the officer's own groups name (none but theirs): said instead of "no site yet". */
+  closed: [],
   /** The id this sign-in stamps the tab's history entries with (historyOwner). */
   owner: undefined,
   /** The entry shown: { site, view, rid?, case?, …the search's filters }. */
@@ -243,6 +245,7 @@ async function signedIn(session) {
     const answer = await ctx.api('sites');
     state.sites = answer.sites.map((s) => s.name);
     state.access = Object.fromEntries(answer.sites.map((s) => [s.name, s.access ?? 'officer']));
+    state.closed = answer.closed ?? [];
   } catch (error) {
     if (error instanceof SignedOutError) return;
     show('search');
@@ -278,6 +281,13 @@ async function showCases(caseId, caseOpened) {
   await opening;
 }
 
+/** Why an officer whose sites were all off-boarded sees none: those sites (their own groups' only) and whom to ask. */
+function closedText(closed) {
+  const one = closed.length === 1;
+  const names = one ? closed[0] : `${closed.slice(0, -1).join(', ')} and ${closed.at(-1)}`;
+  return `The ${one ? 'site' : 'sites'} your account was given, ${names}, ${one ? 'was' : 'were'} closed (off-boarded): your groups open ${one ? 'it' : 'them'} to no one any more, so your account may see no site. ${one ? 'Its' : 'Their'} calls are kept to the end of their retention; for one of them (a legal request), ask the administrator of this service, who can still find them.`;
+}
+
 async function render() {
   if (!currentSession()) {
     signOut();
@@ -289,7 +299,7 @@ async function render() {
   $('search').hidden = !site;
   if (!site) {
     show('search');
-    showError('Your account may not see any site yet: ask your administrator to add you to a site group (officer-<site>, or listener-<site> to search and listen only).');
+    showError(state.closed.length ? closedText(state.closed) : 'Your account may not see any site yet: ask your administrator to add you to a site group (officer-<site>, or listener-<site> to search and listen only).');
     return;
   }
   r.site = site;

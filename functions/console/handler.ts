@@ -4,7 +4,7 @@ import { cognitoTokenVerifier, UnauthorizedError, type ConsoleCaller, type Token
 import { presignReplayLink } from '../../adapters/replay-link.ts';
 import type { AuditReader } from '../../core/audit-query.ts';
 import type { Clock } from '../../core/clock.ts';
-import { matchConsoleRoute, REPLAY_LINK_SECONDS, siteAccess, siteGroup, type ConsoleRoute } from '../../core/console-access.ts';
+import { closedSites, listenerGroup, matchConsoleRoute, REPLAY_LINK_SECONDS, siteAccess, siteGroup, type ConsoleRoute } from '../../core/console-access.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
@@ -92,7 +92,8 @@ function unauthorized(message: string): HttpResult {
  * names their own sites instead, which is what tells a typo from a missing access. An officer who
  * sees every site (admin, officer-all) is told plainly that the deployment has no such site.
  */
-function refusedSite(caller: ConsoleCaller, site: string, allowed: readonly string[], configured: readonly string[]): HttpResult {
+function refusedSite(caller: ConsoleCaller, site: string, allowed: readonly string[], configured: readonly string[], closed: readonly string[]): HttpResult {
+  if (closed.includes(site)) return json(403, { error: 'ForbiddenError', message: `${caller.username} may not see site ${site} any more: ${closedWords(site)}` });
   if (configured.length > 0 && configured.every((s) => allowed.includes(s))) {
     return json(404, { error: 'NotFoundError', message: `no site ${site} in this deployment (its sites: ${configured.join(', ')})` });
   }
@@ -101,6 +102,11 @@ function refusedSite(caller: ConsoleCaller, site: string, allowed: readonly stri
     error: 'ForbiddenError',
     message: `${caller.username} may not see site ${site}: it is not one of your sites (${yours}; groups: ${caller.groups.join(', ') || 'none'}). Check the site's name; if it is right, ask your administrator to add you to group ${siteGroup(site)}`,
   });
+}
+
+/** What a former officer of an off-boarded site (one their own groups name, no other) is told when they ask for it. */
+function closedWords(site: string): string {
+  return `it was closed (off-boarded): its groups (${siteGroup(site)}, ${listenerGroup(site)}) open it to no one any more. Its calls are kept to the end of their retention; for one of them (a legal request), ask the administrator of this service, who can still find them`;
 }
 
 /** What a listener asked for that only an officer may do, in the words of the refusal. */
@@ -151,17 +157,20 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
   const { route: r, params } = matched;
   const access = siteAccess(caller.groups, deps.sites, deps.offboarded);
   const allowed = [...access.keys()];
+  // The off-boarded sites the caller's own groups name: said, as closed, to them alone.
+  const closed = closedSites(caller.groups, deps.sites, deps.offboarded);
   if (r.action === 'me' || r.action === 'sites') {
     noQuery.parse(event.queryStringParameters ?? {});
-    if (r.action === 'sites') return json(200, { sites: allowed.map((name) => ({ name, access: access.get(name) })) });
-    return json(200, { username: caller.username, groups: caller.groups, sites: allowed, access: Object.fromEntries(access) });
+    const told = closed.length > 0 ? { closed } : {};
+    if (r.action === 'sites') return json(200, { sites: allowed.map((name) => ({ name, access: access.get(name) })), ...told });
+    return json(200, { username: caller.username, groups: caller.groups, sites: allowed, access: Object.fromEntries(access), ...told });
   }
   const { site } = z.object({ site: siteSchema }).parse({ site: params.site });
   // Scope before anything else about the request: site B's officer learns nothing of site A.
   if (!allowed.includes(site)) {
     // A refused attempt at another site is kept, with who and what (PCI DSS 10.2: invalid logical access attempts).
     (deps.log ?? jsonLog)('warn', 'console access refused', { officer: caller.username, groups: caller.groups, site, route: r.action, method: event.requestContext?.http?.method, path: event.rawPath, known: deps.sites.includes(site) });
-    return refusedSite(caller, site, allowed, deps.sites);
+    return refusedSite(caller, site, allowed, deps.sites, closed);
   }
   if (access.get(site) === 'listener' && !r.listener) {
     (deps.log ?? jsonLog)('warn', 'console access refused', { officer: caller.username, groups: caller.groups, site, route: r.action, method: event.requestContext?.http?.method, path: event.rawPath, known: true, listener: true });

@@ -44,13 +44,15 @@ describe('console: an off-boarded site', () => {
     const { call, gone, trail, minted } = await setup();
     for (const groups of [['officer-acme-cc'], ['listener-acme-cc'], ['officer-acme-cc', 'listener-acme-cc']]) {
       const bearer = consoleToken('wile', groups);
-      expect(parseJson(await call('GET', '/console/sites', { bearer }))).toEqual({ sites: [] });
-      expect(parseJson(await call('GET', '/console/me', { bearer }))).toMatchObject({ sites: [], access: {} });
+      expect(parseJson(await call('GET', '/console/sites', { bearer }))).toEqual({ sites: [], closed: ['acme-cc'] });
+      expect(parseJson(await call('GET', '/console/me', { bearer }))).toMatchObject({ sites: [], access: {}, closed: ['acme-cc'] });
       for (const route of CONSOLE_ROUTES.filter((r) => r.path.includes('{site}'))) {
         const path = route.path.replace('{site}', 'acme-cc').replace('{rid}', gone[0]!.rid).replace('{case}', 'case-1').replace('{exportId}', 'e1');
         const res = await call(route.method, path, { bearer, query: route.action === 'search' ? window : {} });
         expect(res.statusCode, `${groups.join('+')} ${route.method} ${path}`).toBe(403);
-        expect(parseJson(res).message).toContain('may not see site acme-cc');
+        expect(parseJson(res).message).toContain(
+          'wile may not see site acme-cc any more: it was closed (off-boarded): its groups (officer-acme-cc, listener-acme-cc) open it to no one any more. Its calls are kept to the end of their retention; for one of them (a legal request), ask the administrator of this service',
+        );
       }
     }
     expect(trail.events).toEqual([]);
@@ -76,7 +78,21 @@ describe('console: an off-boarded site', () => {
     const bearer = consoleToken('gina', ['officer-globex-cc']);
     expect(parseJson(await call('GET', '/console/sites', { bearer }))).toEqual({ sites: [{ name: 'globex-cc', access: 'officer' }] });
     expect((await call('GET', `/console/sites/globex-cc/recordings/${stays[0]!.rid}`, { bearer })).statusCode).toBe(200);
-    expect((await call('GET', '/console/sites/acme-cc/recordings', { bearer, query: window })).statusCode).toBe(403);
+    // Not told that acme-cc was closed (nor that it exists): it is no site of theirs.
+    const refused = await call('GET', '/console/sites/acme-cc/recordings', { bearer, query: window });
+    expect(refused.statusCode).toBe(403);
+    expect(parseJson(refused).message).not.toMatch(/closed|off-boarded/);
+  });
+
+  it("names to a former officer only the closed sites their own groups name, never another customer's", async () => {
+    const { call } = await setup();
+    // An officer of acme-cc and of a site the deployment no longer has: only acme-cc is said closed.
+    const bearer = consoleToken('wile', ['officer-acme-cc', 'officer-roadrunner-cc']);
+    expect(parseJson(await call('GET', '/console/sites', { bearer }))).toEqual({ sites: [], closed: ['acme-cc'] });
+    // Admin sees the site itself: nothing is closed to them.
+    expect(parseJson(await call('GET', '/console/sites', { bearer: consoleToken('ops', ['admin', 'officer-acme-cc']) }))).not.toHaveProperty('closed');
+    // No group at all: nothing closed, nothing named.
+    expect(parseJson(await call('GET', '/console/sites', { bearer: consoleToken('new', []) }))).toEqual({ sites: [] });
   });
 
   it('reads the off-boarded sites from CONSOLE_OFFBOARDED_SITES, and names the variable when it is no JSON array', () => {

@@ -114,8 +114,8 @@ describe('an off-boarded customer on the local cloud', () => {
   it("opens the site to no former officer of it in the console, and to the provider's admin still", async () => {
     const former = await consoleAs('wile', [`officer-${ACME}`], `/sites/${ACME}/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z`);
     expect(former.status).toBe(403);
-    expect(former.body.message).toContain(`may not see site ${ACME}`);
-    expect((await consoleAs('wile2', [`officer-${ACME}`], '/sites')).body).toEqual({ sites: [] });
+    expect(former.body.message).toContain(`may not see site ${ACME} any more: it was closed (off-boarded)`);
+    expect((await consoleAs('wile2', [`officer-${ACME}`], '/sites')).body).toEqual({ sites: [], closed: [ACME] });
     const admin = await consoleAs('ops', ['admin'], `/sites/${ACME}/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z`);
     expect(admin.status).toBe(200);
     expect((admin.body.items as unknown[]).length).toBe(3);
@@ -125,7 +125,7 @@ describe('an off-boarded customer on the local cloud', () => {
 describe('an off-boarded customer in the console page (Chromium)', () => {
   const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-  it("shows its former officer no call of it (a bookmark of its search is refused) and no site at all; the provider's admin finds its calls", async () => {
+  it("shows its former officer no call of it (a bookmark of its search is refused) and no site at all, saying the site was closed and whom to ask; the provider's admin finds its calls", async () => {
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
     const pageErrors: string[] = [];
     try {
@@ -139,7 +139,14 @@ describe('an off-boarded customer in the console page (Chromium)', () => {
         // The console's own start: no site at all.
         await gone.p.goto(gone.p.url().replace(/#.*$/, '#'));
         await gone.p.reload();
-        await expect.poll(() => gone.p.textContent('#error')).toContain('Your account may not see any site yet');
+        await expect
+          .poll(() => gone.p.textContent('#error'))
+          .toContain(
+            `The site your account was given, ${ACME}, was closed (off-boarded): your groups open it to no one any more, so your account may see no site. Its calls are kept to the end of their retention; for one of them (a legal request), ask the administrator of this service, who can still find them.`,
+          );
+        const shown = await gone.p.textContent('#error');
+        expect(shown).not.toContain('may not see any site yet');
+        expect(shown).not.toContain(GLOBEX);
       } finally {
         await gone.close();
       }
