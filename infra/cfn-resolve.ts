@@ -1,3 +1,4 @@
+import { LOCAL_REGION } from '../core/deployment.ts';
 import type { PolicyDocument } from './policy-eval.ts';
 
 // Resolves the CloudFormation intrinsics of synthesized templates to concrete strings, with a
@@ -19,6 +20,13 @@ export interface FakeEnvironment {
 }
 
 export const FAKE_ENV: FakeEnvironment = { account: '111122223333', region: 'eu-west-1', partition: 'aws' };
+
+/**
+ * The account and region the local cloud resolves the deployment in: the fake account, in the
+ * region its clients sign for (LOCAL_REGION), so that an ARN a local refusal quotes (an
+ * execute-api route, a role) names the region the caller uses, not another.
+ */
+export const LOCAL_ENV: FakeEnvironment = { ...FAKE_ENV, region: LOCAL_REGION };
 
 type Json = unknown;
 

@@ -1,6 +1,6 @@
 import { replayAliasName } from '../core/replay.ts';
 import type { PolicyDocument } from '../infra/policy-eval.ts';
-import { FAKE_ENV, TemplateResolver } from '../infra/cfn-resolve.ts';
+import { LOCAL_ENV, TemplateResolver } from '../infra/cfn-resolve.ts';
 import { deployedFunctionArn } from './function-environment.ts';
 import { Authorizer } from './iam-gateway/authorizer.ts';
 import type { CredentialTable, LocalCredentials } from './iam-gateway/credentials.ts';
@@ -32,8 +32,8 @@ export function deployedEntryPoints(snapshot: DeploymentSnapshot): DeployedEntry
   const api = resources.filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api').map(([id]) => id);
   const stage = resources.find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Stage')?.[1].Properties?.StageName;
   if (api.length !== 1 || typeof stage !== 'string') throw new Error('the synthesized deployment has no single HTTP API with a stage');
-  const apiId = new TemplateResolver(snapshot.templates, FAKE_ENV).resolveString(snapshot.processing, { Ref: api[0]! });
-  const { partition, region, account } = FAKE_ENV;
+  const apiId = new TemplateResolver(snapshot.templates, LOCAL_ENV).resolveString(snapshot.processing, { Ref: api[0]! });
+  const { partition, region, account } = LOCAL_ENV;
   return {
     apiArnPrefix: `arn:${partition}:execute-api:${region}:${account}:${apiId}/${stage}`,
     replayFunctionArn: deployedFunctionArn(snapshot, 'replay'),

@@ -1,4 +1,4 @@
-import { FAKE_ENV, TemplateResolver } from '../infra/cfn-resolve.ts';
+import { LOCAL_ENV, TemplateResolver } from '../infra/cfn-resolve.ts';
 import { isAllowed } from '../infra/policy-eval.ts';
 import { deployedFunctionArn, functionResource } from './function-environment.ts';
 import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
@@ -46,6 +46,6 @@ export function failureDestination(snapshot: DeploymentSnapshot, name: string): 
   const destination = targetId && attribute === 'Arn' ? functionNamed(snapshot, stack, targetId) : undefined;
   if (!destination) throw new Error(`function ${name}: its on-failure destination ${JSON.stringify(target)} is not a function of the deployment; the local cloud delivers to functions only`);
   const arn = deployedFunctionArn(snapshot, destination);
-  const policies = new TemplateResolver(snapshot.templates, FAKE_ENV).policiesOfRole(stack, roleId);
+  const policies = new TemplateResolver(snapshot.templates, LOCAL_ENV).policiesOfRole(stack, roleId);
   return { name: destination, arn, allowed: isAllowed(policies, { action: 'lambda:InvokeFunction', resource: arn }) };
 }

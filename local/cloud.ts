@@ -13,7 +13,7 @@ import { startApiServer } from './api-server.ts';
 import { demoPassword, startCognitoStandIn } from './cognito-server.ts';
 import { listenerGroup, siteGroup } from '../core/console-access.ts';
 import { generatedSnapshot } from './function-environment.ts';
-import { FAKE_ENV } from '../infra/cfn-resolve.ts';
+import { LOCAL_ENV } from '../infra/cfn-resolve.ts';
 import { startReplayServer, type ReplayFunction } from './replay-server.ts';
 import { createS3EventDelivery, deliveryLog } from './s3-events.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
@@ -311,7 +311,7 @@ async function wire(
 /** The deployment's event rules, each match published to the alert topic as EventBridge does (no subject, no message attributes). */
 function eventBus(snapshot: NonNullable<LocalCloudIamOptions['snapshot']>, schedules: LocalSchedules): LocalCloudEvents {
   const bus = new LocalEventBus(eventRules(snapshot), (d) => schedules.publish({ topicArn: d.topicArn, message: d.message, principal: 'service:events.amazonaws.com', at: new Date().toISOString() }));
-  const { account, region } = FAKE_ENV;
+  const { account, region } = LOCAL_ENV;
   return { put: (event) => bus.put(event), stateMachines: (site) => siteStateMachines(snapshot, site), account, region };
 }
 

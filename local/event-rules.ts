@@ -1,4 +1,4 @@
-import { TemplateResolver } from '../infra/cfn-resolve.ts';
+import { LOCAL_ENV, TemplateResolver } from '../infra/cfn-resolve.ts';
 import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
 
 // The deployment's event-pattern rules on the local cloud: every EventBridge rule with an
@@ -157,7 +157,7 @@ function topicOf(template: { Resources?: Record<string, Resource> }, rule: strin
 
 /** Every enabled event-pattern rule of the synthesized deployment, compiled. */
 export function eventRules(snapshot: DeploymentSnapshot): EventRule[] {
-  const resolver = new TemplateResolver(snapshot.templates);
+  const resolver = new TemplateResolver(snapshot.templates, LOCAL_ENV);
   const rules: EventRule[] = [];
   for (const [stack, template] of Object.entries(snapshot.templates)) {
     for (const [id, resource] of Object.entries((template.Resources ?? {}) as Record<string, Resource>)) {
@@ -178,7 +178,7 @@ export function eventRules(snapshot: DeploymentSnapshot): EventRule[] {
 
 /** The deployed ARN of every state machine, by name (`Ferry-site-a-purge` → `arn:aws:states:…:stateMachine:Ferry-site-a-purge`). */
 export function stateMachineArns(snapshot: DeploymentSnapshot): Map<string, string> {
-  const resolver = new TemplateResolver(snapshot.templates);
+  const resolver = new TemplateResolver(snapshot.templates, LOCAL_ENV);
   const out = new Map<string, string>();
   for (const [stack, template] of Object.entries(snapshot.templates)) {
     for (const [id, resource] of Object.entries((template.Resources ?? {}) as Record<string, Resource>)) {

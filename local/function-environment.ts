@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { FAKE_ENV, TemplateResolver } from '../infra/cfn-resolve.ts';
+import { LOCAL_ENV, TemplateResolver } from '../infra/cfn-resolve.ts';
 import { GENERATED_DEPLOYMENT_FILE, type DeploymentSnapshot } from './iam-gateway/deployment.ts';
 
 // The environment of a deployed function on the local cloud, read from the synthesized
@@ -61,14 +61,14 @@ export function functionResource(
 /** The deployed ARN of the function `name` (in the fake account the local IAM evaluates in). */
 export function deployedFunctionArn(snapshot: DeploymentSnapshot, name: string): string {
   const { stack, id } = functionResource(snapshot, name);
-  return new TemplateResolver(snapshot.templates, FAKE_ENV).resolveString(stack, { 'Fn::GetAtt': [id, 'Arn'] });
+  return new TemplateResolver(snapshot.templates, LOCAL_ENV).resolveString(stack, { 'Fn::GetAtt': [id, 'Arn'] });
 }
 
 /** The deployed value of the variable `variable` the CDK app sets on function `name` (resolved in the fake account), or undefined when it sets none. */
 export function deployedVariable(snapshot: DeploymentSnapshot, name: string, variable: string): string | undefined {
   const { stack, variables } = functionResource(snapshot, name);
   const value = variables[variable];
-  return value === undefined ? undefined : new TemplateResolver(snapshot.templates, FAKE_ENV).resolveString(stack, value as never);
+  return value === undefined ? undefined : new TemplateResolver(snapshot.templates, LOCAL_ENV).resolveString(stack, value as never);
 }
 
 /** The deployed recall state machine's ARN, as the catalogue function's RECALL_STATE_MACHINE_ARN resolves. */

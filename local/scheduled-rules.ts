@@ -1,5 +1,5 @@
 import { Cron } from '../core/fleet-cron.ts';
-import { FAKE_ENV } from '../infra/cfn-resolve.ts';
+import { LOCAL_ENV } from '../infra/cfn-resolve.ts';
 import { functionNamed } from './async-destinations.ts';
 import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
 
@@ -51,7 +51,7 @@ function parsedInput(input: string | undefined): unknown {
 
 /** Every scheduled rule and schedule of the synthesized deployment, in template order. */
 export function scheduledRules(snapshot: DeploymentSnapshot): ScheduledRule[] {
-  const { partition, region, account } = FAKE_ENV;
+  const { partition, region, account } = LOCAL_ENV;
   const rules: ScheduledRule[] = [];
   for (const [stack, template] of Object.entries(snapshot.templates)) {
     for (const [id, resource] of Object.entries((template.Resources ?? {}) as Record<string, Resource>)) {

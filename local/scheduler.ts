@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.ts';
-import { FAKE_ENV } from '../infra/cfn-resolve.ts';
+import { LOCAL_ENV } from '../infra/cfn-resolve.ts';
 import { nextCronRun, ratePeriodMs, type ScheduledRule } from './scheduled-rules.ts';
 
 // EventBridge for the local cloud: each scheduled rule of the deployment (local/scheduled-rules.ts)
@@ -34,7 +34,7 @@ export interface LocalSchedulerOptions {
 export function scheduledEvent(rule: ScheduledRule, at: Date): unknown {
   if (rule.input !== undefined) return rule.input;
   const time = `${at.toISOString().slice(0, 19)}Z`;
-  return { version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: FAKE_ENV.account, time, region: FAKE_ENV.region, resources: [rule.arn], detail: {} };
+  return { version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: LOCAL_ENV.account, time, region: LOCAL_ENV.region, resources: [rule.arn], detail: {} };
 }
 
 const messageOf = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));

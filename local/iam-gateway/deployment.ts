@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { FAKE_ENV, TemplateResolver, type CfnTemplate, type FakeEnvironment } from '../../infra/cfn-resolve.ts';
+import { LOCAL_ENV, TemplateResolver, type CfnTemplate, type FakeEnvironment } from '../../infra/cfn-resolve.ts';
 import type { PolicyDocument } from '../../infra/policy-eval.ts';
 
 // The deployment as IAM sees it, taken from the CDK app itself: `buildFerry` + the workflows
@@ -96,17 +96,17 @@ export function loadLocalDeployment(options: DeploymentOptions): LocalDeployment
 export function resolveDeployment(snapshot: DeploymentSnapshot, editTemplates?: DeploymentOptions['editTemplates']): LocalDeployment {
   const raw = structuredClone(snapshot.templates);
   editTemplates?.(raw);
-  const resolver = new TemplateResolver(raw, FAKE_ENV);
+  const resolver = new TemplateResolver(raw, LOCAL_ENV);
   const { stateful, processing } = snapshot;
   const attr = (stack: string, id: string, name: string) => resolver.resolveString(stack, { 'Fn::GetAtt': [id, name] });
   const resourcePolicy = (stack: string, id: string, property: string) => resolver.resolve(stack, raw[stack]!.Resources![id]!.Properties![property]) as PolicyDocument;
   const principals = new Map<PrincipalName, DeployedPrincipal>();
   for (const [name, [stack, id]] of Object.entries(snapshot.roles)) principals.set(name, { name, arn: attr(stack, id, 'Arn'), policies: resolver.policiesOfRole(stack, id) });
   const siteActivities = new Map(Object.entries(snapshot.activities).map(([site, id]) => [site, resolver.resolveString(processing, { Ref: id })]));
-  const { account, region, partition } = FAKE_ENV;
+  const { account, region, partition } = LOCAL_ENV;
   principals.set(OFFICER, { name: OFFICER, arn: `arn:${partition}:iam::${account}:role/ferry-officer`, policies: [] });
   return {
-    env: FAKE_ENV,
+    env: LOCAL_ENV,
     bucketName: resolver.resolveString(stateful, { Ref: snapshot.bucket }),
     tableName: resolver.resolveString(stateful, { Ref: snapshot.table }),
     tableArn: attr(stateful, snapshot.table, 'Arn'),

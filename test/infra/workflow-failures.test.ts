@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildWorkflows } from '../../infra/workflows/build.ts';
-import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
+import { FAKE_ENV, LOCAL_ENV, TemplateResolver } from '../../infra/cfn-resolve.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
 import type { DeploymentConfigInput } from '../../infra/config.ts';
 import { eventRules, stateMachineArns } from '../../local/event-rules.ts';
@@ -39,12 +39,14 @@ describe('the rule on failed purge and recall executions', () => {
   it.each([1, MOST_SCHEDULED])('is one rule, on the alert topic, with %i scheduled site(s)', (n) => {
     const { s, rules } = synth(n);
     expect(rules.map((r) => r.name)).toEqual([expect.stringMatching(/^WorkflowsOrchestrationWorkflowFailed/)]);
-    const topic = s.resolver.resolveString('Ferry-processing', { Ref: Object.keys(s.raw['Ferry-processing']!.Resources!).find((id) => id.startsWith('AlertsTopic'))! });
+    // Resolved as the local cloud resolves the rule (its account, in the region its clients use).
+    const resolver = new TemplateResolver(s.raw, LOCAL_ENV);
+    const topic = resolver.resolveString('Ferry-processing', { Ref: Object.keys(s.raw['Ferry-processing']!.Resources!).find((id) => id.startsWith('AlertsTopic'))! });
     expect(rules[0]!.targets.map((t) => t.topicArn)).toEqual([topic]);
     // The topic's own policy lets this account's rules publish (EventBridge as its service, no role), not another account's.
     const policies = Object.values(s.raw['Ferry-processing']!.Resources!)
       .filter((r) => r.Type === 'AWS::SNS::TopicPolicy')
-      .map((r) => s.resolver.resolve('Ferry-processing', r.Properties!.PolicyDocument) as unknown as PolicyDocument);
+      .map((r) => resolver.resolve('Ferry-processing', r.Properties!.PolicyDocument) as unknown as PolicyDocument);
     const request = (sourceAccount: string) => ({ action: 'sns:Publish', resource: topic, principal: { type: 'Service' as const, id: 'events.amazonaws.com' }, context: { 'aws:SecureTransport': true, 'aws:SourceAccount': sourceAccount } });
     expect(isAllowed(policies, request(FAKE_ENV.account))).toBe(true);
     expect(isAllowed(policies, request('444455556666'))).toBe(false);

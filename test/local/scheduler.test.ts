@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
-import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
+import { LOCAL_ENV as FAKE_ENV } from '../../infra/cfn-resolve.ts';
 import { generatedSnapshot } from '../../local/function-environment.ts';
 import { nextCronRun, ratePeriodMs, scheduledRules, type ScheduledRule } from '../../local/scheduled-rules.ts';
 import { LocalScheduler } from '../../local/scheduler.ts';
