@@ -17,7 +17,7 @@ import type { DeleteOutcome, ObjectDeleter } from './purge.ts';
 import type { ArchiveStore } from './recall.ts';
 import type { PurgeBatch } from './retention.ts';
 import { deleteTreeTargets, isTreeTarget } from './tree-purge.ts';
-import { beginPurge, type IntentDeps, type PurgeIntentStore } from './purge-intents.ts';
+import { beginPurge, nowIso, type IntentDeps, type PurgeIntentStore } from './purge-intents.ts';
 import { auditPurged, closeKept, finishEarlierAttempt, intentDeps, type Gone } from './purge-outcomes.ts';
 
 export { PURGE_PRINCIPAL } from './purge-intents.ts';
@@ -104,14 +104,6 @@ export interface PurgeDeleteDeps {
 const copyOptions = (t: PurgeBatch['targets'][number]): CopyOutOptions | undefined => (t.erase ? { purpose: 'erasure', legalHold: t.keepHeld === true } : undefined);
 
 /**
- * Forgets the catalogue entries an object's manifest made, once the object is gone: the
- * catalogue never lists what is not there. The manifest itself goes only after this succeeded,
- * so a failure here is retried by the next purge (deleting an absent object is a no-op).
- */
-/** Each recording gone, and each as a person finds it again: `rid callId=… start=… caller→called agent=…` (what its manifest said). */
-type Forgotten = Gone;
-
-/**
  * One purged call as the audit record names it: the recording id, then what a person searched it
  * by, as the catalogue kept it (a sidecar's transcript mapped to a field, whole, made a pack's
  * record hundreds of MB, past what an audit page can answer).
@@ -124,8 +116,13 @@ function callLine(member: ReturnType<typeof parseManifest>['members'][number]): 
   return parts.join(' ');
 }
 
-/** Forgets the catalogue entries a deleted object's manifest made; returns the recordings forgotten (none for an artefact). */
-async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = [], erased: string[] = []): Promise<Forgotten> {
+/**
+ * Forgets the catalogue entries a deleted object's manifest made, once the object is gone: the
+ * catalogue never lists what is not there. The manifest itself goes only after this succeeded,
+ * so a failure here is retried by the next purge (deleting an absent object is a no-op). Returns
+ * the recordings forgotten, each as a person finds it again (none for an artefact).
+ */
+async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = [], erased: string[] = []): Promise<Gone> {
   const text = await readText(deps.blobs, manifestKey);
   if (isPackManifestKey(manifestKey)) {
     const m = parseManifest(text);
@@ -215,7 +212,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const gone = new Set(first.deleted);
   const forgetFailed: { key: string; reason: string }[] = [];
   const dependents: string[] = [];
-  const forgotten = new Map<string, Forgotten>();
+  const forgotten = new Map<string, Gone>();
   const manifestGone = new Set<string>();
   for (const t of ready.filter((x) => x.then && gone.has(x.key))) {
     try {
@@ -239,7 +236,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   await closeKept(intents, site, copied.ready, new Set(done.map((t) => t.key)), ids, [...retained, ...failed]);
   // Done only now: the old pack and its manifest are gone, and the purge record naming the erased calls is written.
   let erased = 0;
-  const at = (deps.clock?.now() ?? new Date()).toISOString();
+  const at = nowIso(deps);
   for (const t of done.filter((x) => x.erase?.length && deps.erasures)) {
     const copy = copies.get(t.key);
     const note = `pack ${t.key} and its manifest deleted${copy ? `; the pack's other ${copy.rids.length} call(s) copied to ${copy.packKey}` : ''}`;
@@ -316,7 +313,7 @@ async function copyOutFailure(deps: PurgeDeleteDeps, t: PurgeBatch['targets'][nu
 /** Writes on each erased call's request what its erasure waits for (the reason the copy-out failed); a request done meanwhile is left done. */
 async function noteErasureWaiting(deps: PurgeDeleteDeps, site: string, rids: string[], reason: string): Promise<void> {
   if (!deps.erasures) return;
-  const at = (deps.clock?.now() ?? new Date()).toISOString();
+  const at = nowIso(deps);
   for (const rid of rids) {
     const request = await deps.erasures.getErasure(site, rid);
     if (request?.status !== 'pending') continue;

@@ -48,6 +48,11 @@ export interface PendingRecord {
   from: number;
 }
 
+/** The time a purge record is dated: the deps' clock, else the system's. */
+export function nowIso(deps: { clock?: Clock | undefined }): string {
+  return (deps.clock?.now() ?? new Date()).toISOString();
+}
+
 /** Who the audit trail names as having deleted what the retention let go. */
 export const PURGE_PRINCIPAL = 'ferry purge (retention)';
 
@@ -140,7 +145,7 @@ export async function recordOutcome(deps: IntentDeps, intent: PurgeIntent, event
 
 /** The outcome of an intent whose object and manifest an earlier attempt deleted without recording it: the calls are the intent record's. */
 export function completedEvent(deps: Pick<IntentDeps, 'clock' | 'principal'>, intent: PurgeIntent, note: string): AuditEvent {
-  const at = (deps.clock?.now() ?? new Date()).toISOString();
+  const at = nowIso(deps);
   const named: Record<string, string | number> = intent.recordings !== undefined ? { recordings: intent.recordings, calls: `as named by its purge-intent record (intent ${intent.id})` } : {};
   const detail = { intent: intent.id, state: 'completed', object: intent.key, kind: intent.kind, ...(intent.manifest ? { manifest: intent.manifest } : {}), ...named, note };
   return { at, action: 'purge', site: intent.site, principal: deps.principal, detail };
@@ -187,7 +192,7 @@ export async function beginPurge(deps: IntentDeps, site: string, targets: readon
       await deps.intents.putIntent(noPending(earlier));
       continue;
     }
-    const at = (deps.clock?.now() ?? new Date()).toISOString();
+    const at = nowIso(deps);
     const named = await callsOf(deps, t, callLine);
     const days: Record<string, string | number> = t.kind === 'pack' && rule && t.rule !== 'erasure' ? { retentionDays: rule.retentionDays, cutoff: rule.cutoff } : {};
     const erasure: Record<string, string[]> = t.erase?.length ? { erased: t.erase } : {};
@@ -214,7 +219,7 @@ export async function closeNotDeleted(deps: IntentDeps, site: string, kept: { ta
     const intent = await deps.intents.getIntent(site, id);
     if (!intent) continue;
     if (!(await stillThere(deps.blobs, target.key))) continue;
-    const at = (deps.clock?.now() ?? new Date()).toISOString();
+    const at = nowIso(deps);
     await recordOutcome(deps, intent, { at, action: 'purge-intent', site, principal: deps.principal, detail: { intent: id, state: 'not-deleted', object: target.key, reason } });
   }
 }
@@ -246,7 +251,7 @@ export async function settleOpenIntents(deps: IntentDeps, site: string): Promise
       out.closed = (out.closed ?? 0) + 1;
       continue;
     }
-    const at = (deps.clock?.now() ?? new Date()).toISOString();
+    const at = nowIso(deps);
     if (await stillThere(deps.blobs, intent.key)) {
       await recordOutcome(deps, intent, { at, action: 'purge-intent', site, principal: deps.principal, detail: { intent: intent.id, state: 'not-deleted', object: intent.key, reason: `found still there by a later purge: the purge that began deleting it (${intent.at}) stopped before the delete` } });
       out.notDeleted++;

@@ -1,7 +1,7 @@
 import type { AuditEvent } from './audit-trail.ts';
 import type { Clock } from './clock.ts';
 import type { BlobStore } from './ports.ts';
-import { closeNotDeleted, completedEvent, MemoryPurgeIntentStore, PURGE_PRINCIPAL, purgeIntentId, recordOutcome, stillThere, type IntentDeps, type PurgeIntentStore } from './purge-intents.ts';
+import { closeNotDeleted, completedEvent, nowIso, MemoryPurgeIntentStore, PURGE_PRINCIPAL, purgeIntentId, recordOutcome, stillThere, type IntentDeps, type PurgeIntentStore } from './purge-intents.ts';
 import type { PurgeBatch } from './retention.ts';
 
 // The outcomes a batch of the purge records (core/purge-delete.ts deletes, core/purge-intents.ts
@@ -41,7 +41,7 @@ export interface Gone {
  */
 export async function auditPurged(intents: IntentDeps | undefined, site: string, done: { target: Target; gone: Gone }[], ids: Map<string, string>, rule?: PurgeBatch['rule']): Promise<void> {
   if (!intents) return;
-  const at = (intents.clock?.now() ?? new Date()).toISOString();
+  const at = nowIso(intents);
   for (const { target, gone } of done) {
     const { rids, calls } = gone;
     const byErasure = target.rule === 'erasure';
