@@ -201,6 +201,7 @@ export async function loadSearchPage(index, near = $('search')) {
     search.items = page.items;
     search.stopped = page.stopped;
     search.loading = false;
+    search.failed = false;
     // Calls before each page: a page that stopped at the read budget holds fewer than a page's size.
     search.before ??= [0];
     search.before[index + 1] = (search.before[index] ?? 0) + page.items.length;
@@ -208,10 +209,13 @@ export async function loadSearchPage(index, near = $('search')) {
     // The first page that holds calls and has more after it, they are counted (once a search): the
     // page does not wait for the count. Not beside a page that stopped at the read budget: its status
     // shows no total, and a count over the same range would read as far and stop there too.
-    if (page.cursor && !page.stopped && !search.total) void countSearch(state.ctx, search, () => search === state.search && !search.loading);
+    if (page.cursor && !page.stopped && !search.total) void countSearch(state.ctx, search, () => search === state.search && !search.loading && !search.failed);
     return true;
   } catch (error) {
     if (mine !== state.search) return false;
+    // Nothing of the last page shown stands over the failure: a count answering later, another
+    // time zone chosen, would draw it again over the empty table and hide "The search failed."
+    search.failed = true;
     // The rows of an earlier search (another site, other filters) must not stand under this one.
     clearResults();
     const site = siteRefusal(search.site, error);
@@ -238,7 +242,7 @@ function renderResults() {
 
 /** Shows the rows of the search again (another time zone chosen): nothing asked of the API. */
 export function reshowResults() {
-  if (state.search?.items) renderResults();
+  if (state.search?.items && !state.search.failed) renderResults();
 }
 
 /** Empties the results: no rows, no page, nothing said about a search that is not on screen (the ticked calls stay ticked). */

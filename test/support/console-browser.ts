@@ -19,6 +19,8 @@ export interface SignedInOptions {
   timezoneId?: string;
   /** Who signs in (default the local cloud's demo officer). */
   user?: { username: string; password: string };
+  /** Called with the tab before it opens the console (routes installed here see the first requests). */
+  beforeLoad?: (p: Page) => Promise<void>;
 }
 
 /** A tab of its own, signed in as the demo officer (or `o.user`), at `hash`; `close` ends its context. */
@@ -29,6 +31,7 @@ export async function signedInConsolePage(browser: Browser, cloud: LocalCloud, h
   p.on('pageerror', (e) => o.pageErrors.push(e.message));
   if (o.consoleErrors) p.on('console', (m) => void (m.type() === 'error' && !/status of 4\d\d/.test(m.text()) && o.pageErrors.push(m.text())));
   if (o.onRequest) p.on('request', (r) => o.onRequest!(r.method(), new URL(r.url())));
+  await o.beforeLoad?.(p);
   await p.goto(consoleUrl(cloud, hash));
   await p.waitForSelector('#signin-view:not([hidden])');
   const user = o.user ?? cloud.console.demo;

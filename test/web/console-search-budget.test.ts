@@ -188,11 +188,39 @@ describe('the console over a search that stops at the read limit', () => {
     }
   });
 
+  it('keeps "The search failed." on screen when the first page\'s count answers after Next failed (no count of the old page over an empty table)', async () => {
+    let releaseCount!: () => void;
+    const countHeld = new Promise<void>((resolve) => (releaseCount = resolve));
+    const beforeLoad = (p: Page) =>
+      p.route(/\/recordings\/count\?/, async (route) => {
+        await countHeld;
+        await route.continue();
+      });
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&direction=outbound&limit=25`, { pageErrors, consoleErrors: true, beforeLoad });
+    try {
+      await expect.poll(() => status(p)).toBe('25 calls on this page (calls 1–25), more available; counting them…');
+      await p.route(/\/recordings\?.*cursor=/, (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'ServiceUnavailable', message: 'the catalogue is busy' }) }), { times: 1 });
+      await p.click('#next');
+      await expect.poll(() => status(p)).toBe('The search failed.');
+      const counted = p.waitForResponse(/\/recordings\/count\?/);
+      releaseCount();
+      expect((await counted).status()).toBe(200);
+      // The answer is handled on the page's next turns: give them time, then the failure still stands.
+      await p.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+      expect(await status(p)).toBe('The search failed.');
+      expect(await rids(p)).toEqual([]);
+      expect(await p.getByRole('alert').filter({ hasText: 'the catalogue is busy' }).count()).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
   it("shows a failed page's alert on screen at a phone's width (375 px), where the officer pressed Next", async () => {
     const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&direction=outbound&limit=25`, { pageErrors, consoleErrors: true });
     try {
       await p.setViewportSize({ width: 375, height: 740 });
-      await expect.poll(() => status(p)).toMatch(/^25 calls on this page/);
+      // The count answered first: the race of a count answering after Next failed has a test of its own.
+      await expect.poll(() => status(p)).toMatch(/^25 calls on this page \(calls 1–25 of /);
       await p.route(/\/recordings\?.*cursor=/, (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'ServiceUnavailable', message: 'the catalogue is busy' }) }), { times: 1 });
       await p.locator('#next').scrollIntoViewIfNeeded();
       await p.click('#next');
