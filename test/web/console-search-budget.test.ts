@@ -191,11 +191,12 @@ describe('the console over a search that stops at the read limit', () => {
   it('keeps "The search failed." on screen when the first page\'s count answers after Next failed (no count of the old page over an empty table)', async () => {
     let releaseCount!: () => void;
     const countHeld = new Promise<void>((resolve) => (releaseCount = resolve));
-    const beforeLoad = (p: Page) =>
-      p.route(/\/recordings\/count\?/, async (route) => {
+    const beforeLoad = async (p: Page) => {
+      await p.route(/\/recordings\/count\?/, async (route) => {
         await countHeld;
         await route.continue();
       });
+    };
     const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&direction=outbound&limit=25`, { pageErrors, consoleErrors: true, beforeLoad });
     try {
       await expect.poll(() => status(p)).toBe('25 calls on this page (calls 1–25), more available; counting them…');
