@@ -114,18 +114,32 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
   it('copies each record to the bucket right after its write, but raises the sealed mark once for the records copied within markEveryMs: 12 searches one after the other, 12 copies, 2 mark writes (the first seal, from the mark, then one for the rest)', async () => {
     const heads = new CountingHeads();
     const blobs = new MemoryBlobStore();
-    const append = coalescedAudit({ ledger: heads, blobs }, { markEveryMs: 300 });
-    for (let i = 0; i < 12; i++) await append(event(i));
-    await vi.waitFor(async () => expect(await stored(blobs)).toHaveLength(12), { timeout: 250, interval: 5 });
-    // The process's first seal starts from the mark and raises it; the records after it are copied without.
-    expect(heads.markWrites).toBe(1);
-    expect(await heads.sealed(SITE)).toBeLessThan(12);
-    await vi.waitFor(async () => expect(await heads.sealed(SITE)).toBe(12), { timeout: 2000, interval: 20 });
-    expect(heads.markWrites).toBe(2);
-    await append(event(12));
-    await append.settled();
-    expect([heads.markWrites, await heads.sealed(SITE)]).toEqual([3, 13]);
-    expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 13 });
+    // The mark's timer runs on fake time: the 12 searches fall within markEveryMs however slowly a
+    // loaded machine runs them (on real time, 12 appends taking over 300 ms raised the mark twice).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const append = coalescedAudit({ ledger: heads, blobs }, { markEveryMs: 300 });
+      // Waits on real turns of the event loop (vi.waitFor would move the fake time on).
+      const until = async (ok: () => Promise<boolean>) => {
+        while (!(await ok())) await new Promise((resolve) => setImmediate(resolve));
+      };
+      for (let i = 0; i < 12; i++) await append(event(i));
+      await until(async () => (await stored(blobs)).length === 12);
+      // The process's first seal starts from the mark and raises it; the records after it are copied without.
+      expect(heads.markWrites).toBe(1);
+      expect(await heads.sealed(SITE)).toBeLessThan(12);
+      await vi.advanceTimersByTimeAsync(299);
+      expect(heads.markWrites).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      await until(async () => (await heads.sealed(SITE)) === 12);
+      expect(heads.markWrites).toBe(2);
+      await append(event(12));
+      await append.settled();
+      expect([heads.markWrites, await heads.sealed(SITE)]).toEqual([3, 13]);
+      expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 13 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('answers every event once it is in the ledger although the bucket refuses the copies; verify across ledger + bucket passes, and the next seal copies them', async () => {
