@@ -73,7 +73,7 @@ describe('agent service with metrics.listen', () => {
     const file = localS3AgentConfig(join(dir, 'agent-busy.yaml'), s3, { site: 'site-b', state: join(dir, 'state-busy'), root: rec, closeAfterFiles: 2, extra });
     const run = spawnFerry(['agent', 'run', '--config', file, '--json-logs'], { ...process.env, FERRY_HOME: dir });
     try {
-      expect(await untilLogged(run.lines, '"pack published"', 20_000)).toBe(true);
+      expect(await untilLogged(run, '"pack published"')).toBe(true);
       expect(run.lines.find((l) => l.text.includes('metrics endpoint cannot listen'))?.text).toMatch(new RegExp(`"listen":"127\\.0\\.0\\.1:${port}".*EADDRINUSE`));
       expect(readFileSync(join(dir, 'alerts-busy.jsonl'), 'utf8')).toContain(`the agent's metrics endpoint cannot listen on 127.0.0.1:${port}`);
     } finally {

@@ -17,19 +17,27 @@ export function localS3AgentConfig(file: string, s3: LocalS3, o: { site: string;
 }
 
 /**
- * Starts `ferry ARGS`; `lines` collects stdout and stderr line by line (with when each came), `exited` its exit code.
+ * Starts `ferry ARGS`; `lines` collects stdout and stderr line by line (with when each came), `exited` its exit code
+ * (once its output is closed too: every line it wrote is in `lines` by then).
  * `group`: in a process group of its own, as a terminal runs it (a signal to `-pid` reaches every process of it).
  */
 export function spawnFerry(args: string[], env: NodeJS.ProcessEnv, options: { group?: boolean } = {}): { child: ChildProcess; exited: Promise<number | null>; lines: { at: number; text: string }[] } {
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.group === true });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const lines: { at: number; text: string }[] = [];
   for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (text) => lines.push({ at: Date.now(), text }));
   return { child, exited, lines };
 }
 
-/** Waits (up to `ms`) until a line containing `text` was logged; whether one was. */
-export async function untilLogged(lines: readonly { text: string }[], text: string, ms = 30_000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (lines.some((l) => l.text.includes(text))) return true;
-  return lines.some((l) => l.text.includes(text));
+/**
+ * Waits until `run` logged a line containing `text` (true) or ended without one (false). No
+ * give-up of its own: the test's timeout bounds it (a first pack on a loaded machine took over
+ * the 30 s a fixed wait gave it, while the agent shipped as it should).
+ */
+export async function untilLogged(run: { lines: readonly { text: string }[]; exited: Promise<unknown> }, text: string): Promise<boolean> {
+  let ended = false;
+  void run.exited.then(() => (ended = true));
+  const logged = () => run.lines.some((l) => l.text.includes(text));
+  while (!logged() && !ended) await new Promise((r) => setTimeout(r, 100));
+  return logged();
 }
