@@ -164,7 +164,9 @@ describe('the walk on a thread of its own', () => {
     let most = 0;
     for await (const run of walk.runs(() => undefined)) {
       if (seen.length === 0) {
-        // The walker would have sent every batch by now were it not held back.
+        // The walker fills its window (on a loaded machine that may take a while), then, held
+        // back, sends nothing more: 500 ms later it would have sent every batch were it not.
+        await expect.poll(() => walk.batchesWaiting, { timeout: 20_000 }).toBeGreaterThanOrEqual(MAX_BATCHES_AHEAD);
         await new Promise((r) => setTimeout(r, 500));
         most = walk.batchesWaiting;
       }
