@@ -161,14 +161,16 @@ describe('agent status from the pending view', () => {
     const s = site();
     writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
     const losses = new LossLog(s.state);
+    // One now for the records and the day expected of them: a test run across midnight UTC says the same day.
+    const now = Date.now();
     const lose = (batch: string, daysAgo: number) =>
-      losses.record({ source: 'rec', batch, kind: 'recordings', files: [{ name: `c${batch}.wav`, size: 2048, mtimeMs: 0, path: join(s.root, batch, `c${batch}.wav`) }], reason: 'deleted by the recorder before it was shipped', at: new Date(Date.now() - daysAgo * 86_400_000).toISOString() });
+      losses.record({ source: 'rec', batch, kind: 'recordings', files: [{ name: `c${batch}.wav`, size: 2048, mtimeMs: 0, path: join(s.root, batch, `c${batch}.wav`) }], reason: 'deleted by the recorder before it was shipped', at: new Date(now - daysAgo * 86_400_000).toISOString() });
     // Eighteen losses over three years, one every two months; the newest 62 days ago.
     for (let i = 0; i < 18; i++) lose(String(i + 1).padStart(6, '0'), 1080 - i * 60 + 2);
     const old = renderStatus(await collectStatus(s.config));
     expect(old).not.toMatch(/^recent losses/m);
     expect(old).not.toMatch(/^ {2}lost /m);
-    const last = new Date(Date.now() - 62 * 86_400_000).toISOString().slice(0, 10);
+    const last = new Date(now - 62 * 86_400_000).toISOString().slice(0, 10);
     expect(old).toMatch(new RegExp(`^losses\\s+none in the last 30 days \\(the last recorded ${last}T\\S+; 18 loss records in all: \`ferry agent status --losses\` lists every one with its paths\\)$`, 'm'));
     lose('000100', 3);
     const recent = renderStatus(await collectStatus(s.config));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, DeploymentConfigError, loadDeploymentConfig, parseDeploymentConfig, purgeIntervalDays } from '../../infra/config.ts';
+import { roomBeforeUtcBoundary } from '../support/utc-boundary.ts';
 
 // The deployment configuration: defaults, one entry per site, every problem listed with its path.
 
@@ -120,7 +121,8 @@ describe('deployment configuration', () => {
     ]);
   });
 
-  it('takes a retired site as the first day it no longer ships, and refuses true, a day that is none, or a retired site nothing purges', () => {
+  it('takes a retired site as the first day it no longer ships, and refuses true, a day that is none, or a retired site nothing purges', async () => {
+    await roomBeforeUtcBoundary(5_000); // one today for the test and the check, not two across midnight UTC
     const schedule = { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' };
     expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: '2026-12-01' }] }).sites[0]?.retired).toBe('2026-12-01');
     expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90 }] }).sites[0]?.retired).toBeUndefined();

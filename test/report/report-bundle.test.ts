@@ -10,6 +10,7 @@ import { buildFunctionBundles } from '../../local/function-bundles.ts';
 import { functionEnvironment } from '../../local/function-environment.ts';
 import { LocalLambda } from '../../local/local-lambda.ts';
 import { makeFull } from '../support/artefact-fixtures.ts';
+import { roomBeforeUtcBoundary } from '../support/utc-boundary.ts';
 
 // The scheduled report function as it deploys: its minified bundle in a runtime of its own, with
 // the environment the CDK app sets on it (local/iam-deployment.generated.json), signing as its
@@ -77,6 +78,8 @@ const yesterday = () => new Date(Date.now() - 86_400_000).toISOString().slice(0,
 
 describe('the bundled report function on the local cloud, as its own role', () => {
   it("keeps yesterday's report of the deployment's site in the bucket and publishes it to the alert topic", async () => {
+    // One yesterday for the test and the function, not two across midnight UTC.
+    await roomBeforeUtcBoundary(20_000);
     await cloud.catalogue.putArtefact(makeFull(`${yesterday()}T03:05:00.000Z`, { site: 'demo', source: 'db' }));
     const run = (await fn.invoke({ run: 'daily' })) as { day: string; reports: Array<{ site: string; status: string; key: string }>; scrubs: Array<{ site: string; error?: string }> };
     expect(run.reports.map((r) => [r.site, r.status])).toEqual([['demo', 'FULL']]);
@@ -86,7 +89,7 @@ describe('the bundled report function on the local cloud, as its own role', () =
     expect([kept.site, kept.day, kept.status]).toEqual(['demo', yesterday(), 'FULL']);
     expect(published.map((p) => p.subject)).toEqual([`[Ferry] FULL demo ${yesterday()}: every source shipped`]);
     expect(published[0]!.message).toContain(`Kept as ${run.reports[0]!.key}`);
-  });
+  }, 60_000); // 30 s of work and up to 20 s waiting for midnight UTC to pass
 
   it('the monthly run keeps the attestation of the month before as JSON, Markdown and CSV', async () => {
     const run = (await fn.invoke({ run: 'monthly' })) as { attestations: Array<{ site: string; json?: string; markdown?: string; csv?: string; error?: string }> };

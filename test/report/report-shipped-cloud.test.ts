@@ -10,6 +10,7 @@ import type { DailyReport } from '../../core/report.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { generateBatches } from '../../scripts/demo/site.ts';
 import { restoreEnv } from '../support/env.ts';
+import { roomBeforeUtcBoundary } from '../support/utc-boundary.ts';
 
 // A first install ships the recorder's last month: every pack is dated (and filed) by its oldest
 // recording, 30 days back, so the day's manifests hold none of them and the report read the
@@ -42,6 +43,8 @@ async function report(cloud: LocalCloud, args: string[]): Promise<string> {
 
 describe('the daily report of a day that shipped only recordings from 30 days ago', () => {
   it('says they shipped that day (packs, recordings, bytes, from the heartbeat), as older recordings, in the JSON and the text of `ferry report daily`', async () => {
+    // Shipped and reported on one day, not across midnight UTC (it runs about a minute on a loaded machine).
+    await roomBeforeUtcBoundary(120_000);
     const dir = mkdtempSync(join(tmpdir(), 'ferry-report-shipped-'));
     dirs.push(dir);
     const cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true });
@@ -76,5 +79,5 @@ sources:
     const text = await report(cloud, ['--site', 'site-a', '--date', today]);
     expect(text).toContain(`  shipped in the day: 3 pack(s), 12 recording(s), `);
     expect(text).toContain(`    of which 3 pack(s) of recordings dated before ${json.shipped!.olderThan} (a backlog or a catch-up`);
-  }, 90_000);
+  }, 210_000); // 90 s of work and up to 2 minutes waiting for midnight UTC to pass
 });

@@ -84,7 +84,7 @@ describe('ferry verify', () => {
 
     const { code, out } = await runCli(['verify', '--site', 'site-a', '--json']);
     expect(code).toBe(1);
-    const result = JSON.parse(out) as { problems: { key: string; member?: string; reason: string }[]; recordedAt: string };
+    const result = JSON.parse(out) as { problems: { key: string; member?: string; reason: string }[]; recordedAt: string; startedAt: string };
     expect(result.problems.map((p) => [p.key, p.member ?? null])).toEqual([
       [packKey, '000123/call-1.wav'],
       [packKey, null],
@@ -92,7 +92,7 @@ describe('ferry verify', () => {
     expect(result.problems[0]!.reason).toMatch(/^member SHA-256 [0-9a-f]{64} differs from the manifest's [0-9a-f]{64}$/);
     expect(result.problems[1]!.reason).toMatch(/^pack SHA-256 /);
 
-    const report = await dailyReport({ blobs, catalogue: new MemoryCatalogue() }, 'site-a', new Date().toISOString().slice(0, 10));
+    const report = await dailyReport({ blobs, catalogue: new MemoryCatalogue() }, 'site-a', result.startedAt.slice(0, 10));
     expect(report.scrub?.problems.map((p) => p.member)).toContain('000123/call-1.wav');
     expect(report.problems).toContain(`scrub: ${packKey} member 000123/call-1.wav: ${result.problems[0]!.reason}`);
   });
