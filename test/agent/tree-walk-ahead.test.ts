@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { treePathMatcher } from '../../agent/tree/paths.ts';
@@ -38,6 +38,19 @@ const both = (root: string, exclude: string[] = []) =>
   ]);
 
 describe('the walk on a thread of its own', () => {
+  // 40 directories of 300 empty files (12,040 paths): several batches, more than the window holds.
+  // Made once for the tests that need that many, in a hook: writing them took 20 s of a test's
+  // 30 s on a loaded machine.
+  let many: string;
+  beforeAll(() => {
+    many = join(tmp(), 'many');
+    for (let d = 0; d < 40; d++) {
+      const dir = join(many, `d${String(d).padStart(2, '0')}`);
+      mkdirSync(dir, { recursive: true });
+      for (let f = 0; f < 300; f++) writeFileSync(join(dir, `f${String(f).padStart(3, '0')}`), '');
+    }
+  });
+
   it('yields the same items, stats and runs as the walk on this thread over several batches (3,000 files, a directory over MAX_RUN)', async () => {
     const root = join(tmp(), 'share');
     for (let d = 0; d < 20; d++) {
@@ -116,11 +129,7 @@ describe('the walk on a thread of its own', () => {
   });
 
   it('stops its thread when the reader stops early, while the thread waits with batches unread', async () => {
-    const root = join(tmp(), 'many');
-    for (let d = 0; d < 40; d++) {
-      mkdirSync(join(root, `d${d}`), { recursive: true });
-      for (let f = 0; f < 300; f++) writeFileSync(join(root, `d${d}`, `f${f}`), '');
-    }
+    const root = many;
     const ports = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
     const before = ports();
     let items = 0;
@@ -138,7 +147,6 @@ describe('the walk on a thread of its own', () => {
     const again = await collect((onProblem) => new TreeWalkAhead(root).runs(onProblem));
     expect(again.runs.flat()).toHaveLength(40 * 301);
     expect(ports()).toBe(before);
-    rmSync(root, { recursive: true, force: true });
   });
 
   it('ends its thread when stopped before any run was read (a snapshot that failed while loading its indexes)', async () => {
@@ -153,11 +161,7 @@ describe('the walk on a thread of its own', () => {
   });
 
   it('stays at most MAX_BATCHES_AHEAD batches ahead of a reader that pauses, then yields the rest in order', async () => {
-    const root = join(tmp(), 'paused');
-    for (let d = 0; d < 40; d++) {
-      mkdirSync(join(root, `d${String(d).padStart(2, '0')}`), { recursive: true });
-      for (let f = 0; f < 300; f++) writeFileSync(join(root, `d${String(d).padStart(2, '0')}`, `f${String(f).padStart(3, '0')}`), '');
-    }
+    const root = many;
     // 12,040 paths: a first batch of 256, then batches of about 2,048, seven in all.
     const walk = new TreeWalkAhead(root);
     const seen: string[] = [];
