@@ -39,8 +39,8 @@ const both = (root: string, exclude: string[] = []) =>
 
 describe('the walk on a thread of its own', () => {
   // 40 directories of 300 empty files (12,040 paths): several batches, more than the window holds.
-  // Made once for the tests that need that many, in a hook: writing them took 20 s of a test's
-  // 30 s on a loaded machine.
+  // Made once for the tests that need that many, in a hook: writing them took 20 to 50 s on a
+  // loaded machine's disk (a test's 30 s ran out), hence the hook's two minutes.
   let many: string;
   beforeAll(() => {
     many = join(tmp(), 'many');
@@ -49,7 +49,7 @@ describe('the walk on a thread of its own', () => {
       mkdirSync(dir, { recursive: true });
       for (let f = 0; f < 300; f++) writeFileSync(join(dir, `f${String(f).padStart(3, '0')}`), '');
     }
-  });
+  }, 120_000);
 
   it('yields the same items, stats and runs as the walk on this thread over several batches (3,000 files, a directory over MAX_RUN)', async () => {
     const root = join(tmp(), 'share');
