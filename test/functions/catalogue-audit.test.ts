@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TransientError } from '../../core/errors.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
@@ -46,15 +46,13 @@ async function setup(opts: { failQuery?: boolean } = {}) {
   return { search, steps, record, audited };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 20));
-
 describe('catalogue search audited alongside its Query', () => {
   it('starts the Query while the audit record is being written and answers only once the record is written', async () => {
     const { search, steps, record } = await setup();
     let answered = false;
     const page = search().then((res) => ((answered = true), res));
-    await settle();
-    expect(steps).toEqual(['audit started', 'query started']);
+    // Both under way (the Query started, not a fixed 20 ms later), and no answer while the record is unwritten.
+    await vi.waitFor(() => expect(steps).toEqual(['audit started', 'query started']));
     expect(answered).toBe(false);
     record.resolve();
     const res = await page;

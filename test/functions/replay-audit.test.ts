@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TransientError } from '../../core/errors.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -45,15 +45,13 @@ async function setup() {
   return { play, steps, finish, events, opened, memory, f, rid, handler };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 20));
-
 describe('replay: the listen audited alongside opening the range', () => {
   it("opens the pack's range while the listen's record is being written, and answers only once it is written", async () => {
     const { play, steps, finish } = await setup();
     let answered = false;
     const response = play().then((res) => ((answered = true), res));
-    await settle();
-    expect(steps).toEqual(['audit started', 'range opened']);
+    // Both under way (the range opened, not a fixed 20 ms later), and no answer while the record is unwritten.
+    await vi.waitFor(() => expect(steps).toEqual(['audit started', 'range opened']));
     expect(answered).toBe(false);
     finish();
     const res = await response;
@@ -64,7 +62,7 @@ describe('replay: the listen audited alongside opening the range', () => {
   it('answers 5xx and releases the opened range when the listen cannot be recorded', async () => {
     const { play, finish, opened } = await setup();
     const response = play();
-    await settle();
+    await vi.waitFor(() => expect(opened).toHaveLength(1));
     finish(new TransientError('the audit head could not be moved'));
     const res = await response;
     expect(res.statusCode).toBe(503);
