@@ -51,11 +51,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Waits (a little) for the runtime's log lines to be read. */
-async function until(ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
-}
-
 /** EMF documents printed since `from`, with the metric `name`. */
 function emf(name: string, from = 0): Emf[] {
   return lines
@@ -70,7 +65,8 @@ describe('function metrics (EMF)', () => {
     const before = lines.length;
     const held = { action: 'acquire', site: 'site-a', operation: 'backup', holder: 'this-execution', staleAfterSeconds: 43_200 };
     await expect(lock.invoke(held)).rejects.toMatchObject({ errorType: 'LockHeldError' });
-    await until(() => emf('LockWaits', before).length > 0);
+    // The runtime's log lines are read as they come: wait for the document (up to expect.poll's 10 s, not 2 s).
+    await expect.poll(() => emf('LockWaits', before).length).toBeGreaterThan(0);
     const waits = emf('LockWaits', before);
     expect(waits).toHaveLength(1);
     const doc = waits[0]!;
@@ -82,7 +78,7 @@ describe('function metrics (EMF)', () => {
     const free = { ...held, site: 'site-b' };
     const mark = lines.length;
     await lock.invoke(free);
-    await until(() => emf('LocksAcquired', mark).length > 0);
+    await expect.poll(() => emf('LocksAcquired', mark).length).toBeGreaterThan(0);
     expect(emf('LocksAcquired', mark)).toMatchObject([{ LocksAcquired: 1, site: 'site-b' }]);
   });
 });
