@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { treePathMatcher } from '../../agent/tree/paths.ts';
@@ -40,14 +41,16 @@ const both = (root: string, exclude: string[] = []) =>
 describe('the walk on a thread of its own', () => {
   // 40 directories of 300 empty files (12,040 paths): several batches, more than the window holds.
   // Made once for the tests that need that many, in a hook: writing them took 20 to 50 s on a
-  // loaded machine's disk (a test's 30 s ran out), hence the hook's two minutes.
+  // loaded machine's disk (a test's 30 s ran out), hence the hook's two minutes. Written through
+  // the thread pool, a directory at a time: written synchronously, they held the worker's event
+  // loop that long, and the test runner's own messages to it timed out.
   let many: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     many = join(tmp(), 'many');
     for (let d = 0; d < 40; d++) {
       const dir = join(many, `d${String(d).padStart(2, '0')}`);
       mkdirSync(dir, { recursive: true });
-      for (let f = 0; f < 300; f++) writeFileSync(join(dir, `f${String(f).padStart(3, '0')}`), '');
+      await Promise.all(Array.from({ length: 300 }, (_, f) => writeFile(join(dir, `f${String(f).padStart(3, '0')}`), '')));
     }
   }, 120_000);
 
