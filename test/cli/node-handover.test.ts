@@ -83,9 +83,14 @@ describe('bin/ferry.mjs handing over to another Node', () => {
 
   it('the command kills itself within seconds when its launcher is killed with SIGKILL', async () => {
     const { launcher, command, exited } = await service('kill');
+    // The command is held (SIGSTOP) while its launcher dies, so that what the test sees then does not
+    // depend on when the command's once-a-second look falls: nothing kills it with the launcher.
+    process.kill(command, 'SIGSTOP');
+    while (!/^State:\s+T/m.test(readFileSync(`/proc/${command}/status`, 'utf8'))) await new Promise((r) => setTimeout(r, 10));
     launcher.kill('SIGKILL');
     expect((await exited).signal).toBe('SIGKILL');
     expect(alive(command)).toBe(true); // not at once: it notices the launcher is gone
+    process.kill(command, 'SIGCONT');
     expect(await gone(command, 5000)).toBe(true);
   }, 40_000);
 });
