@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileS
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnAsync } from '../support/spawn-async.ts';
 
 // The state directory on a disk full to the last byte (a real tmpfs in a mount namespace of its
 // own): the agent cannot even write its lock, and says so through its alert hook, which needs no disk.
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('agent run --once on a state disk with no byte free', () => {
-  it('exits non-zero and alerts through alerts.command that the state disk is full (critical), before anything else', () => {
+  it('exits non-zero and alerts through alerts.command that the state disk is full (critical), before anything else', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-zero-'));
     const rec = join(work, 'rec');
     mkdirSync(join(rec, '000001'), { recursive: true });
@@ -24,7 +25,7 @@ mkdir "$1/state"
 head -c 1000000 /dev/zero > "$1/filler" 2>/dev/null
 "${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2"
 echo "rc=$?"`;
-    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    const r = await spawnAsync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, timeout: 90_000 });
     expect(r.stdout + r.stderr).toMatch(/ENOSPC/);
     expect(r.stdout).toMatch(/rc=[1-9]/);
     const sent = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; severity: string; message: string });
@@ -33,7 +34,7 @@ echo "rc=$?"`;
     expect(sent[0]!.message).toContain('The disk is full: the agent cannot even start');
   }, 90_000);
 
-  it('leaves no agent.lock.<pid>.new behind in the state directory when the disk is too full to write the lock', () => {
+  it('leaves no agent.lock.<pid>.new behind in the state directory when the disk is too full to write the lock', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-lockaside-'));
     const rec = join(work, 'rec');
     mkdirSync(join(rec, '000001'), { recursive: true });
@@ -46,14 +47,14 @@ mkdir "$1/state"
 head -c 1000000 /dev/zero > "$1/filler" 2>/dev/null
 for run in 1 2 3; do "${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2" > /dev/null 2>&1; echo "rc=$?"; done
 echo "state: $(ls -A "$1/state" | tr '\\n' ' ')"`;
-    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    const r = await spawnAsync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, timeout: 120_000 });
     expect(r.stdout).toMatch(/rc=[1-9]\nrc=[1-9]\nrc=[1-9]/);
     const state = /state: (.*)/.exec(r.stdout)?.[1]?.trim().split(' ').filter(Boolean);
     expect(state).toBeDefined();
     expect(state!.filter((name) => /^agent\.lock\..+\.new$/.test(name))).toEqual([]);
   }, 120_000);
 
-  it('alerts through alerts.command, once, when the disk fills during a pass (a floor of 0), instead of only logging why it stopped', () => {
+  it('alerts through alerts.command, once, when the disk fills during a pass (a floor of 0), instead of only logging why it stopped', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-fills-'));
     const rec = join(work, 'rec');
     mkdirSync(join(rec, '000001'), { recursive: true });
@@ -74,7 +75,7 @@ free=$(df -B1 --output=avail "$1" | tail -1)
 head -c $((free - 12288)) /dev/zero > "$1/filler" 2>/dev/null
 "${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2"
 echo "rc=$?"`;
-    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    const r = await spawnAsync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, timeout: 90_000 });
     // The last line names the disk's trouble, the directory and what to do, not a bare "ENOSPC: no space left on device, write".
     expect(r.stdout + r.stderr).toContain(`"msg":"ferry stopped","error":"the state directory's disk is full: ${join(work, 'disk', 'state')}: a write to the state directory failed (ENOSPC`);
     expect(r.stdout).toMatch(/rc=1/);
@@ -83,7 +84,7 @@ echo "rc=$?"`;
     expect(sent[0]!.message).toContain('a write to the state directory failed (ENOSPC: the disk is full;');
   }, 90_000);
 
-  it('does not resolve the full-disk alert, and raise it again, at each run that finds a few bytes free (a floor of 0) and fills the disk again: resolved once a run writes all it had to', () => {
+  it('does not resolve the full-disk alert, and raise it again, at each run that finds a few bytes free (a floor of 0) and fills the disk again: resolved once a run writes all it had to', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-flap-'));
     const rec = join(work, 'rec');
     mkdirSync(join(rec, '000001'), { recursive: true });
@@ -106,7 +107,7 @@ run "$1" "$2" 0
 for n in 1 2 3; do fill "$1"; run "$1" "$2" $n; done
 rm "$1/filler"
 run "$1" "$2" 4`;
-    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 180_000 });
+    const r = await spawnAsync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, timeout: 180_000 });
     expect(r.stdout).toMatch(/run 1 rc=1\nrun 2 rc=1\nrun 3 rc=1\nrun 4 rc=1/);
     const sent = readFileSync(alerts, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; severity: string; subject: string; details: { alertState?: string } });
     const disk = sent.filter((a) => a.key === 'state-disk-low');
@@ -116,7 +117,7 @@ run "$1" "$2" 4`;
     ]);
   }, 180_000);
 
-  it('remembers the full-disk alert it sent: quiet in the next run while the disk stays full, then resolved by the first run with space', () => {
+  it('remembers the full-disk alert it sent: quiet in the next run while the disk stays full, then resolved by the first run with space', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-resolve-'));
     const rec = join(work, 'rec');
     mkdirSync(join(rec, '000001'), { recursive: true });
@@ -134,7 +135,7 @@ run "$1" "$2" 2
 run "$1" "$2" 3
 rm "$1/filler"
 run "$1" "$2" 4`;
-    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    const r = await spawnAsync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, timeout: 120_000 });
     expect(r.stdout).toMatch(/run 2 rc=[1-9]/);
     expect(r.stdout).toMatch(/run 3 rc=[1-9]/);
     // Run 4 has space: it starts and takes its pass (its store is unreachable: exit 1 for that).
@@ -149,7 +150,7 @@ run "$1" "$2" 4`;
   }, 120_000);
 
 
-  it('sends the full-disk alert once, not at every run, when the state directory is new on a full disk (no alert book yet), and resolves it at the first run with space', () => {
+  it('sends the full-disk alert once, not at every run, when the state directory is new on a full disk (no alert book yet), and resolves it at the first run with space', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-new-full-'));
     const rec = join(work, 'rec');
     mkdirSync(join(rec, '000001'), { recursive: true });
@@ -166,7 +167,7 @@ for n in 1 2 3; do run "$1" "$2" $n; done
 tail -1 "$1/../run-3.log"
 rm "$1/filler"
 run "$1" "$2" 4`;
-    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    const r = await spawnAsync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, timeout: 120_000 });
     expect(r.stdout).toMatch(/run 1 rc=1\nrun 2 rc=1\nrun 3 rc=1/);
     // Each run still ends on a sentence naming the directory and what to do.
     expect(r.stdout).toContain(`"msg":"ferry stopped","error":"the state directory's disk is full: ${state} is on a disk with 0.0 MiB free (ENOSPC). The disk is full: the agent cannot even start`);
@@ -179,7 +180,7 @@ run "$1" "$2" 4`;
 });
 
 describe('agent run as a service on a state disk that fills', () => {
-  it('alerts through alerts.command, once, when a pass finds the disk full, instead of only logging "cycle failed" each poll', () => {
+  it('alerts through alerts.command, once, when a pass finds the disk full, instead of only logging "cycle failed" each poll', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-service-'));
     const rec = join(work, 'rec');
     mkdirSync(join(rec, '000001'), { recursive: true });
@@ -205,7 +206,7 @@ sleep 5
 kill $agent; wait $agent
 grep -c '"msg":"cycle failed"' "$1/../service.log"
 grep '"msg":"cycle failed"' "$1/../service.log" | tail -1`;
-    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    const r = await spawnAsync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, timeout: 90_000 });
     // Passes failed on the full disk, each poll, and said why in a sentence naming the directory.
     expect(Number(r.stdout.split('\n')[0])).toBeGreaterThanOrEqual(2);
     expect(r.stdout).toContain(`"error":"the state directory's disk is full: ${join(work, 'disk', 'state')}: a write to the state directory failed (ENOSPC`);
@@ -215,7 +216,7 @@ grep '"msg":"cycle failed"' "$1/../service.log" | tail -1`;
 });
 
 describe('agent run --once on a state disk remounted read-only', () => {
-  it('on a state disk remounted read-only, refuses (exit 2) saying the file system is read-only, not that the agent\'s user must own the directory, and alerts through alerts.command', () => {
+  it('on a state disk remounted read-only, refuses (exit 2) saying the file system is read-only, not that the agent\'s user must own the directory, and alerts through alerts.command', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-ro-'));
     const rec = join(work, 'rec');
     mkdirSync(join(rec, '000001'), { recursive: true });
@@ -228,7 +229,7 @@ mkdir "$1/state"
 mount -o remount,ro "$1" || exit 91
 "${process.execPath}" bin/ferry.mjs agent run --once --config "$2"
 echo "rc=$?"`;
-    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    const r = await spawnAsync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, timeout: 90_000 });
     expect(r.stdout).toMatch(/rc=2/);
     expect(r.stderr).toContain(`state: ${join(work, 'disk', 'state')} cannot be written: its file system is mounted read-only`);
     expect(r.stderr).not.toContain('must own it');

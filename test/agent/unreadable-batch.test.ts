@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { spawnAsync } from '../support/spawn-async.ts';
 
 // A batch directory the agent cannot read (a recorder or an admin left it with the wrong owner
 // or mode) while the agent runs from cron as its own user, as the unit `agent install` writes
@@ -31,9 +32,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function run(config: string) {
+/** `agent run --once`, as cron runs it, without holding the test's event loop (up to six runs a test: test/support/spawn-async.ts). */
+async function run(config: string) {
   const [command, args] = agentCommand(['agent', 'run', '--once', '--config', config, '--json-logs']);
-  const r = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, FERRY_HOME: join(dir, 'home') } });
+  const r = await spawnAsync(command, args, { env: { ...process.env, FERRY_HOME: join(dir, 'home') } });
   if (r.error) throw r.error;
   const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; [k: string]: unknown });
   return { status: r.status, lines, stderr: r.stderr };
@@ -91,13 +93,13 @@ sources:
     // closed by a quiet minute, not by a count): pending.
     const now = new Date();
     for (const f of readdirSync(join(rec, '000002'))) utimesSync(join(rec, '000002', f), now, now);
-    const first = run(config);
+    const first = await run(config);
     expect(first.status, first.stderr).toBe(0);
     expect(shippedBatches()).toBe(2);
 
     // Then it cannot be read: the run ships nothing of it, says so (exit 1), loses nothing.
     chmodSync(join(rec, '000002'), 0o000);
-    const second = run(config);
+    const second = await run(config);
     expect(second.status, second.stderr).toBe(1);
     expect(second.lines.find((l) => l.msg === 'batch directory cannot be read')).toMatchObject({ source: 'cs', path: '000002', problem: 'batch directory 000002 cannot be read (EACCES)' });
     expect(second.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ lost: 0, failed: 1 });
@@ -111,43 +113,43 @@ sources:
     chmodSync(join(rec, '000002'), 0o755);
     const old = new Date(Date.now() - 3600_000);
     for (const f of readdirSync(join(rec, '000002'))) utimesSync(join(rec, '000002', f), old, old);
-    const third = run(config);
+    const third = await run(config);
     expect(third.status, third.stderr).toBe(0);
     expect(shippedBatches()).toBe(3);
     const all = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string });
     expect(all.map((a) => a.subject)).toEqual(['cs: batch directory cannot be read: 000002', 'resolved: cs: batch directory cannot be read: 000002']);
   }, 60_000);
 
-  it('a batch directory evicted while it could not be read closes its alert saying it is gone, not that it can be read again', () => {
+  it('a batch directory evicted while it could not be read closes its alert saying it is gone, not that it can be read again', async () => {
     const rec = join(dir, 'rec-gone');
     mkdirSync(rec);
     writeTree(rec, 1, 2, { size: 500 });
     mkdirSync(join(rec, '000002'), { mode: 0o000 });
     const site = siteOf('site-gone', [`{ name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }`]);
-    expect(run(site.config).status).toBe(1);
+    expect((await run(site.config)).status).toBe(1);
     // The recorder evicts it, never read, and writes the next batch.
     rmSync(join(rec, '000002'), { recursive: true });
     writeTree(rec, 1, 2, { size: 500, firstBatch: 3 });
-    expect(run(site.config).status).toBe(3);
+    expect((await run(site.config)).status).toBe(3);
     const resolved = site.raised().find((a) => a.subject === 'resolved: cs: batch directory cannot be read: 000002');
     expect(resolved?.message).toBe(`000002 is gone from ${rec} (evicted by the recorder, or deleted) while the agent could not read it: nothing of it shipped while it was unreadable. It is recorded lost (ferry agent status --losses): by name, the recordings a pass saw in it before; as a batch lost unseen when no pass saw any. Any written into it meanwhile cannot be named.`);
   }, 60_000);
 
-  it('a batch directory no pass could read, then evicted, is recorded lost once as a batch lost unseen (losses.jsonl, agent status, its alert), whatever cron runs follow', () => {
+  it('a batch directory no pass could read, then evicted, is recorded lost once as a batch lost unseen (losses.jsonl, agent status, its alert), whatever cron runs follow', async () => {
     const rec = join(dir, 'rec-unseen');
     mkdirSync(rec);
     writeTree(rec, 1, 2, { size: 500 });
     mkdirSync(join(rec, '000002'), { mode: 0o000 });
     const site = siteOf('site-unseen', [`{ name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }`]);
-    expect(run(site.config).status).toBe(1);
+    expect((await run(site.config)).status).toBe(1);
     rmSync(join(rec, '000002'), { recursive: true });
     writeTree(rec, 1, 2, { size: 500, firstBatch: 3 });
-    const gone = run(site.config);
+    const gone = await run(site.config);
     expect(gone.status, gone.stderr).toBe(3);
     expect(gone.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ lost: 1 });
     // Two more cron runs: nothing is recorded again.
-    expect(run(site.config).status).toBe(0);
-    expect(run(site.config).status).toBe(0);
+    expect((await run(site.config)).status).toBe(0);
+    expect((await run(site.config)).status).toBe(0);
     const losses = readFileSync(join(site.state, 'losses.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { e: string; loss?: Record<string, unknown> }).filter((l) => l.e === 'lost');
     expect(losses).toEqual([{ e: 'lost', loss: expect.objectContaining({ source: 'cs', batch: '000002', kind: 'recordings', unseen: true, files: [{ name: '000002', size: 0, mtimeMs: 0, path: join(rec, '000002') }] }) }]);
     expect(losses[0]!.loss!.reason).toMatch(/^gone from the recorder \(evicted, or deleted\) while the agent could not read it \(since .+\), before any pass could read it$/);
@@ -158,20 +160,20 @@ sources:
     expect(alerts[0]!.message).toContain('Check the owner and permissions the recorder gives its batch directories');
   }, 60_000);
 
-  it('a batch a pass shipped whole, then could not read, then evicted, is recorded lost in no way: no loss, no lost-unseen alert, its alert closes saying it shipped', () => {
+  it('a batch a pass shipped whole, then could not read, then evicted, is recorded lost in no way: no loss, no lost-unseen alert, its alert closes saying it shipped', async () => {
     const rec = join(dir, 'rec-shipped');
     mkdirSync(rec);
     writeTree(rec, 2, 2, { size: 500 });
     const site = siteOf('site-shipped', [`{ name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }`]);
-    expect(run(site.config).status).toBe(0);
+    expect((await run(site.config)).status).toBe(0);
     chmodSync(join(rec, '000002'), 0o000);
-    expect(run(site.config).status).toBe(1);
+    expect((await run(site.config)).status).toBe(1);
     chmodSync(join(rec, '000002'), 0o755);
     rmSync(join(rec, '000002'), { recursive: true });
     writeTree(rec, 1, 2, { size: 500, firstBatch: 3 });
-    const gone = run(site.config);
+    const gone = await run(site.config);
     expect(gone.status, gone.stderr).toBe(0);
-    expect(run(site.config).status).toBe(0);
+    expect((await run(site.config)).status).toBe(0);
     const lossFile = join(site.state, 'losses.jsonl');
     expect(existsSync(lossFile) ? readFileSync(lossFile, 'utf8').split('\n').filter((l) => l.includes('"e":"lost"')) : []).toEqual([]);
     expect(site.raised().filter((a) => a.subject.includes('lost'))).toEqual([]);
@@ -199,7 +201,7 @@ sources:
     expect(compacted(state)).toEqual({ shipped: 4, stillKnown: true });
   }, 60_000);
 
-  it('a batch directory a pass saw, then could not read, then evicted, is recorded lost by its recordings alone: the batch counts once', () => {
+  it('a batch directory a pass saw, then could not read, then evicted, is recorded lost by its recordings alone: the batch counts once', async () => {
     const rec = join(dir, 'rec-seen');
     mkdirSync(rec);
     writeTree(rec, 2, 2, { size: 500 });
@@ -207,33 +209,33 @@ sources:
     const now = new Date();
     for (const f of readdirSync(join(rec, '000002'))) utimesSync(join(rec, '000002', f), now, now);
     const site = siteOf('site-seen', [`{ name: cs, type: recordings, path: ${rec}, closeAfterFiles: 100, quietSeconds: 60, settleSeconds: 1 }`]);
-    expect(run(site.config).status).toBe(0);
+    expect((await run(site.config)).status).toBe(0);
     chmodSync(join(rec, '000002'), 0o000);
-    expect(run(site.config).status).toBe(1);
+    expect((await run(site.config)).status).toBe(1);
     chmodSync(join(rec, '000002'), 0o755);
     rmSync(join(rec, '000002'), { recursive: true });
-    expect(run(site.config).status).toBe(3);
-    expect(run(site.config).status).toBe(0);
+    expect((await run(site.config)).status).toBe(3);
+    expect((await run(site.config)).status).toBe(0);
     const losses = readFileSync(join(site.state, 'losses.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { e: string; loss?: { batch: string; unseen?: true; files: unknown[] } }).filter((l) => l.e === 'lost');
     expect(losses.map((l) => [l.loss!.batch, l.loss!.files.length, l.loss!.unseen ?? false])).toEqual([['000002', 2, false]]);
     const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', site.config, '--json'], { encoding: 'utf8' });
     expect(JSON.parse(status.stdout).totals).toMatchObject({ lostBatches: 1, lostRecordings: 2 });
   }, 60_000);
 
-  it('a day directory (batchDepth 2) whose batches all shipped, then could not be listed, then evicted, is recorded lost in no way: no batch lost unseen named after the day', () => {
+  it('a day directory (batchDepth 2) whose batches all shipped, then could not be listed, then evicted, is recorded lost in no way: no batch lost unseen named after the day', async () => {
     const rec = join(dir, 'rec-day');
     writeTree(join(rec, '20240101'), 2, 2, { size: 500 });
     writeTree(join(rec, '20240102'), 1, 2, { size: 500 });
     const site = siteOf('site-day', [`{ name: cs, type: recordings, path: ${rec}, batchDepth: 2, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }`]);
-    expect(run(site.config).status).toBe(0);
+    expect((await run(site.config)).status).toBe(0);
     chmodSync(join(rec, '20240101'), 0o000);
-    expect(run(site.config).status).toBe(1);
+    expect((await run(site.config)).status).toBe(1);
     expect(site.raised().map((a) => a.subject)).toContain('cs: batch directory cannot be read: 20240101');
     // The recorder evicts the whole day, every batch of which shipped, and writes the next.
     chmodSync(join(rec, '20240101'), 0o755);
     rmSync(join(rec, '20240101'), { recursive: true });
     writeTree(join(rec, '20240102'), 1, 2, { size: 500, firstBatch: 2 });
-    const gone = run(site.config);
+    const gone = await run(site.config);
     expect(gone.status, gone.stderr).toBe(0);
     const lossFile = join(site.state, 'losses.jsonl');
     expect(existsSync(lossFile) ? readFileSync(lossFile, 'utf8').split('\n').filter((l) => l.includes('"e":"lost"')) : []).toEqual([]);
@@ -248,7 +250,7 @@ sources:
     mkdirSync(share);
     writeFileSync(join(share, 'minutes.txt'), 'kept');
     const { config, raised } = siteOf('site-b', [`{ name: cs, type: recordings, path: ${join(dir, 'mnt', 'cs', 'recordings')} }`, `{ name: share, type: tree, path: ${share} }`]);
-    const r = run(config);
+    const r = await run(config);
     expect(r.status, r.stderr).toBe(1);
     expect(r.lines.find((l) => l.msg === 'tree snapshot published')).toMatchObject({ source: 'share', files: 1 });
     expect(raised()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'source cs cannot be read' })]);
@@ -270,26 +272,26 @@ sources:
     }
   });
 
-  it('a share snapshot that leaves an unreadable file out is alerted and counts as not shipped (exit 1); a FIFO skipped by design is neither', () => {
+  it('a share snapshot that leaves an unreadable file out is alerted and counts as not shipped (exit 1); a FIFO skipped by design is neither', async () => {
     const share = join(dir, 'share-4');
     mkdirSync(share);
     writeFileSync(join(share, 'minutes.txt'), 'kept');
     spawnSync('mkfifo', [join(share, 'pipe')]);
     const { config, alerts, raised } = siteOf('site-d', [`{ name: share, type: tree, path: ${share}, everySeconds: 0 }`]);
-    const clean = run(config);
+    const clean = await run(config);
     expect(clean.status, clean.stderr).toBe(0);
     expect(readFileSync(alerts, 'utf8')).toBe('');
     writeFileSync(join(share, 'secret.txt'), 'locked');
     chmodSync(join(share, 'secret.txt'), 0o000);
     try {
-      const locked = run(config);
+      const locked = await run(config);
       expect(locked.status, locked.stderr).toBe(1);
       expect(raised()).toEqual([expect.objectContaining({ severity: 'warning', subject: 'share: 1 path(s) left out of the snapshot' })]);
       expect(raised()[0]!.message).toMatch(/secret\.txt: cannot be read \(EACCES\)/);
     } finally {
       chmodSync(join(share, 'secret.txt'), 0o644);
     }
-    const readable = run(config);
+    const readable = await run(config);
     expect(readable.status, readable.stderr).toBe(0);
     expect(raised().map((a) => a.subject)).toEqual(['share: 1 path(s) left out of the snapshot', 'resolved: share: 1 path(s) left out of the snapshot']);
   }, 60_000);
@@ -322,7 +324,7 @@ sources:
     }
   }, 60_000);
 
-  it('a batchDepth that does not match the recorder (day/batch folders read as batches): agent check names the depth, a run ships nothing, exits 1 and alerts critically, and the right depth ships every recording and resolves it', () => {
+  it('a batchDepth that does not match the recorder (day/batch folders read as batches): agent check names the depth, a run ships nothing, exits 1 and alerts critically, and the right depth ships every recording and resolves it', async () => {
     const rec = join(dir, 'rec-6');
     writeTree(join(rec, '20240101'), 2, 2, { size: 300 });
     writeTree(join(rec, '20240102'), 1, 2, { size: 300, firstBatch: 3 });
@@ -331,7 +333,7 @@ sources:
     const check = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', config], { encoding: 'utf8' });
     expect(check.status).not.toBe(0);
     expect(check.stderr).toContain("sources[0].batchDepth: batchDepth 1 finds no recordings (the newest batch directories hold none), but 20240101/000001/c000001-0.wav is one: set batchDepth: 2 if the recorder's batch directories are 2 levels below the root");
-    const wrong = run(config);
+    const wrong = await run(config);
     expect(wrong.status, wrong.stderr).toBe(1);
     expect(wrong.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ packs: 0, lost: 0, failed: 3 });
     expect(raised()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'cs: recordings outside the batch directories are not shipped' })]);
@@ -341,19 +343,19 @@ sources:
     expect(status.stdout).toMatch(/ALERT critical +cs: recordings outside the batch directories are not shipped/);
 
     writeFileSync(config, readFileSync(config, 'utf8').replace(line(1), line(2)));
-    const right = run(config);
+    const right = await run(config);
     expect(right.status, right.stderr).toBe(0);
     expect(right.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ packs: 3, recordings: 6, failed: 0 });
     expect(raised().map((a) => a.subject)).toEqual(['cs: recordings outside the batch directories are not shipped', 'resolved: cs: recordings outside the batch directories are not shipped']);
     expect(existsSync(join(state, 'losses.jsonl')) ? readFileSync(join(state, 'losses.jsonl'), 'utf8') : '').toBe('');
   }, 60_000);
 
-  it('a tree restore onto a disk that fills (a 200 KB tmpfs) names the file and says to free space; grown, the same command resumes and verifies what was kept', () => {
+  it('a tree restore onto a disk that fills (a 200 KB tmpfs) names the file and says to free space; grown, the same command resumes and verifies what was kept', async () => {
     const share = join(dir, 'share-7');
     mkdirSync(join(share, 'sub'), { recursive: true });
     for (let i = 0; i < 10; i++) writeFileSync(join(share, i % 2 ? 'sub' : '', `f${i}.bin`), Buffer.alloc(50_000, i + 1));
     const { config } = siteOf('site-g', [`{ name: share, type: tree, path: ${share} }`]);
-    expect(run(config).status).toBe(0);
+    expect((await run(config)).status).toBe(0);
     const to = join(dir, 'restored-7');
     const copied = join(dir, 'copied-7');
     mkdirSync(to);
@@ -375,11 +377,11 @@ cp -a "$1"/. "$2"/`;
     for (let i = 0; i < 10; i++) expect(readFileSync(join(copied, i % 2 ? 'sub' : '', `f${i}.bin`)).equals(Buffer.alloc(50_000, i + 1))).toBe(true);
   }, 60_000);
 
-  it("recordings dated ahead of the agent's clock (a recorder or file server whose clock runs ahead) are alerted while they wait, and ship once dated right, resolving it", () => {
+  it("recordings dated ahead of the agent's clock (a recorder or file server whose clock runs ahead) are alerted while they wait, and ship once dated right, resolving it", async () => {
     const rec = join(dir, 'rec-8');
     writeTree(rec, 2, 2, { size: 300, ageMs: -2 * 3600_000 });
     const { config, raised } = siteOf('site-h', [`{ name: cs, type: recordings, path: ${rec}, quietSeconds: 60, settleSeconds: 5 }`]);
-    const early = run(config);
+    const early = await run(config);
     expect(early.status, early.stderr).toBe(0);
     expect(early.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ packs: 0, lost: 0 });
     expect(raised()).toEqual([expect.objectContaining({ severity: 'warning', subject: "cs: recordings dated ahead of this machine's clock" })]);
@@ -389,28 +391,28 @@ cp -a "$1"/. "$2"/`;
       for (const f of readdirSync(join(rec, b))) utimesSync(join(rec, b, f), past, past);
       utimesSync(join(rec, b), past, past);
     }
-    const right = run(config);
+    const right = await run(config);
     expect(right.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ packs: 2, recordings: 4 });
     expect(raised().map((a) => a.subject)).toEqual(["cs: recordings dated ahead of this machine's clock", "resolved: cs: recordings dated ahead of this machine's clock"]);
   }, 60_000);
 
-  it('a store that cannot be reached, on a quiet site with nothing to ship, is not a clean run: exit 1 and a critical alert that the heartbeat cannot be written', () => {
+  it('a store that cannot be reached, on a quiet site with nothing to ship, is not a clean run: exit 1 and a critical alert that the heartbeat cannot be written', async () => {
     const rec = join(dir, 'rec-9');
     mkdirSync(rec);
     const { config, raised } = siteOf('site-i', [`{ name: cs, type: recordings, path: ${rec} }`]);
     writeFileSync(config, readFileSync(config, 'utf8').replace(s3.endpoint, 'http://127.0.0.1:9'));
-    const r = run(config);
+    const r = await run(config);
     expect(r.status, r.stderr).toBe(1);
     expect(raised()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'the heartbeat cannot be written to the store' })]);
     expect(raised()[0]!.message).toMatch(/ECONNREFUSED|connect/);
   }, 60_000);
 
-  it('agent status shows an open condition whose alert no hook took, as not delivered and why', () => {
+  it('agent status shows an open condition whose alert no hook took, as not delivered and why', async () => {
     const rec = join(dir, 'rec-10');
     mkdirSync(rec);
     const { config } = siteOf('site-j', [`{ name: cs, type: recordings, path: ${rec} }`]);
     writeFileSync(config, readFileSync(config, 'utf8').replace(s3.endpoint, 'http://127.0.0.1:9').replace(/alerts: \{ command: .*\}/, 'alerts: { command: "exit 3" }'));
-    expect(run(config).status).toBe(1);
+    expect((await run(config)).status).toBe(1);
     const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', config], { encoding: 'utf8' });
     expect(status.stdout).toMatch(/^ALERT critical +the heartbeat cannot be written to the store \(since [^)]+\) NOT DELIVERED: alert "the heartbeat cannot be written to the store" reached no hook: .*exit/m);
   }, 60_000);
