@@ -30,6 +30,10 @@ const call = {
   requestedAt: undefined,
   /** Where the call stands among the calls found (console-steps.js callsAround), when opened from them. */
   around: undefined,
+  /** How many times a call was opened: an answer asked for at an earlier opening belongs to a call no longer shown. */
+  opened: 0,
+  /** Whether opening `opened` is still the one shown (another call, another view, a sign-out since: its answers are dropped). */
+  shows: (opened) => call.opened === opened && call.ctx.view() === 'call',
 };
 
 const ridPath = () => call.ctx.sitePath(`recordings/${call.entry.rid}`);
@@ -130,15 +134,18 @@ async function play() {
     await audio.play().catch(() => undefined);
     return;
   }
+  const opened = call.opened;
   try {
     const link = await busy($('play'), 'Asking for a play link…', () => mint('play'));
+    // Another call opened meanwhile: this call's audio must not play under its title.
+    if (!call.shows(opened)) return;
     call.mintedAt = Date.now();
     audio.src = link.url;
     setAudioReachable();
     if (at > 0) audio.currentTime = at;
     await audio.play().catch(() => undefined); // autoplay may be refused; the controls remain
   } catch (error) {
-    showError(refusalText('The play link', error));
+    if (call.shows(opened)) showError(refusalText('The play link', error));
   }
 }
 
@@ -147,14 +154,16 @@ async function refreshLinkIfOld() {
   const audio = $('audio');
   if (!audio.getAttribute('src') || Date.now() - call.mintedAt < LINK_REUSE_MS) return;
   const at = audio.currentTime;
+  const opened = call.opened;
   try {
     const link = await mint('play');
+    if (!call.shows(opened)) return;
     call.mintedAt = Date.now();
     audio.src = link.url;
     audio.currentTime = at;
     await audio.play().catch(() => undefined);
   } catch (error) {
-    showError(refusalText('The play link', error));
+    if (call.shows(opened)) showError(refusalText('The play link', error));
   }
 }
 
@@ -243,12 +252,12 @@ async function recallState() {
  * trail); the record again only where that route is missing, or once the call is playable.
  */
 async function refreshArchive() {
-  const rid = call.entry?.rid;
+  const opened = call.opened;
   try {
     let recall = await recallState();
     let entry = call.entry;
     if (!recall || recall.state === 'available') entry = await call.ctx.api(ridPath());
-    if (call.entry?.rid !== rid) return;
+    if (!call.shows(opened)) return;
     if (recall?.state === 'none') recall = undefined;
     // Just asked: the recall workflow may not have written its status record yet (or the record is
     // still an earlier request's, a minute older or more); keep waiting for it.
@@ -267,14 +276,17 @@ async function refreshArchive() {
     }
     showArchive(entry.archive, recall);
   } catch (error) {
-    showError(refusalText('Checking the recall', error));
+    if (call.shows(opened)) showError(refusalText('Checking the recall', error));
   }
 }
 
 async function requestRecall() {
   clearError();
+  const opened = call.opened;
   try {
     const answer = await busy($('recall'), 'Requesting…', () => call.ctx.api(`${ridPath()}/recall`, { method: 'POST' }));
+    // Another call opened meanwhile: its state is not this one's (its page asks the recall's state itself).
+    if (!call.shows(opened)) return;
     notify(answer.state === 'available' ? 'The call is already available: play it.' : 'Recall requested: the archive tier is restoring the call. You will be told here when it is playable.');
     call.recallState = 'restoring';
     call.requestedAt = Date.now();
@@ -282,7 +294,7 @@ async function requestRecall() {
     // Request recall hides once asked: the focus goes to the recall's state, where its progress is said.
     focusIfLost('archive-state');
   } catch (error) {
-    showError(refusalText('The recall', error));
+    if (call.shows(opened)) showError(refusalText('The recall', error));
   }
 }
 
@@ -334,6 +346,8 @@ export async function openCall(ctx, rid) {
   wire();
   call.ctx = ctx;
   call.rid = rid;
+  // The call asked for before this one may answer later (a slow network, Next call pressed twice): dropped then.
+  const opened = ++call.opened;
   showSteps(call, rid);
   clearTimeout(call.pollTimer);
   const audio = $('audio');
@@ -353,11 +367,13 @@ export async function openCall(ctx, rid) {
   try {
     entry = await ctx.api(ctx.sitePath(`recordings/${encodeURIComponent(rid)}`));
   } catch (error) {
+    if (!call.shows(opened)) return;
     // 410: erased at a data subject's request; the API's message says by whom and when.
     $('call-loading').textContent = error.status === 410 ? 'This call was erased at a data subject’s request: it is no longer served.' : 'The call could not be loaded.';
     showError(refusalText('Opening the call', error));
     return;
   }
+  if (!call.shows(opened)) return;
   call.entry = entry;
   const meta = entry.meta ?? {};
   $('call-title').textContent = `Call ${printable(meta.callId ?? entry.rid)}`;
@@ -367,7 +383,9 @@ export async function openCall(ctx, rid) {
   renderRecord(entry);
   $('call-loading').hidden = true;
   $('call-body').hidden = false;
-  showArchive(entry.archive, await recallState().catch(() => undefined));
+  const recall = await recallState().catch(() => undefined);
+  if (!call.shows(opened)) return;
+  showArchive(entry.archive, recall);
   // Holds and cases are the site's officers' (the API refuses them to a listener): not asked for, not shown.
   if (!ctx.listener()) await Promise.all([loadHolds(), loadCaseOptions(ctx, $('call-case'))]);
 }

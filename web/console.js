@@ -151,6 +151,8 @@ const ctx = {
     return state.config;
   },
   site: () => currentSite(),
+  /** The view shown (undefined signed out): an answer for a view left since it was asked is not drawn. */
+  view: () => state.view,
   pollSeconds,
   navigate,
   keep,

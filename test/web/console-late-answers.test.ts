@@ -1,0 +1,250 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { signedInConsolePage } from '../support/console-browser.ts';
+import { holdRoute, settle } from '../support/held-route.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
+import { buildPack, type FixtureMember } from '../support/pack-fixture.ts';
+import { wavFile } from '../support/wav.ts';
+
+// The console on a slow network (an officer on a phone over 3G), in Chromium against the local
+// cloud: an answer held back with `page.route` until the officer has moved on (another call,
+// another case) is dropped, not drawn over what is shown now nor acted on; a button that starts
+// work sends its request once however often it is pressed while that request runs.
+
+const SITE = 'demo';
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let dir: string;
+let cloud: LocalCloud;
+let browser: Browser;
+/** The site's calls (shipped in one pack: a hold locks the pack's objects), as the page names them. */
+interface Call {
+  rid: string;
+  callId: string;
+}
+const entries: Call[] = [];
+let [A, B, C, D, E, F] = entries;
+const pageErrors: string[] = [];
+const callId = (e: Call) => e.callId;
+
+const open = (hash = '') => signedInConsolePage(browser, cloud, hash, { pageErrors, consoleErrors: true });
+
+/** Goes to `hash` as a link or an address typed would (a new entry of the tab's history). */
+const go = (p: Page, hash: string) => p.evaluate((h) => void (location.hash = h), hash);
+
+/** Goes to call `e` and waits until its page is drawn (its holds read). */
+async function openCall(p: Page, e: Call): Promise<void> {
+  const holds = p.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).pathname.endsWith('/holds') && new URL(r.url()).searchParams.get('rid') === e.rid);
+  await go(p, `site=${SITE}&view=call&rid=${e.rid}`);
+  await expect.poll(() => p.textContent('#call-title')).toBe(`Call ${callId(e)}`);
+  await holds;
+  await expect.poll(() => p.textContent('#holds-state')).toMatch(/^(Not on hold\.|ON HOLD)/);
+}
+
+/** Creates case `id` in the Cases view (its page shows it). */
+async function createCase(p: Page, id: string, reason: string): Promise<void> {
+  await go(p, `site=${SITE}&view=cases`);
+  await p.fill('#case-name', `Matter ${id}`);
+  await p.fill('#case-id', id);
+  await p.fill('#case-reason', reason);
+  await p.getByRole('button', { name: 'Create case' }).click();
+  await expect.poll(() => p.textContent('#case-title')).toBe(`Case ${id}`);
+  await expect.poll(() => p.textContent('#case-summary')).toContain(reason);
+}
+
+const isRecord = (e: Call) => (url: URL, method: string) => method === 'GET' && url.pathname.endsWith(`/recordings/${e.rid}`);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-late-'));
+  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
+  const member = (i: number): FixtureMember => ({
+    path: `calls/LATE-${i}.wav`,
+    body: wavFile(1),
+    meta: { callId: `LATE-${i}`, agent: 'Lee Late', caller: '+442079460100', called: '+442079460200', direction: 'inbound' as const, durationSec: 1, start: `2026-02-03T09:1${i}:00Z` },
+  });
+  const fixture = buildPack(SITE, Array.from({ length: 8 }, (_, i) => member(i)), { day: '2026-02-03T00:00:00Z', seed: 'late-answers' });
+  await cloud.blobs.put(fixture.packKey, fixture.pack);
+  await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+  entries.push(...fixture.manifest.members.map((m) => ({ rid: m.rid, callId: String(m.meta.callId) })));
+  [A, B, C, D, E, F] = entries;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the console when an answer comes after the officer moved on', () => {
+  it("keeps call B's page when call A's record answers after B was opened (no title or record of A over B)", async () => {
+    const held = { route: undefined as Awaited<ReturnType<typeof holdRoute>> | undefined };
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=call&rid=${A.rid}`, {
+      pageErrors,
+      consoleErrors: true,
+      beforeLoad: async (page) => void (held.route = await holdRoute(page, isRecord(A))),
+    });
+    try {
+      await held.route!.asked;
+      await openCall(p, B);
+      const answered = p.waitForResponse((r) => isRecord(A)(new URL(r.url()), r.request().method()));
+      held.route!.release();
+      expect((await answered).status()).toBe(200);
+      await settle(p);
+      expect(await p.textContent('#call-title')).toBe(`Call ${callId(B)}`);
+      const record = await p.textContent('#record');
+      expect(record).toContain(B.rid);
+      expect(record).not.toContain(A.rid);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("plays nothing of call A under call B's title when A's play link answers after B was opened", async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, A);
+      const link = await holdRoute(p, (url, method) => method === 'POST' && url.pathname.endsWith(`/recordings/${A.rid}/play-link`));
+      await p.click('#play');
+      await link.asked;
+      await openCall(p, B);
+      const answered = p.waitForResponse((r) => r.url().includes(`/recordings/${A.rid}/play-link`));
+      link.release();
+      expect((await answered).status()).toBe(200);
+      await settle(p);
+      expect(await p.textContent('#call-title')).toBe(`Call ${callId(B)}`);
+      expect(await p.getAttribute('#audio', 'src')).toBeNull();
+      expect(await p.textContent('#play')).toBe('Play');
+    } finally {
+      await close();
+    }
+  });
+
+  it('names call C in the notice of a hold placed on C that answers after B was opened, and leaves B shown as not held', async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, C);
+      const placing = await holdRoute(p, (url, method) => method === 'POST' && url.pathname.endsWith('/holds'));
+      await p.fill('#hold-reason', 'Court order 41/2026');
+      await p.getByRole('button', { name: 'Place hold' }).click();
+      await placing.asked;
+      await openCall(p, B);
+      const answered = p.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/holds'));
+      placing.release();
+      expect((await answered).status()).toBe(201);
+      await expect.poll(() => p.textContent('#notice')).toBe(`Hold placed on call ${callId(C)}.`);
+      await settle(p);
+      expect(await p.textContent('#call-title')).toBe(`Call ${callId(B)}`);
+      expect(await p.textContent('#holds-state')).toBe('Not on hold.');
+      // C is held, as its own page says.
+      await openCall(p, C);
+      expect(await p.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+    } finally {
+      await close();
+    }
+  });
+
+  it("keeps held call D shown ON HOLD when call F's holds (none) answer after D was opened", async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, D);
+      await p.fill('#hold-reason', 'Court order 42/2026');
+      await p.getByRole('button', { name: 'Place hold' }).click();
+      await expect.poll(() => p.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+      const holdsOfF = await holdRoute(p, (url, method) => method === 'GET' && url.pathname.endsWith('/holds') && url.searchParams.get('rid') === F.rid);
+      await go(p, `site=${SITE}&view=call&rid=${F.rid}`);
+      await holdsOfF.asked;
+      await openCall(p, D);
+      expect(await p.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+      const answered = p.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).searchParams.get('rid') === F.rid);
+      holdsOfF.release();
+      expect((await answered).status()).toBe(200);
+      await settle(p);
+      expect(await p.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+      expect(await p.$$eval('#holds-list li', (lis) => lis.map((li) => li.textContent))).toEqual([expect.stringMatching(/^Held on this call since .*: Court order 42\/2026$/)]);
+      expect(await p.isVisible('#release-form')).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+
+  it("keeps case Y's page when case X answers after Y was opened, and a hold placed there holds Y", async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await createCase(p, 'LATE-X', 'Reason of X');
+      await createCase(p, 'LATE-Y', 'Reason of Y');
+      const caseX = await holdRoute(p, (url, method) => method === 'GET' && url.pathname.endsWith('/cases/LATE-X'));
+      await go(p, `site=${SITE}&view=cases&case=LATE-X`);
+      await caseX.asked;
+      await go(p, `site=${SITE}&view=cases&case=LATE-Y`);
+      await expect.poll(() => p.textContent('#case-summary')).toContain('Reason of Y');
+      const answered = p.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/cases/LATE-X'));
+      caseX.release();
+      expect((await answered).status()).toBe(200);
+      await settle(p);
+      expect(await p.textContent('#case-title')).toBe('Case LATE-Y');
+      expect(await p.textContent('#case-summary')).toContain('Reason of Y');
+      const sent = p.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname.endsWith('/holds'));
+      await p.fill('#case-hold-reason', 'Tribunal 7/2026');
+      await p.locator('#case-hold-form button[type=submit]').click();
+      expect((await sent).postDataJSON()).toMatchObject({ caseId: 'LATE-Y' });
+      await expect.poll(() => p.textContent('#notice')).toMatch(/^Hold placed on case LATE-Y/);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('the console on a slow network: a button pressed twice while its request runs', () => {
+  it("sends a call's Add to case once when the button is double-clicked", async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await createCase(p, 'TWICE-1', 'Double click');
+      await openCall(p, E);
+      await expect.poll(() => p.$$eval('#call-case option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toContain('TWICE-1');
+      await p.selectOption('#call-case', 'TWICE-1');
+      const adding = await holdRoute(p, (url, method) => method === 'POST' && url.pathname.endsWith('/cases/TWICE-1/calls'));
+      await p.locator('#call-case-form button').dblclick();
+      await adding.asked;
+      await settle(p);
+      expect(adding.count()).toBe(1);
+      adding.release();
+      await expect.poll(() => p.textContent('#notice')).toBe(`Call ${callId(E)} added to case TWICE-1.`);
+      expect(adding.count()).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('sends the selected calls to a case once when Add to case is double-clicked', async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await createCase(p, 'TWICE-2', 'Double click of the selection');
+      await go(p, `site=${SITE}&view=search&limit=25`);
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      await expect.poll(() => p.$$eval('#results tbody tr', (rows) => rows.length)).toBe(entries.length);
+      await p.check(`[aria-label="Select call ${callId(A)}"]`);
+      await p.check(`[aria-label="Select call ${callId(B)}"]`);
+      await expect.poll(() => p.$$eval('#selection-case option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toContain('TWICE-2');
+      await p.selectOption('#selection-case', 'TWICE-2');
+      const adding = await holdRoute(p, (url, method) => method === 'POST' && url.pathname.endsWith('/cases/TWICE-2/calls'));
+      await p.locator('#add-selected').dblclick();
+      await adding.asked;
+      await settle(p);
+      expect(adding.count()).toBe(1);
+      adding.release();
+      await expect.poll(() => p.textContent('#notice')).toBe('2 calls added to case TWICE-2.');
+      expect(adding.count()).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+});
