@@ -6,7 +6,13 @@ import { refusalText } from './console-api.js';
 import { printable } from './shared.js';
 import { $, busy, bytesText, cell, clearError, el, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
 
-const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined };
+const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined, listed: 0, opened: 0 };
+
+/**
+ * Whether the answer of the list read `listed` (or the case read `opened`) is still for what the
+ * view shows: another case opened, another site, another view or a sign-out since drops it.
+ */
+const stillShown = (ctx, key, n) => casesState[key] === n && ctx.view() === 'cases';
 /** A download link this close to its end (it lives 300 s) is asked for anew before it is followed. */
 const LINK_MARGIN_MS = 15_000;
 
@@ -36,8 +42,10 @@ async function renderCases(ctx) {
   const tbody = $('cases').tBodies[0];
   const status = $('cases-status');
   status.textContent = 'Loading cases…';
+  const listed = ++casesState.listed;
   try {
     const cases = await listCases(ctx);
+    if (!stillShown(ctx, 'listed', listed)) return;
     tbody.replaceChildren();
     for (const c of cases) {
       const row = tbody.insertRow();
@@ -53,6 +61,7 @@ async function renderCases(ctx) {
     }
     status.textContent = cases.length ? `${cases.length} case${cases.length === 1 ? '' : 's'} in site ${ctx.site()}.` : `No cases in site ${ctx.site()} yet: create one below.`;
   } catch (error) {
+    if (!stillShown(ctx, 'listed', listed)) return;
     status.textContent = 'The cases could not be loaded.';
     showError(refusalText('Listing the cases', error));
   }
@@ -108,9 +117,12 @@ async function renderCase(ctx, caseId) {
   const tbody = $('case-calls').tBodies[0];
   tbody.replaceChildren();
   $('case-archived').hidden = true;
+  // The case the forms under its title act on from now on (a hold, an export), whatever answers later.
+  casesState.current = caseId;
+  const opened = ++casesState.opened;
   try {
     const c = await ctx.api(ctx.sitePath(`cases/${encodeURIComponent(caseId)}`));
-    casesState.current = caseId;
+    if (!stillShown(ctx, 'opened', opened)) return;
     $('case-summary').textContent = caseSummary(c, caseId);
     const held = c.held && typeof c.held === 'object' ? c.held : c.held ? {} : undefined;
     // A release cut short (the page closed, the network lost) leaves the case held, saying how far it went.
@@ -123,6 +135,7 @@ async function renderCase(ctx, caseId) {
     showArchivedCount(calls.length, archived);
     if (calls.length === 0) cell(tbody.insertRow(), 'No calls in this case yet: add them from a call or from the search results.').colSpan = 6;
   } catch (error) {
+    if (!stillShown(ctx, 'opened', opened)) return;
     $('case-summary').textContent = 'The case could not be loaded.';
     showError(refusalText(`Opening case ${caseId}`, error));
   }
@@ -172,7 +185,9 @@ async function holdCase(event, release) {
     // Members retention deleted before the hold cannot be held: said, not hidden behind "every call".
     const gone = out?.gone?.length ? ` ${out.gone.length} call(s) of the case were already deleted by retention and cannot be held: ${out.gone.join(', ')}.` : '';
     notify(release ? `Hold released on case ${caseId}.` : gone ? `Hold placed on case ${caseId}: every call still in the archive is held.${gone}` : `Hold placed on case ${caseId}: every call of the case is held.`);
-    await Promise.all([renderCase(ctx, caseId), renderCases(ctx)]);
+    // Another case opened meanwhile (a slow network): that one stays shown, the list says the hold.
+    const open = casesState.current === caseId && ctx.view() === 'cases';
+    await Promise.all([open ? renderCase(ctx, caseId) : undefined, renderCases(ctx)]);
   } catch (error) {
     reportFailure(release ? `Releasing case ${caseId}` : `Holding case ${caseId}`, error, event.target);
   }
@@ -288,5 +303,7 @@ export async function openCases(ctx, caseId) {
     $('export-case-form').addEventListener('submit', (e) => void exportCase(e));
   }
   $('case-detail').hidden = !caseId;
+  // The list alone: no case is open (its answer, if one is on its way, is dropped; a hold ended meanwhile does not open it again).
+  if (!caseId) Object.assign(casesState, { current: undefined, opened: casesState.opened + 1 });
   await Promise.all([renderCases(ctx), caseId ? renderCase(ctx, caseId) : Promise.resolve()]);
 }
