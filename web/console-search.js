@@ -5,7 +5,7 @@
 
 import { refusalText } from './console-api.js';
 import { loadCaseOptions, startExport } from './console-cases.js';
-import { $, cell, checkOrder, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
+import { $, busy, cell, checkOrder, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
 import { countSearch, renderStatus, siteRefusal } from './console-search-status.js';
 import { fieldInstant } from './console-zone.js';
 import { durationText, printable, wallText } from './shared.js';
@@ -323,12 +323,15 @@ async function addSelectedToCase() {
   try {
     const rids = selectedRids();
     // A held case takes CASE_ADD_PART new calls a request (each is held before it is added): sent in parts,
-    // each again while the answer says members of the case are still to be held (202).
-    for (let i = 0; i < rids.length; i += CASE_ADD_PART) {
-      let answer;
-      do answer = await state.ctx.api(state.ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids: rids.slice(i, i + CASE_ADD_PART) } });
-      while (answer?.remaining > 0);
-    }
+    // each again while the answer says members of the case are still to be held (202). Busy meanwhile:
+    // a second press on a slow network would send every part again.
+    await busy($('add-selected'), 'Adding…', async () => {
+      for (let i = 0; i < rids.length; i += CASE_ADD_PART) {
+        let answer;
+        do answer = await state.ctx.api(state.ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids: rids.slice(i, i + CASE_ADD_PART) } });
+        while (answer?.remaining > 0);
+      }
+    });
     clearSelection();
     notify(`${rids.length} call${rids.length === 1 ? '' : 's'} added to case ${caseId}.`);
     // The selection (and the button pressed with it) is disabled now: the officer is told where the calls went.
