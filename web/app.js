@@ -177,9 +177,12 @@ function search() {
 
 /** The HEAD twin of the link playing now: a presigned link is valid for one method only. */
 let currentHead = null;
+/** How many calls were chosen to play: the links of a call chosen before the last one are dropped when they answer. */
+let plays = 0;
 
 async function play(site, entry, row) {
   clearError();
+  const mine = ++plays;
   for (const other of tbody.querySelectorAll('tr[aria-current]')) other.removeAttribute('aria-current');
   row.setAttribute('aria-current', 'true');
   const meta = entry.meta ?? {};
@@ -190,9 +193,11 @@ async function play(site, entry, row) {
   try {
     [listen, save] = await Promise.all([getJson(replayLinkUrl(site, entry.rid, false)), getJson(replayLinkUrl(site, entry.rid, true))]);
   } catch (error) {
-    showError(error.message);
+    if (mine === plays) showError(error.message);
     return;
   }
+  // Another call chosen meanwhile (a slow network): this one's audio must not play under its title.
+  if (mine !== plays) return;
   // The browser fetches the audio itself, with Range requests, from the replay endpoint.
   currentHead = listen.head;
   audio.src = listen.url;
