@@ -6,7 +6,7 @@ import { refusalText } from './console-api.js';
 import { printable } from './shared.js';
 import { $, busy, bytesText, cell, clearError, el, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
 
-const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined, listed: 0, opened: 0 };
+const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined, listed: 0, opened: 0, signIns: 0 };
 
 /**
  * Whether the answer of the list read `listed` (or the case read `opened`) is still for what the
@@ -266,8 +266,11 @@ async function pollExport(ctx, exportId) {
 export async function startExport(ctx, body, near) {
   clearError();
   const what = body.caseId ? `case ${body.caseId}` : `${body.rids.length} selected call${body.rids.length === 1 ? '' : 's'}`;
+  const signIn = casesState.signIns;
   try {
     const answer = await ctx.api(ctx.sitePath('exports'), { method: 'POST', body });
+    // Signed out meanwhile: the export is the officer's who started it, not followed for the next one.
+    if (signIn !== casesState.signIns) return;
     casesState.exportId = answer.exportId;
     casesState.exportCtx = ctx;
     renderExport({ ...answer, state: answer.state ?? 'running' });
@@ -275,8 +278,21 @@ export async function startExport(ctx, body, near) {
     $('export-panel').scrollIntoView({ block: 'nearest' });
     casesState.exportTimer = setTimeout(() => void pollExport(ctx, answer.exportId), Math.min(1000, ctx.pollSeconds() * 1000));
   } catch (error) {
-    reportFailure(`The export of ${what}`, error, near);
+    if (signIn === casesState.signIns) reportFailure(`The export of ${what}`, error, near);
   }
+}
+
+/** Signed out: the cases, the case open and the export followed are the signed-out officer's: nothing of them stays, and an answer on its way is dropped. */
+export function forgetCases() {
+  clearTimeout(casesState.exportTimer);
+  const { listed, opened, signIns } = casesState;
+  Object.assign(casesState, { current: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined, listed: listed + 1, opened: opened + 1, signIns: signIns + 1 });
+  for (const id of ['cases', 'case-calls']) $(id).tBodies[0].replaceChildren();
+  for (const id of ['cases-status', 'case-summary', 'case-hold', 'export-state', 'export-command']) $(id).textContent = '';
+  $('export-facts').replaceChildren();
+  $('export-download').setAttribute('href', '#');
+  $('case-detail').hidden = true;
+  $('export-panel').hidden = true;
 }
 
 async function exportCase(event) {

@@ -11,7 +11,7 @@
 
 import { api, currentSession, forgetHistoryOwner, forgetSession, historyOwner, keepRoute, keptRoute, loadConfig, randomId, refusalText, SignedOutError } from './console-api.js';
 import { openCall } from './console-call.js';
-import { openCases } from './console-cases.js';
+import { forgetCases, openCases } from './console-cases.js';
 import { stopExpiryWatch, watchExpiry, wireSignIn } from './console-signin.js';
 import { forgetSearch, openSearch, reshowResults, searchKey, searchRoute, shownFilters, showEmptySearch, wireSearch } from './console-search.js';
 import { forgetAudit, openAudit } from './console-audit.js';
@@ -227,6 +227,7 @@ function signOut(message, { forgetWork = false } = {}) {
   // The erasure's confirmation and the site's requests are the signed-out officer's: nothing of them stays.
   if ($('erase-dialog').open) $('erase-dialog').close();
   forgetErasures();
+  forgetCases();
   const audio = $('audio');
   audio.pause();
   audio.removeAttribute('src');

@@ -28,7 +28,7 @@ interface Call {
   callId: string;
 }
 const entries: Call[] = [];
-let [A, B, C, D, E, F] = entries;
+let [A, B, C, D, E, F, G, H] = entries;
 const pageErrors: string[] = [];
 const callId = (e: Call) => e.callId;
 
@@ -57,6 +57,34 @@ async function createCase(p: Page, id: string, reason: string): Promise<void> {
   await expect.poll(() => p.textContent('#case-summary')).toContain(reason);
 }
 
+/** Ticks call `e` in the results of a search of every call of the site. */
+async function tick(p: Page, e: Call): Promise<void> {
+  await go(p, `site=${SITE}&view=search&limit=25`);
+  await p.getByRole('button', { name: 'Search', exact: true }).click();
+  await expect.poll(() => p.$$eval('#results tbody tr', (rows) => rows.length)).toBe(entries.length);
+  await p.check(`[aria-label="Select call ${callId(e)}"]`);
+}
+
+/** Exports call `e` from the search's selection. */
+async function exportCall(p: Page, e: Call, reason: string): Promise<void> {
+  await tick(p, e);
+  await p.fill('#selection-reason', reason);
+  await p.click('#export-selected');
+}
+
+/** Signs out with the button, then in again as the same officer (the desk's next officer). */
+async function signOutAndIn(p: Page, between: () => Promise<void> = async () => undefined): Promise<void> {
+  await p.click('#sign-out');
+  await p.waitForSelector('#signin-view:not([hidden])');
+  await between();
+  await p.fill('#username', cloud.console.demo.username);
+  await p.fill('#password', cloud.console.demo.password);
+  await p.keyboard.press('Enter');
+  await p.waitForFunction(() => (document.getElementById('signin-view') as HTMLElement).hidden);
+  await go(p, `site=${SITE}&view=cases`);
+  await expect.poll(() => p.textContent('#cases-status')).toMatch(/case/);
+}
+
 const isRecord = (e: Call) => (url: URL, method: string) => method === 'GET' && url.pathname.endsWith(`/recordings/${e.rid}`);
 
 beforeAll(async () => {
@@ -73,7 +101,7 @@ beforeAll(async () => {
   await cloud.drain();
   expect(cloud.ingestErrors).toEqual([]);
   entries.push(...fixture.manifest.members.map((m) => ({ rid: m.rid, callId: String(m.meta.callId) })));
-  [A, B, C, D, E, F] = entries;
+  [A, B, C, D, E, F, G, H] = entries;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 180_000);
 
@@ -243,6 +271,41 @@ describe('the console on a slow network: a button pressed twice while its reques
       adding.release();
       await expect.poll(() => p.textContent('#notice')).toBe('2 calls added to case TWICE-2.');
       expect(adding.count()).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('the console after a sign-out at a shared desk', () => {
+  it('shows the next officer no export of the officer who signed out', async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await exportCall(p, G, 'Subject access request 9');
+      await expect.poll(() => p.isVisible('#export-panel')).toBe(true);
+      await signOutAndIn(p);
+      expect(await p.isHidden('#export-panel')).toBe(true);
+      expect(await p.textContent('#export-facts')).toBe('');
+    } finally {
+      await close();
+    }
+  });
+
+  it("shows the next officer no export whose start answered after the officer who started it signed out", async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      const starting = await holdRoute(p, (url, method) => method === 'POST' && url.pathname.endsWith('/exports'));
+      await exportCall(p, H, 'Subject access request 10');
+      await starting.asked;
+      await signOutAndIn(p, async () => {
+        const answered = p.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/exports'));
+        starting.release();
+        expect((await answered).ok()).toBe(true);
+        await settle(p);
+      });
+      expect(await p.isHidden('#export-panel')).toBe(true);
+      expect(await p.textContent('#export-facts')).toBe('');
+      expect(await p.textContent('#notice')).not.toMatch(/Export/);
     } finally {
       await close();
     }
