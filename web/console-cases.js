@@ -6,7 +6,7 @@ import { refusalText } from './console-api.js';
 import { printable } from './shared.js';
 import { $, busy, bytesText, cell, clearError, el, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
 
-const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined, listed: 0, opened: 0, signIns: 0 };
+const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportPath: undefined, exportStatus: undefined, listed: 0, opened: 0, signIns: 0 };
 
 /**
  * Whether the answer of the list read `listed` (or the case read `opened`) is still for what the
@@ -26,11 +26,18 @@ async function listCases(ctx) {
   return answer.items ?? [];
 }
 
+/** The last read of each <select>'s cases: an earlier one answering after it, or after another site was chosen, is dropped. */
+const optionReads = new WeakMap();
+
 /** Fills a <select> with the site's cases (first option kept: "Choose a case…"). */
 export async function loadCaseOptions(ctx, select) {
   const keep = select.value;
+  const mine = (optionReads.get(select) ?? 0) + 1;
+  optionReads.set(select, mine);
+  const site = ctx.site();
   try {
     const cases = await listCases(ctx);
+    if (optionReads.get(select) !== mine || ctx.site() !== site) return;
     select.replaceChildren(select.options[0], ...cases.map((c) => el('option', `${caseIdOf(c)}${c.reason ? ` — ${c.reason}` : ''}`, { value: caseIdOf(c) })));
     select.value = keep;
   } catch {
@@ -239,7 +246,7 @@ async function freshDownload(event) {
   event.preventDefault();
   clearError();
   try {
-    const fresh = await ctx.api(ctx.sitePath(`exports/${encodeURIComponent(status.exportId)}`));
+    const fresh = await ctx.api(casesState.exportPath);
     renderExport(fresh);
     if (fresh.state === 'done' && fresh.url) window.location.assign(fresh.url);
     else showError(`The bundle of export ${status.exportId} cannot be downloaded any more (${fresh.state}${fresh.error ? `: ${fresh.error}` : ''}).`);
@@ -252,13 +259,14 @@ async function pollExport(ctx, exportId) {
   clearTimeout(casesState.exportTimer);
   if (casesState.exportId !== exportId) return;
   try {
-    const status = await ctx.api(ctx.sitePath(`exports/${encodeURIComponent(exportId)}`));
+    // The export's own site: another site chosen since does not hold it (it would answer 404).
+    const status = await ctx.api(casesState.exportPath);
     if (casesState.exportId !== exportId) return;
     renderExport(status);
     if (status.state === 'running') casesState.exportTimer = setTimeout(() => void pollExport(ctx, exportId), ctx.pollSeconds() * 1000);
     else notify(status.state === 'done' ? `Export ${exportId} is ready to download.` : `Export ${exportId} failed.`, { scroll: false });
   } catch (error) {
-    showError(refusalText('Checking the export', error));
+    if (casesState.exportId === exportId) showError(refusalText('Checking the export', error));
   }
 }
 
@@ -267,12 +275,14 @@ export async function startExport(ctx, body, near) {
   clearError();
   const what = body.caseId ? `case ${body.caseId}` : `${body.rids.length} selected call${body.rids.length === 1 ? '' : 's'}`;
   const signIn = casesState.signIns;
+  const exports = ctx.sitePath('exports');
   try {
-    const answer = await ctx.api(ctx.sitePath('exports'), { method: 'POST', body });
+    const answer = await ctx.api(exports, { method: 'POST', body });
     // Signed out meanwhile: the export is the officer's who started it, not followed for the next one.
     if (signIn !== casesState.signIns) return;
     casesState.exportId = answer.exportId;
     casesState.exportCtx = ctx;
+    casesState.exportPath = `${exports}/${encodeURIComponent(answer.exportId)}`;
     renderExport({ ...answer, state: answer.state ?? 'running' });
     notify(`Export of ${what} started.`);
     $('export-panel').scrollIntoView({ block: 'nearest' });
@@ -286,7 +296,7 @@ export async function startExport(ctx, body, near) {
 export function forgetCases() {
   clearTimeout(casesState.exportTimer);
   const { listed, opened, signIns } = casesState;
-  Object.assign(casesState, { current: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined, listed: listed + 1, opened: opened + 1, signIns: signIns + 1 });
+  Object.assign(casesState, { current: undefined, exportId: undefined, exportCtx: undefined, exportPath: undefined, exportStatus: undefined, listed: listed + 1, opened: opened + 1, signIns: signIns + 1 });
   for (const id of ['cases', 'case-calls']) $(id).tBodies[0].replaceChildren();
   for (const id of ['cases-status', 'case-summary', 'case-hold', 'export-state', 'export-command']) $(id).textContent = '';
   $('export-facts').replaceChildren();

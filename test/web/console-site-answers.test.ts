@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { siteGroup } from '../../core/console-access.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { demoPassword } from '../../local/cognito-server.ts';
+import { signedInConsolePage } from '../support/console-browser.ts';
+import { holdRoute, settle } from '../support/held-route.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
+import { buildPack } from '../support/pack-fixture.ts';
+import { wavFile } from '../support/wav.ts';
+
+// The console of an officer of two sites on a slow network, in Chromium against the local cloud:
+// what site X answers after the officer chose site Y (its cases for the selection's list) is not
+// drawn at Y, and an export started at X is followed at X whichever site is shown.
+
+const SITE = 'demo';
+const OTHER = 'late-b';
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const officer = { username: 'officer-two-sites', password: demoPassword(), groups: [siteGroup(SITE), siteGroup(OTHER)] };
+
+let dir: string;
+let cloud: LocalCloud;
+let browser: Browser;
+const pageErrors: string[] = [];
+
+const go = (p: Page, hash: string) => p.evaluate((h) => void (location.hash = h), hash);
+const options = (p: Page) => p.$$eval('#selection-case option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+
+/** Creates case `id` at `site` in the Cases view. */
+async function createCase(p: Page, site: string, id: string): Promise<void> {
+  await go(p, `site=${site}&view=cases`);
+  await p.fill('#case-name', `Matter ${id}`);
+  await p.fill('#case-id', id);
+  await p.fill('#case-reason', `Reason of ${id}`);
+  await p.getByRole('button', { name: 'Create case' }).click();
+  await expect.poll(() => p.textContent('#case-title')).toBe(`Case ${id}`);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-sites-'));
+  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE, OTHER] });
+  cloud.console.addUser(officer);
+  const meta = { callId: 'SITE-0001', agent: 'Sid Two', caller: '+442079460100', called: '+442079460200', direction: 'inbound' as const, durationSec: 1, start: '2026-02-03T09:10:00Z' };
+  const fixture = buildPack(SITE, [{ path: 'calls/SITE-0001.wav', body: wavFile(1), meta }], { day: '2026-02-03T00:00:00Z', seed: 'site-answers' });
+  await cloud.blobs.put(fixture.packKey, fixture.pack);
+  await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the console when site X answers after site Y was chosen', () => {
+  it("offers site Y's cases for the selection when site X's cases answer after Y was chosen", async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=cases`, { pageErrors, consoleErrors: true, user: officer });
+    try {
+      await createCase(p, SITE, 'AT-X');
+      await createCase(p, OTHER, 'AT-Y');
+      const casesOfX = await holdRoute(p, (url, method) => method === 'GET' && url.pathname.endsWith(`/sites/${SITE}/cases`));
+      await go(p, `site=${SITE}&view=search`);
+      await casesOfX.asked;
+      await p.selectOption('#site', OTHER);
+      await expect.poll(() => options(p)).toEqual(['', 'AT-Y']);
+      const answered = p.waitForResponse((r) => new URL(r.url()).pathname.endsWith(`/sites/${SITE}/cases`));
+      casesOfX.release();
+      expect((await answered).status()).toBe(200);
+      await settle(p);
+      expect(await options(p)).toEqual(['', 'AT-Y']);
+    } finally {
+      await close();
+    }
+  });
+
+  it('asks the state of an export started at site X at X after site Y was chosen (no 404 from Y, no error)', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&limit=25`, { pageErrors, consoleErrors: true, user: officer });
+    try {
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      await p.check('[aria-label="Select call SITE-0001"]');
+      await p.fill('#selection-reason', 'Subject access request 11');
+      const starting = await holdRoute(p, (url, method) => method === 'POST' && url.pathname.endsWith(`/sites/${SITE}/exports`));
+      await p.click('#export-selected');
+      await starting.asked;
+      await p.selectOption('#site', OTHER);
+      await expect.poll(() => p.textContent('#cases-status')).toMatch(new RegExp(`site ${OTHER}`));
+      const polled = p.waitForRequest((r) => r.method() === 'GET' && /\/exports\/[^/]+$/.test(new URL(r.url()).pathname));
+      starting.release();
+      expect(new URL((await polled).url()).pathname).toMatch(new RegExp(`/sites/${SITE}/exports/exp-`));
+      await settle(p);
+      expect(await p.isHidden('#error')).toBe(true);
+      expect(await p.textContent('#export-state')).toMatch(/^Export (running|done)/);
+    } finally {
+      await close();
+    }
+  });
+});
