@@ -61,7 +61,7 @@ export function wireSteps(call) {
 
 /** Opens the call before or after this one among the calls found, loading the page before or after when this one is at its edge. */
 async function step(call, delta) {
-  const { ctx, rid } = call;
+  const { ctx, rid, opened } = call;
   if (!call.around) return;
   const edge = !(delta > 0 ? call.around.next : call.around.previous);
   clearError();
@@ -69,11 +69,12 @@ async function step(call, delta) {
   if (edge) $('call-position').textContent = `Loading page ${call.around.page + 1 + delta} of the calls found…`;
   try {
     const to = await stepCall(ctx.site(), rid, delta);
-    if (call.rid !== rid) return;
+    // Another call opened, or the view left (Back to the calls found), while the page loaded: the officer is not taken away from it.
+    if (!call.shows(opened)) return;
     if (to) return void (await ctx.navigate({ view: 'call', rid: to }));
     showSteps(call, rid);
   } catch (error) {
-    if (call.rid !== rid) return;
+    if (!call.shows(opened)) return;
     showSteps(call, rid);
     showError(error.message);
   }

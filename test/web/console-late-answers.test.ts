@@ -93,9 +93,9 @@ beforeAll(async () => {
   const member = (i: number): FixtureMember => ({
     path: `calls/LATE-${i}.wav`,
     body: wavFile(1),
-    meta: { callId: `LATE-${i}`, agent: 'Lee Late', caller: '+442079460100', called: '+442079460200', direction: 'inbound' as const, durationSec: 1, start: `2026-02-03T09:1${i}:00Z` },
+    meta: { callId: `LATE-${i}`, agent: 'Lee Late', caller: '+442079460100', called: '+442079460200', direction: 'inbound' as const, durationSec: 1, start: `2026-02-03T09:${10 + i}:00Z` },
   });
-  const fixture = buildPack(SITE, Array.from({ length: 8 }, (_, i) => member(i)), { day: '2026-02-03T00:00:00Z', seed: 'late-answers' });
+  const fixture = buildPack(SITE, Array.from({ length: 12 }, (_, i) => member(i)), { day: '2026-02-03T00:00:00Z', seed: 'late-answers' });
   await cloud.blobs.put(fixture.packKey, fixture.pack);
   await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
   await cloud.drain();
@@ -225,6 +225,33 @@ describe('the console when an answer comes after the officer moved on', () => {
       await p.locator('#case-hold-form button[type=submit]').click();
       expect((await sent).postDataJSON()).toMatchObject({ caseId: 'LATE-Y' });
       await expect.poll(() => p.textContent('#notice')).toMatch(/^Hold placed on case LATE-Y/);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('the console when the next page of the calls found answers after the officer went back to them', () => {
+  it('leaves the officer on the calls found when Next call\'s page answers after Back to the calls found', async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await p.selectOption('#limit', '10');
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      await expect.poll(() => p.$$eval('#results tbody tr', (rows) => rows.length)).toBe(10);
+      await p.locator('#results tbody tr').last().getByRole('button').click();
+      await expect.poll(() => p.textContent('#call-position')).toBe('Call 10 of 10 on page 1 (Next call opens page 2)');
+      const nextPage = await holdRoute(p, (url, method) => method === 'GET' && url.pathname.endsWith('/recordings') && url.searchParams.has('cursor'));
+      await p.click('#next-call');
+      await nextPage.asked;
+      await p.click('#back-to-search');
+      await expect.poll(() => p.isVisible('#search-view')).toBe(true);
+      const answered = p.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/recordings') && new URL(r.url()).searchParams.has('cursor'));
+      nextPage.release();
+      expect((await answered).status()).toBe(200);
+      await settle(p);
+      expect(await p.isVisible('#search-view')).toBe(true);
+      expect(await p.isHidden('#call-view')).toBe(true);
+      expect(await p.evaluate(() => new URLSearchParams(location.hash.slice(1)).get('view'))).toBe('search');
     } finally {
       await close();
     }
