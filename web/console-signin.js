@@ -98,6 +98,10 @@ async function submitNewPassword(event) {
     box.hidden = false;
     return;
   }
+  // Disabled while it is answered, as Sign in is: a second press (a double click, a slow network)
+  // would answer the challenge again with a session the first answer spent.
+  const button = event.submitter ?? $('newpw').querySelector('button');
+  button.disabled = true;
   try {
     const result = await setNewPassword(signin.ctx.config, signin.challenge, password);
     signin.challenge = undefined;
@@ -107,6 +111,8 @@ async function submitNewPassword(event) {
   } catch (error) {
     box.textContent = error instanceof ApiError && error.errorName === 'InvalidPasswordException' ? `That password is not accepted: ${error.message}` : error.message;
     box.hidden = false;
+  } finally {
+    button.disabled = false;
   }
 }
 

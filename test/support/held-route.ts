@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { Page, Request } from 'playwright-core';
 
 // An answer held back (a slow network, an officer on a phone over 3G): the requests of a page that
 // `matches` are kept waiting until `release`, so that a test decides what the page does meanwhile.
@@ -12,8 +12,8 @@ export interface HeldRoute {
   count: () => number;
 }
 
-/** Holds the page's requests for which `matches(url, method)` is true until `release`. */
-export async function holdRoute(p: Page, matches: (url: URL, method: string) => boolean): Promise<HeldRoute> {
+/** Holds the page's requests for which `matches(url, method, request)` is true until `release`. */
+export async function holdRoute(p: Page, matches: (url: URL, method: string, request: Request) => boolean): Promise<HeldRoute> {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let reached!: () => void;
@@ -23,7 +23,7 @@ export async function holdRoute(p: Page, matches: (url: URL, method: string) => 
     () => true,
     async (route) => {
       const request = route.request();
-      if (!matches(new URL(request.url()), request.method())) return route.fallback();
+      if (!matches(new URL(request.url()), request.method(), request)) return route.fallback();
       n += 1;
       reached();
       await released;

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../../local/cloud.ts';
-import { signedInConsolePage } from '../support/console-browser.ts';
+import { siteGroup } from '../../core/console-access.ts';
+import { demoPassword } from '../../local/cognito-server.ts';
+import { consoleUrl, signedInConsolePage } from '../support/console-browser.ts';
 import { holdRoute, settle } from '../support/held-route.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
 import { buildPack, type FixtureMember } from '../support/pack-fixture.ts';
@@ -300,6 +302,40 @@ describe('the console on a slow network: a button pressed twice while its reques
       expect(adding.count()).toBe(1);
     } finally {
       await close();
+    }
+  });
+});
+
+describe('the console on a slow network: a new password set with a double click', () => {
+  it('answers the new-password challenge once when Set password and sign in is double-clicked, and signs in without an error', async () => {
+    const temporary = { username: 'new-late-officer', password: demoPassword(), groups: [siteGroup(SITE)], temporary: true };
+    cloud.console.addUser(temporary);
+    const c = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB' });
+    const p = await c.newPage();
+    p.setDefaultTimeout(15_000);
+    try {
+      await p.goto(consoleUrl(cloud));
+      await p.waitForSelector('#signin-view:not([hidden])');
+      await p.fill('#username', temporary.username);
+      await p.fill('#password', temporary.password);
+      await p.keyboard.press('Enter');
+      await p.waitForSelector('#newpw-view:not([hidden])');
+      const chosen = demoPassword();
+      await p.fill('#new-password', chosen);
+      await p.fill('#new-password-again', chosen);
+      const answering = await holdRoute(p, (_url, method, request) => method === 'POST' && request.headers()['x-amz-target'] === 'AWSCognitoIdentityProviderService.RespondToAuthChallenge');
+      await p.getByRole('button', { name: 'Set password and sign in' }).dblclick();
+      await answering.asked;
+      await settle(p);
+      expect(answering.count()).toBe(1);
+      answering.release();
+      await p.waitForSelector('#search-view:not([hidden])');
+      await settle(p);
+      expect(answering.count()).toBe(1);
+      expect(await p.textContent('#who')).toBe(temporary.username);
+      expect(await p.isHidden('#newpw-error')).toBe(true);
+    } finally {
+      await c.close();
     }
   });
 });
