@@ -10,10 +10,15 @@ const PAGE = 50;
 const EMPTY_READS = 10;
 /** Records a CSV export asks for at once (the API's largest page). */
 const CSV_PAGE = 1000;
-const audit = { ctx: undefined, filters: undefined, cursors: [null], index: 0, site: undefined };
+const audit = { ctx: undefined, filters: undefined, cursors: [null], index: 0, site: undefined, signIns: 0 };
+
+/** The audit trail's path at `site` (not the site shown when it is asked: another may be chosen meanwhile). */
+const auditPath = (site) => `sites/${encodeURIComponent(site)}/audit`;
 
 /** Forgets what the view read (sign-out): the next officer's session reads the trail again. */
 export function forgetAudit() {
+  // A CSV export still running is the signed-out officer's: it is not downloaded for the next one.
+  audit.signIns += 1;
   audit.filters = undefined;
   audit.cursors = [null];
   audit.index = 0;
@@ -70,15 +75,18 @@ function detailsContent(item) {
 
 /** Record `seq` whole, as JSON: its lists read page after page (`?seq=…&offset=…`), then downloaded. */
 async function downloadRecord(ctx, seq) {
+  // The record of the site whose trail shows it, whatever is chosen while it is read; not downloaded once the officer signed out.
+  const [site, signIn] = [ctx.site(), audit.signIns];
   let whole;
   for (let offset = 0; offset !== null; ) {
-    const page = await ctx.api(ctx.sitePath('audit'), { query: { seq, offset } });
+    const page = await ctx.api(auditPath(site), { query: { seq, offset } });
+    if (signIn !== audit.signIns) return;
     if (!whole) whole = { ...page.item, details: { ...page.item.details } };
     else for (const name of Object.keys(page.item.members ?? {})) whole.details[name] = [...whole.details[name], ...page.item.details[name]];
     offset = page.next;
   }
   delete whole.members;
-  const a = el('a', '', { href: URL.createObjectURL(new Blob([JSON.stringify(whole, null, 2)], { type: 'application/json' })), download: `audit-${ctx.site()}-${seq}.json` });
+  const a = el('a', '', { href: URL.createObjectURL(new Blob([JSON.stringify(whole, null, 2)], { type: 'application/json' })), download: `audit-${site}-${seq}.json` });
   a.hidden = true;
   document.body.append(a);
   a.click();
@@ -165,22 +173,34 @@ async function exportCsv() {
     if (!error.atField) showError(error.message);
     return;
   }
+  // The trail of the site shown as it was asked for, whatever is chosen while it is read (another site, another view).
+  const site = ctx.site();
   try {
-    await busy($('audit-csv'), 'Exporting…', () => writeCsv(ctx, filters));
+    await busy($('audit-csv'), 'Exporting…', () => writeCsv(ctx, site, filters));
   } catch (error) {
-    showError(refusalText('The CSV export', error));
+    if (csvShown(site)) showError(refusalText('The CSV export', error));
   }
 }
 
-/** Every record the filters match as one CSV file, downloaded. */
-async function writeCsv(ctx, filters) {
+/** Whether the audit view still shows `site`'s trail: what a CSV export of it says goes there only then. */
+const csvShown = (site) => audit.site === site && audit.ctx.view() === 'audit';
+
+/** Says `text` in the audit view's status line while it shows `site`'s trail. */
+function csvStatus(site, text) {
+  if (csvShown(site)) $('audit-status').textContent = text;
+}
+
+/** Every record the filters match at `site` as one CSV file, downloaded (unless the officer signed out meanwhile). */
+async function writeCsv(ctx, site, filters) {
+  const signIn = audit.signIns;
+  const path = auditPath(site);
   // Every record the filters match: page after page (the next one named in X-Ferry-Cursor),
   // the header line once.
   const parts = [];
   let records = 0;
   let cursor;
   do {
-    const response = await ctx.api(ctx.sitePath('audit'), { query: { ...filters, format: 'csv', limit: CSV_PAGE, ...(cursor ? { cursor } : {}) }, accept: 'text/csv' });
+    const response = await ctx.api(path, { query: { ...filters, format: 'csv', limit: CSV_PAGE, ...(cursor ? { cursor } : {}) }, accept: 'text/csv' });
     const text = await response.text();
     const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
     if (parts.length === 0) parts.push(`${lines[0]}\n`);
@@ -190,12 +210,13 @@ async function writeCsv(ctx, filters) {
       records += lines.length - 1;
     }
     cursor = response.headers.get('X-Ferry-Cursor') || undefined;
-    $('audit-status').textContent = `Exporting the trail as CSV… ${records} record${records === 1 ? '' : 's'} so far.`;
-  } while (cursor);
+    csvStatus(site, `Exporting the trail as CSV… ${records} record${records === 1 ? '' : 's'} so far.`);
+  } while (cursor && signIn === audit.signIns);
+  if (signIn !== audit.signIns) return;
   const blob = new Blob(parts, { type: 'text/csv' });
-  $('audit-status').textContent = `Exported ${records} record${records === 1 ? '' : 's'} as CSV.`;
+  csvStatus(site, `Exported ${records} record${records === 1 ? '' : 's'} as CSV.`);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const a = el('a', '', { href: URL.createObjectURL(blob), download: `audit-${ctx.site()}-${stamp}.csv` });
+  const a = el('a', '', { href: URL.createObjectURL(blob), download: `audit-${site}-${stamp}.csv` });
   a.hidden = true;
   document.body.append(a);
   a.click();

@@ -101,4 +101,47 @@ describe('the console when site X answers after site Y was chosen', () => {
       await close();
     }
   });
+
+  it("names the audit CSV after site X, whose trail it holds, and leaves site Y's status line alone when X's trail answers after Y was chosen", async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=audit`, { pageErrors, consoleErrors: true, user: officer });
+    try {
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/record|No records/);
+      const csv = await holdRoute(p, (url) => url.pathname.endsWith(`/sites/${SITE}/audit`) && url.searchParams.get('format') === 'csv');
+      await p.click('#audit-csv');
+      await csv.asked;
+      await p.selectOption('#site', OTHER);
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/record|No records/);
+      const statusOfY = await p.textContent('#audit-status');
+      const downloaded = p.waitForEvent('download');
+      csv.release();
+      expect((await downloaded).suggestedFilename()).toMatch(new RegExp(`^audit-${SITE}-\\d{8}T\\d{6}Z\\.csv$`));
+      await settle(p);
+      expect(await p.textContent('#audit-status')).toBe(statusOfY);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('the console after a sign-out at a shared desk', () => {
+  it('downloads nothing for the next officer when an audit CSV export answers after the officer who asked for it signed out', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=audit`, { pageErrors, consoleErrors: true, user: officer });
+    try {
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/record|No records/);
+      const downloads: string[] = [];
+      p.on('download', (d) => downloads.push(d.suggestedFilename()));
+      const csv = await holdRoute(p, (url) => url.pathname.endsWith(`/sites/${SITE}/audit`) && url.searchParams.get('format') === 'csv');
+      await p.click('#audit-csv');
+      await csv.asked;
+      await p.click('#sign-out');
+      await p.waitForSelector('#signin-view:not([hidden])');
+      const answered = p.waitForResponse((r) => new URL(r.url()).searchParams.get('format') === 'csv');
+      csv.release();
+      expect((await answered).status()).toBe(200);
+      await settle(p, 1000);
+      expect(downloads).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
 });
