@@ -158,10 +158,13 @@ async function createCase(event) {
     const caseId = $('case-id').value.trim();
     const reference = $('case-reference').value.trim();
     const body = { name, reason, ...(caseId ? { caseId } : {}), ...(reference ? { reference } : {}) };
+    const [site, signIn] = [ctx.site(), casesState.signIns];
     const created = await busy(event.submitter, 'Creating…', () => ctx.api(ctx.sitePath('cases'), { method: 'POST', body }));
+    if (signIn !== casesState.signIns) return;
     for (const id of ['case-name', 'case-id', 'case-reason', 'case-reference']) $(id).value = '';
     notify(`Case ${caseIdOf(created)} created.`);
-    ctx.navigate({ view: 'cases', case: caseIdOf(created) });
+    // Opened where the officer still is (the cases of that site): one who moved on meanwhile is not taken back.
+    if (ctx.view() === 'cases' && ctx.site() === site) ctx.navigate({ view: 'cases', case: caseIdOf(created) });
   } catch (error) {
     reportFailure('Creating the case', error, event.target);
   }

@@ -9,7 +9,7 @@ import { demoPassword } from '../../local/cognito-server.ts';
 import { signedInConsolePage } from '../support/console-browser.ts';
 import { holdRoute, settle } from '../support/held-route.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
-import { buildPack } from '../support/pack-fixture.ts';
+import { buildPack, type FixtureMember } from '../support/pack-fixture.ts';
 import { wavFile } from '../support/wav.ts';
 
 // The console of an officer of two sites on a slow network, in Chromium against the local cloud:
@@ -44,8 +44,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-console-sites-'));
   cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE, OTHER] });
   cloud.console.addUser(officer);
-  const meta = { callId: 'SITE-0001', agent: 'Sid Two', caller: '+442079460100', called: '+442079460200', direction: 'inbound' as const, durationSec: 1, start: '2026-02-03T09:10:00Z' };
-  const fixture = buildPack(SITE, [{ path: 'calls/SITE-0001.wav', body: wavFile(1), meta }], { day: '2026-02-03T00:00:00Z', seed: 'site-answers' });
+  const member = (n: number): FixtureMember => ({
+    path: `calls/SITE-000${n}.wav`,
+    body: wavFile(1),
+    meta: { callId: `SITE-000${n}`, agent: 'Sid Two', caller: '+442079460100', called: '+442079460200', direction: 'inbound' as const, durationSec: 1, start: `2026-02-03T09:1${n}:00Z` },
+  });
+  const fixture = buildPack(SITE, [member(1), member(2)], { day: '2026-02-03T00:00:00Z', seed: 'site-answers' });
   await cloud.blobs.put(fixture.packKey, fixture.pack);
   await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
   await cloud.drain();
@@ -140,6 +144,55 @@ describe('the console after a sign-out at a shared desk', () => {
       expect((await answered).status()).toBe(200);
       await settle(p, 1000);
       expect(downloads).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('says nothing to the next officer of an erasure that answers after the officer who asked for it signed out', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors, consoleErrors: true, user: officer });
+    try {
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      await p.getByRole('button', { name: 'Open call SITE-0002' }).click();
+      await p.waitForSelector('#call-body:not([hidden])');
+      await p.click('#erase-open');
+      await p.fill('#erase-reason', 'Data subject request 77');
+      const erasing = await holdRoute(p, (url, method) => method === 'POST' && url.pathname.endsWith('/erasures'));
+      await p.click('#erase-confirm');
+      await erasing.asked;
+      // The dialog closed (Escape) while the request runs: the officer signs out.
+      await p.keyboard.press('Escape');
+      await p.click('#sign-out');
+      await p.waitForSelector('#signin-view:not([hidden])');
+      const answered = p.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/erasures'));
+      erasing.release();
+      expect((await answered).ok()).toBe(true);
+      await settle(p);
+      expect(await p.textContent('#notice')).toBe('');
+      expect(await p.isVisible('#signin-view')).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('the console when a case is created on a slow network', () => {
+  it('leaves the officer on the view they went to when the new case answers after they left the cases, and says it was created', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=cases`, { pageErrors, consoleErrors: true, user: officer });
+    try {
+      await p.fill('#case-name', 'Matter SLOW-CASE');
+      await p.fill('#case-id', 'SLOW-CASE');
+      await p.fill('#case-reason', 'Reason of SLOW-CASE');
+      const creating = await holdRoute(p, (url, method) => method === 'POST' && url.pathname.endsWith(`/sites/${SITE}/cases`));
+      await p.getByRole('button', { name: 'Create case' }).click();
+      await creating.asked;
+      await go(p, `site=${SITE}&view=search`);
+      await expect.poll(() => p.isVisible('#search-view')).toBe(true);
+      creating.release();
+      await expect.poll(() => p.textContent('#notice')).toBe('Case SLOW-CASE created.');
+      await settle(p);
+      expect(await p.isVisible('#search-view')).toBe(true);
+      expect(await p.evaluate(() => new URLSearchParams(location.hash.slice(1)).get('view'))).toBe('search');
     } finally {
       await close();
     }
