@@ -20,7 +20,7 @@ export interface SignedInOptions {
   /** Who signs in (default the local cloud's demo officer). */
   user?: { username: string; password: string };
   /** Called with the tab before it opens the console (routes installed here see the first requests). */
-  beforeLoad?: (p: Page) => Promise<void>;
+  beforeLoad?: (p: Page) => Promise<unknown>;
 }
 
 /** A tab of its own, signed in as the demo officer (or `o.user`), at `hash`; `close` ends its context. */
