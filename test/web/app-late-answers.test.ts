@@ -1,57 +1,28 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCloud } from '../../local/cloud.ts';
+import { startCloudWithCalls, type CloudWithCalls } from '../support/cloud-with-calls.ts';
 import { holdRoute, settle } from '../support/held-route.ts';
-import { startTestCloud } from '../support/local-cloud.ts';
-import { buildPack, type FixtureMember } from '../support/pack-fixture.ts';
-import { wavFile } from '../support/wav.ts';
 
 // The local web page (web/app.js: search a site, play a call) on a slow network, in Chromium
 // against the local cloud: the links of a call chosen before the last one, answering late, do not
 // replace the audio of the call now chosen.
 
 const SITE = 'demo';
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-let dir: string;
-let cloud: LocalCloud;
-let browser: Browser;
-const rids: string[] = [];
+let started: CloudWithCalls | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ferry-app-late-'));
-  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
-  const member = (i: number): FixtureMember => ({
-    path: `calls/SLOW-${i}.wav`,
-    body: wavFile(1),
-    meta: { callId: `SLOW-${i}`, agent: 'Sam Slow', caller: '+442079460100', called: '+442079460200', direction: 'inbound' as const, durationSec: 1, start: `2026-02-03T09:1${i}:00Z` },
-  });
-  const fixture = buildPack(SITE, [member(0), member(1)], { day: '2026-02-03T00:00:00Z', seed: 'app-late' });
-  await cloud.blobs.put(fixture.packKey, fixture.pack);
-  await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
-  await cloud.drain();
-  expect(cloud.ingestErrors).toEqual([]);
-  rids.push(...fixture.manifest.members.map((m) => m.rid));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  started = await startCloudWithCalls('app-late', [SITE], ['SLOW-0', 'SLOW-1'], 'Sam Slow');
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await cloud?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => started?.stop());
 
 describe('the web page when a play link answers after another call was chosen', () => {
   it("keeps the audio, title and download of call B when call A's links answer after B was chosen", async () => {
+    const { cloud, browser, calls } = started!;
     const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-GB' });
     const p = await context.newPage();
     p.setDefaultTimeout(15_000);
     try {
-      const [a, b] = rids as [string, string];
+      const [a, b] = calls.map((c) => c.rid) as [string, string];
       await p.goto(`${cloud.apiUrl}/?site=${SITE}#${new URL(cloud.webUrl).hash.slice(1)}`);
       await p.getByRole('button', { name: 'Search', exact: true }).click();
       await expect.poll(() => p.$$eval('#results tbody tr', (rows) => rows.length)).toBe(2);

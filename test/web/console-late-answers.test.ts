@@ -1,16 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { siteGroup } from '../../core/console-access.ts';
 import { demoPassword } from '../../local/cognito-server.ts';
 import { consoleUrl, signedInConsolePage } from '../support/console-browser.ts';
 import { holdRoute, settle } from '../support/held-route.ts';
-import { startTestCloud } from '../support/local-cloud.ts';
-import { buildPack, type FixtureMember } from '../support/pack-fixture.ts';
-import { wavFile } from '../support/wav.ts';
+import { startCloudWithCalls, type CloudWithCalls, type ShippedCall as Call } from '../support/cloud-with-calls.ts';
 
 // The console on a slow network (an officer on a phone over 3G), in Chromium against the local
 // cloud: an answer held back with `page.route` until the officer has moved on (another call,
@@ -18,18 +13,12 @@ import { wavFile } from '../support/wav.ts';
 // work sends its request once however often it is pressed while that request runs.
 
 const SITE = 'demo';
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-let dir: string;
+let started: CloudWithCalls | undefined;
 let cloud: LocalCloud;
 let browser: Browser;
 /** The site's calls (shipped in one pack: a hold locks the pack's objects), as the page names them. */
-interface Call {
-  rid: string;
-  callId: string;
-}
-const entries: Call[] = [];
+let entries: Call[] = [];
 /** The calls the tests use, A to H (the site's first eight), set once they are shipped. */
 let A!: Call, B!: Call, C!: Call, D!: Call, E!: Call, F!: Call, G!: Call, H!: Call;
 const pageErrors: string[] = [];
@@ -91,28 +80,12 @@ async function signOutAndIn(p: Page, between: () => Promise<void> = async () => 
 const isRecord = (e: Call) => (url: URL, method: string) => method === 'GET' && url.pathname.endsWith(`/recordings/${e.rid}`);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ferry-console-late-'));
-  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
-  const member = (i: number): FixtureMember => ({
-    path: `calls/LATE-${i}.wav`,
-    body: wavFile(1),
-    meta: { callId: `LATE-${i}`, agent: 'Lee Late', caller: '+442079460100', called: '+442079460200', direction: 'inbound' as const, durationSec: 1, start: `2026-02-03T09:${10 + i}:00Z` },
-  });
-  const fixture = buildPack(SITE, Array.from({ length: 12 }, (_, i) => member(i)), { day: '2026-02-03T00:00:00Z', seed: 'late-answers' });
-  await cloud.blobs.put(fixture.packKey, fixture.pack);
-  await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
-  await cloud.drain();
-  expect(cloud.ingestErrors).toEqual([]);
-  entries.push(...fixture.manifest.members.map((m) => ({ rid: m.rid, callId: String(m.meta.callId) })));
+  started = await startCloudWithCalls('console-late', [SITE], Array.from({ length: 12 }, (_, i) => `LATE-${i}`), 'Lee Late');
+  ({ cloud, browser, calls: entries } = started);
   [A, B, C, D, E, F, G, H] = entries as [Call, Call, Call, Call, Call, Call, Call, Call];
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await cloud?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => started?.stop());
 
 describe('the console when an answer comes after the officer moved on', () => {
   it("keeps call B's page when call A's record answers after B was opened (no title or record of A over B)", async () => {

@@ -1,16 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { siteGroup } from '../../core/console-access.ts';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { demoPassword } from '../../local/cognito-server.ts';
 import { signedInConsolePage } from '../support/console-browser.ts';
 import { holdRoute, settle } from '../support/held-route.ts';
-import { startTestCloud } from '../support/local-cloud.ts';
-import { buildPack, type FixtureMember } from '../support/pack-fixture.ts';
-import { wavFile } from '../support/wav.ts';
+import { startCloudWithCalls, type CloudWithCalls } from '../support/cloud-with-calls.ts';
 
 // The console of an officer of two sites on a slow network, in Chromium against the local cloud:
 // what site X answers after the officer chose site Y (its cases for the selection's list) is not
@@ -18,11 +13,9 @@ import { wavFile } from '../support/wav.ts';
 
 const SITE = 'demo';
 const OTHER = 'late-b';
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const officer = { username: 'officer-two-sites', password: demoPassword(), groups: [siteGroup(SITE), siteGroup(OTHER)] };
 
-let dir: string;
+let started: CloudWithCalls | undefined;
 let cloud: LocalCloud;
 let browser: Browser;
 const pageErrors: string[] = [];
@@ -41,27 +34,12 @@ async function createCase(p: Page, site: string, id: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ferry-console-sites-'));
-  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE, OTHER] });
+  started = await startCloudWithCalls('console-sites', [SITE, OTHER], ['SITE-0001', 'SITE-0002'], 'Sid Two');
+  ({ cloud, browser } = started);
   cloud.console.addUser(officer);
-  const member = (n: number): FixtureMember => ({
-    path: `calls/SITE-000${n}.wav`,
-    body: wavFile(1),
-    meta: { callId: `SITE-000${n}`, agent: 'Sid Two', caller: '+442079460100', called: '+442079460200', direction: 'inbound' as const, durationSec: 1, start: `2026-02-03T09:1${n}:00Z` },
-  });
-  const fixture = buildPack(SITE, [member(1), member(2)], { day: '2026-02-03T00:00:00Z', seed: 'site-answers' });
-  await cloud.blobs.put(fixture.packKey, fixture.pack);
-  await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
-  await cloud.drain();
-  expect(cloud.ingestErrors).toEqual([]);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await cloud?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => started?.stop());
 
 describe('the console when site X answers after site Y was chosen', () => {
   it("offers site Y's cases for the selection when site X's cases answer after Y was chosen", async () => {
