@@ -41,12 +41,14 @@ export function clearError() {
 }
 
 /**
- * A polite announcement (a recall that completed, a hold placed…). The live region stays in the
+ * A polite announcement (a recall that completed, a hold placed…), none while the sign-in form is shown. The live region stays in the
  * page, empty rather than hidden (a region unhidden as its text is set is often not read out), and
  * is scrolled into view when the officer's action caused it (`scroll`), so that at 200 % zoom
  * something is seen to happen. Its text shows printable (it may quote a call id as stored).
  */
 export function notify(message, { scroll = true } = {}) {
+  // Signed out: an answer of the officer who signed out (a hold placed, a case created) is not told to the next one at the desk.
+  if (message && !$('signin-view').hidden) return;
   const notice = $('notice');
   notice.textContent = message ? printable(message) : '';
   if (!message || !scroll) return;

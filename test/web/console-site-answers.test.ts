@@ -127,6 +127,28 @@ describe('the console after a sign-out at a shared desk', () => {
     }
   });
 
+  it('says nothing to the next officer of a hold on a call that answers after the officer who placed it signed out', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors, consoleErrors: true, user: officer });
+    try {
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      await p.getByRole('button', { name: 'Open call SITE-0001' }).click();
+      await expect.poll(() => p.textContent('#holds-state')).toBe('Not on hold.');
+      await p.fill('#hold-reason', 'Court order 88/2026');
+      const placing = await holdRoute(p, (url, method) => method === 'POST' && url.pathname.endsWith('/holds'));
+      await p.getByRole('button', { name: 'Place hold' }).click();
+      await placing.asked;
+      await p.click('#sign-out');
+      await p.waitForSelector('#signin-view:not([hidden])');
+      const answered = p.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/holds'));
+      placing.release();
+      expect((await answered).status()).toBe(201);
+      await settle(p);
+      expect(await p.textContent('#notice')).toBe('');
+    } finally {
+      await close();
+    }
+  });
+
   it('says nothing to the next officer of an erasure that answers after the officer who asked for it signed out', async () => {
     const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors, consoleErrors: true, user: officer });
     try {
