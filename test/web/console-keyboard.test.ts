@@ -190,8 +190,11 @@ describe('the console by keyboard: the focus stays on the control pressed or mov
       // From the list: the case's link, Enter.
       await p.goto(consoleUrl(`#site=${SITE}&view=cases`));
       await p.waitForSelector('#case-detail', { state: 'hidden' });
-      await p.waitForSelector('#cases a');
+      // The list is read again and its links replaced when it answers: a link of the list shown
+      // before, focused while the read runs, is gone by the Enter (the case title would be the old one's).
+      await expect.poll(() => p.textContent('#cases-status')).toMatch(/^\d+ cases? in site /);
       await press(p, '#cases a[href*="C-KEYS-1"]');
+      await p.waitForSelector('#case-detail:not([hidden])');
       await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-1');
       await expect.poll(() => p.textContent('#case-summary')).toMatch(/Order 1\/2026/);
       expect(await focused(p)).toBe('case-title');
