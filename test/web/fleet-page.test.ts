@@ -351,10 +351,18 @@ describe('fleet page in Chromium', () => {
         Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
         document.dispatchEvent(new Event('visibilitychange'));
       }, hidden);
+      // Every read the page starts, counted in the page as it starts (a read marks the table busy at
+      // once, before it asks anything): whether one started is known when the clock's run returns,
+      // not after a wait that a loaded machine outlasts.
+      await p.evaluate(() => {
+        const w = window as unknown as { started: number };
+        w.started = 0;
+        const table = document.getElementById('fleet')!;
+        new MutationObserver(() => void (table.hasAttribute('aria-busy') && (w.started += 1))).observe(table, { attributes: true, attributeFilter: ['aria-busy'] });
+      });
       await visibility(true);
       await p.clock.runFor(60_000);
-      // A read the timer started would have finished by now (the reads above take milliseconds).
-      await p.waitForTimeout(1500);
+      expect(await p.evaluate(() => (window as unknown as { started: number }).started)).toBe(0);
       expect(reads).toBe(4);
       await visibility(false);
       await expect.poll(() => reads).toBe(5);
