@@ -566,7 +566,7 @@ describe('compliance console in Chromium', () => {
     for (const action of ['search', 'listen', 'download', 'hold', 'release', 'export', 'recall']) {
       await page.selectOption('#audit-action', action);
       await page.getByRole('button', { name: 'Search the trail' }).click();
-      await expect.poll(async () => [...(await actions())], { timeout: 5000 }).toEqual([action]);
+      await expect.poll(async () => [...(await actions())]).toEqual([action]);
       found[action] = await page.$$eval('#audit tbody tr', (trs) => trs.length);
     }
     expect(Object.values(found).every((n) => n > 0)).toBe(true);
