@@ -177,7 +177,9 @@ describe('the console by keyboard: the focus stays on the control pressed or mov
   it('moves the focus to the case created or opened: its heading, not the page', async () => {
     const { p, close } = await signedInPage(`#site=${SITE}&view=cases`);
     try {
-      await expect.poll(() => p.textContent('#cases-status')).toMatch(/case/);
+      // Each read of the case list redraws it when it answers, an earlier one after a later one
+      // too: one read at a time (the view's, then the creation's, then the address's), each awaited.
+      await expect.poll(() => p.textContent('#cases-status')).toMatch(/^(\d+ cases? in site|No cases in site) /);
       await p.focus('#case-name');
       await p.keyboard.type('Keyboard v Mouse');
       await p.keyboard.press('Tab');
@@ -187,6 +189,7 @@ describe('the console by keyboard: the focus stays on the control pressed or mov
       await p.keyboard.press('Enter');
       await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-1');
       await expect.poll(() => focused(p)).toBe('case-title');
+      await expect.poll(() => p.$$eval('#cases a', (links) => links.map((a) => a.textContent))).toContain('C-KEYS-1');
       // From the list: the case's link, Enter.
       await p.goto(consoleUrl(`#site=${SITE}&view=cases`));
       await p.waitForSelector('#case-detail', { state: 'hidden' });
