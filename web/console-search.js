@@ -266,9 +266,15 @@ function submitSearch(event) {
     if (!error.atField) showError(error.message);
     return Promise.resolve();
   }
+  const site = state.ctx.site();
+  // Pressed again while this very search's first page is still being read (a double click on a
+  // slow network): nothing more is asked, so one search makes one audit record and one entry of
+  // the history. Pressed once its page is shown, it is asked again (the officer's refresh).
+  const shown = state.search;
+  if (event && shown?.loading && shown.before === undefined && shown.site === site && searchKey(shown.params) === searchKey(params)) return Promise.resolve();
   // A new search starts a new selection: calls ticked for another customer must not ride along into this one's export.
   if (event) clearSelection();
-  state.search = { site: state.ctx.site(), params, cursors: [null], index: 0, items: [] };
+  state.search = { site, params, cursors: [null], index: 0, items: [] };
   // The search asked for goes into the history (an officer's: a new entry, the empty form's replaced),
   // so that a reload and Back come back to it.
   state.ctx.recordSearch(searchRoute(state.search.site), { replace: !event });

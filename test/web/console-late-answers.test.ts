@@ -280,6 +280,32 @@ describe('the console on a slow network: a button pressed twice while its reques
   });
 });
 
+describe('the console on a slow network: Search pressed twice', () => {
+  it('sends one search request (so one audit record) and adds one history entry when Search is double-clicked while its first page is read, and asks again when pressed after it is shown', async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await expect.poll(() => p.textContent('#status')).toMatch(/calls? match/);
+      const isSearch = (url: URL, method: string) => method === 'GET' && url.pathname.endsWith(`/sites/${SITE}/recordings`) && url.searchParams.get('limit') === '10';
+      const searching = await holdRoute(p, isSearch);
+      const entriesBefore = await p.evaluate(() => history.length);
+      await p.selectOption('#limit', '10');
+      await p.getByRole('button', { name: 'Search', exact: true }).dblclick();
+      await searching.asked;
+      await settle(p);
+      expect(searching.count()).toBe(1);
+      searching.release();
+      await expect.poll(() => p.$$eval('#results tbody tr', (rows) => rows.length)).toBe(10);
+      expect(searching.count()).toBe(1);
+      expect(await p.evaluate(() => history.length)).toBe(entriesBefore + 1);
+      // Pressed again once the page is shown: a search asked again (the officer's refresh), not ignored.
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      await expect.poll(() => searching.count()).toBe(2);
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('the console on a slow network: a new password set with a double click', () => {
   it('answers the new-password challenge once when Set password and sign in is double-clicked, and signs in without an error', async () => {
     const temporary = { username: 'new-late-officer', password: demoPassword(), groups: [siteGroup(SITE)], temporary: true };
