@@ -10,8 +10,11 @@ export const $ = (id) => document.getElementById(id);
  * An error said where the officer is: beside `near` (a form, a control: in that form's own alert,
  * scrolled into view), else at the top of the page. At 200 % zoom the top is a screen away from
  * the form that failed. Its text shows printable: a refusal may quote a call id or a reason as stored.
+ * None while the sign-in form is shown (unless `atSignIn`: the console's own failure to start): a
+ * request of the officer who signed out, refused afterwards, is not told to the next one at the desk.
  */
-export function showError(message, near) {
+export function showError(message, near, { atSignIn = false } = {}) {
+  if (!atSignIn && !$('signin-view').hidden) return;
   const form = near?.closest?.('form, fieldset');
   if (!form) {
     $('error').textContent = printable(message);

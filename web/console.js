@@ -379,7 +379,7 @@ async function boot() {
     state.config = await loadConfig();
   } catch (error) {
     show('signin');
-    showError(error.message);
+    showError(error.message, undefined, { atSignIn: true });
     return;
   }
   const session = currentSession();

@@ -354,6 +354,41 @@ describe('the console after a sign-out at a shared desk', () => {
     }
   });
 
+  it("shows the next officer no error of a hold the officer who signed out placed, refused after the sign-out (nothing on the sign-in form, nothing after signing in)", async () => {
+    const { p, close } = await open(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, C);
+      let refuse!: () => void;
+      const refused = new Promise<void>((resolve) => (refuse = resolve));
+      let asked!: () => void;
+      const placing = new Promise<void>((resolve) => (asked = resolve));
+      await p.route(
+        (url) => url.pathname.endsWith('/holds'),
+        async (route) => {
+          if (route.request().method() !== 'POST') return route.fallback();
+          asked();
+          await refused;
+          await route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'ServiceUnavailable', message: `the hold store is busy for call ${callId(C)}` }) }).catch(() => undefined);
+        },
+      );
+      await p.fill('#hold-reason', 'Court order 43/2026');
+      await p.getByRole('button', { name: 'Place hold' }).click();
+      await placing;
+      await signOutAndIn(p, async () => {
+        const answered = p.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/holds'));
+        refuse();
+        expect((await answered).status()).toBe(503);
+        await settle(p);
+        expect(await p.isHidden('#error')).toBe(true);
+        expect(await p.textContent('body')).not.toContain('the hold store is busy');
+      });
+      expect(await p.isHidden('#error')).toBe(true);
+      expect(await p.textContent('body')).not.toContain('the hold store is busy');
+    } finally {
+      await close();
+    }
+  });
+
   it("shows the next officer no export whose start answered after the officer who started it signed out", async () => {
     const { p, close } = await open(`#site=${SITE}&view=search`);
     try {
@@ -371,6 +406,22 @@ describe('the console after a sign-out at a shared desk', () => {
       expect(await p.textContent('#notice')).not.toMatch(/Export/);
     } finally {
       await close();
+    }
+  });
+});
+
+describe('the console that cannot read its configuration', () => {
+  it('says so above the sign-in form (errors are kept off the sign-in form only for requests of an officer who signed out)', async () => {
+    const c = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB' });
+    try {
+      const p = await c.newPage();
+      await p.route(/\/config\.json/, (route) => route.fulfill({ status: 500, contentType: 'text/plain', body: 'broken' }));
+      await p.goto(consoleUrl(cloud));
+      await p.waitForSelector('#signin-view:not([hidden])');
+      await expect.poll(() => p.textContent('#error')).toBe("The console's configuration (config.json) could not be read (HTTP 500).");
+      expect(await p.isVisible('#error')).toBe(true);
+    } finally {
+      await c.close();
     }
   });
 });
