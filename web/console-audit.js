@@ -10,15 +10,13 @@ const PAGE = 50;
 const EMPTY_READS = 10;
 /** Records a CSV export asks for at once (the API's largest page). */
 const CSV_PAGE = 1000;
-const audit = { ctx: undefined, filters: undefined, cursors: [null], index: 0, site: undefined, signIns: 0 };
+const audit = { ctx: undefined, filters: undefined, cursors: [null], index: 0, site: undefined };
 
 /** The audit trail's path at `site` (not the site shown when it is asked: another may be chosen meanwhile). */
 const auditPath = (site) => `sites/${encodeURIComponent(site)}/audit`;
 
 /** Forgets what the view read (sign-out): the next officer's session reads the trail again. */
 export function forgetAudit() {
-  // A CSV export still running is the signed-out officer's: it is not downloaded for the next one.
-  audit.signIns += 1;
   audit.filters = undefined;
   audit.cursors = [null];
   audit.index = 0;
@@ -76,11 +74,11 @@ function detailsContent(item) {
 /** Record `seq` whole, as JSON: its lists read page after page (`?seq=…&offset=…`), then downloaded. */
 async function downloadRecord(ctx, seq) {
   // The record of the site whose trail shows it, whatever is chosen while it is read; not downloaded once the officer signed out.
-  const [site, signIn] = [ctx.site(), audit.signIns];
+  const [site, signOuts] = [ctx.site(), ctx.signOuts()];
   let whole;
   for (let offset = 0; offset !== null; ) {
     const page = await ctx.api(auditPath(site), { query: { seq, offset } });
-    if (signIn !== audit.signIns) return;
+    if (signOuts !== ctx.signOuts()) return;
     if (!whole) whole = { ...page.item, details: { ...page.item.details } };
     else for (const name of Object.keys(page.item.members ?? {})) whole.details[name] = [...whole.details[name], ...page.item.details[name]];
     offset = page.next;
@@ -192,7 +190,7 @@ function csvStatus(site, text) {
 
 /** Every record the filters match at `site` as one CSV file, downloaded (unless the officer signed out meanwhile). */
 async function writeCsv(ctx, site, filters) {
-  const signIn = audit.signIns;
+  const signOuts = ctx.signOuts();
   const path = auditPath(site);
   // Every record the filters match: page after page (the next one named in X-Ferry-Cursor),
   // the header line once.
@@ -211,8 +209,8 @@ async function writeCsv(ctx, site, filters) {
     }
     cursor = response.headers.get('X-Ferry-Cursor') || undefined;
     csvStatus(site, `Exporting the trail as CSV… ${records} record${records === 1 ? '' : 's'} so far.`);
-  } while (cursor && signIn === audit.signIns);
-  if (signIn !== audit.signIns) return;
+  } while (cursor && signOuts === ctx.signOuts());
+  if (signOuts !== ctx.signOuts()) return;
   const blob = new Blob(parts, { type: 'text/csv' });
   csvStatus(site, `Exported ${records} record${records === 1 ? '' : 's'} as CSV.`);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');

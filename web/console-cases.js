@@ -6,7 +6,7 @@ import { refusalText } from './console-api.js';
 import { printable } from './shared.js';
 import { $, busy, bytesText, cell, clearError, el, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
 
-const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportPath: undefined, exportStatus: undefined, listed: 0, opened: 0, signIns: 0 };
+const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportPath: undefined, exportStatus: undefined, listed: 0, opened: 0 };
 
 /**
  * Whether the answer of the list read `listed` (or the case read `opened`) is still for what the
@@ -158,9 +158,9 @@ async function createCase(event) {
     const caseId = $('case-id').value.trim();
     const reference = $('case-reference').value.trim();
     const body = { name, reason, ...(caseId ? { caseId } : {}), ...(reference ? { reference } : {}) };
-    const [site, signIn] = [ctx.site(), casesState.signIns];
+    const [site, signOuts] = [ctx.site(), ctx.signOuts()];
     const created = await busy(event.submitter, 'Creating…', () => ctx.api(ctx.sitePath('cases'), { method: 'POST', body }));
-    if (signIn !== casesState.signIns) return;
+    if (signOuts !== ctx.signOuts()) return;
     for (const id of ['case-name', 'case-id', 'case-reason', 'case-reference']) $(id).value = '';
     notify(`Case ${caseIdOf(created)} created.`);
     // Opened where the officer still is (the cases of that site): one who moved on meanwhile is not taken back.
@@ -277,12 +277,12 @@ async function pollExport(ctx, exportId) {
 export async function startExport(ctx, body, near) {
   clearError();
   const what = body.caseId ? `case ${body.caseId}` : `${body.rids.length} selected call${body.rids.length === 1 ? '' : 's'}`;
-  const signIn = casesState.signIns;
+  const signOuts = ctx.signOuts();
   const exports = ctx.sitePath('exports');
   try {
     const answer = await ctx.api(exports, { method: 'POST', body });
     // Signed out meanwhile: the export is the officer's who started it, not followed for the next one.
-    if (signIn !== casesState.signIns) return;
+    if (signOuts !== ctx.signOuts()) return;
     casesState.exportId = answer.exportId;
     casesState.exportCtx = ctx;
     casesState.exportPath = `${exports}/${encodeURIComponent(answer.exportId)}`;
@@ -291,15 +291,15 @@ export async function startExport(ctx, body, near) {
     $('export-panel').scrollIntoView({ block: 'nearest' });
     casesState.exportTimer = setTimeout(() => void pollExport(ctx, answer.exportId), Math.min(1000, ctx.pollSeconds() * 1000));
   } catch (error) {
-    if (signIn === casesState.signIns) reportFailure(`The export of ${what}`, error, near);
+    if (signOuts === ctx.signOuts()) reportFailure(`The export of ${what}`, error, near);
   }
 }
 
 /** Signed out: the cases, the case open and the export followed are the signed-out officer's: nothing of them stays, and an answer on its way is dropped. */
 export function forgetCases() {
   clearTimeout(casesState.exportTimer);
-  const { listed, opened, signIns } = casesState;
-  Object.assign(casesState, { current: undefined, exportId: undefined, exportCtx: undefined, exportPath: undefined, exportStatus: undefined, listed: listed + 1, opened: opened + 1, signIns: signIns + 1 });
+  const { listed, opened } = casesState;
+  Object.assign(casesState, { current: undefined, exportId: undefined, exportCtx: undefined, exportPath: undefined, exportStatus: undefined, listed: listed + 1, opened: opened + 1 });
   for (const id of ['cases', 'case-calls']) $(id).tBodies[0].replaceChildren();
   for (const id of ['cases-status', 'case-summary', 'case-hold', 'export-state', 'export-command']) $(id).textContent = '';
   $('export-facts').replaceChildren();

@@ -8,7 +8,7 @@ import { refusalText, SignedOutError } from './console-api.js';
 import { printable } from './shared.js';
 import { $, busy, cell, clearError, clearFieldError, el, focusIfLost, notify, required, showError, timeEl, whenText } from './console-ui.js';
 
-const erase = { ctx: undefined, entry: undefined, done: undefined, signIns: 0 };
+const erase = { ctx: undefined, entry: undefined, done: undefined };
 
 /** The call as the officer knows it: its call id, else its recording id. */
 const nameOf = (entry) => printable(entry.meta?.callId ?? entry.rid);
@@ -53,20 +53,20 @@ async function submitErasure(event) {
   const reference = $('erase-reference').value.trim();
   clearError();
   const name = nameOf(entry);
-  const signIn = erase.signIns;
+  const signOuts = ctx.signOuts();
   let answer;
   try {
     answer = await busy($('erase-confirm'), 'Erasing…', () => ctx.api(ctx.sitePath('erasures'), { method: 'POST', body: { rid: entry.rid, reason, ...(reference ? { reference } : {}) } }));
   } catch (error) {
     $('erase-dialog').close();
-    if (error instanceof SignedOutError || signIn !== erase.signIns) return;
+    if (error instanceof SignedOutError || signOuts !== ctx.signOuts()) return;
     // The API's reason is what the officer acts on (which hold to have released; a call already purged): the notice says it.
     notify(refusalText(`Erasing call ${name}`, error));
     return;
   }
   $('erase-dialog').close();
   // Signed out meanwhile: the call and its erasure are not said to the next officer at the desk.
-  if (signIn !== erase.signIns) return;
+  if (signOuts !== ctx.signOuts()) return;
   notify(recordedText(name, answer));
   await erase.done?.();
   // The call's page now says it is erased (its body hidden, the Erase button with it): the focus goes to what happened.
@@ -211,7 +211,6 @@ export async function openErasures(ctx, status = '') {
 
 /** Signed out: nothing of the list stays, and an answer still on its way is dropped. */
 export function forgetErasures() {
-  erase.signIns += 1;
   resetListing(undefined, '');
   $('erasures-filter').value = '';
   $('erasures-status').textContent = '';

@@ -22,6 +22,8 @@ import { wireZone } from './console-zone.js';
 const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'erasures', 'audit'];
 
 const state = {
+  /** Sign-outs so far: an answer to a request asked before one is the signed-out officer's (ctx.signOuts). */
+  signOuts: 0,
   config: undefined,
   sites: [],
   /** What the officer may do at each of their sites: 'officer' (everything) or 'listener' (search and listen only). */
@@ -151,6 +153,8 @@ const ctx = {
     return state.config;
   },
   site: () => currentSite(),
+  /** How many sign-outs so far: an answer to a request asked before the last one is dropped, not shown to the next officer at the desk. */
+  signOuts: () => state.signOuts,
   /** The view shown (undefined signed out): an answer for a view left since it was asked is not drawn. */
   view: () => state.view,
   pollSeconds,
@@ -205,6 +209,7 @@ function focusView(view) {
  * the same officer signs in again and is back where they were.
  */
 function signOut(message, { forgetWork = false } = {}) {
+  state.signOuts += 1;
   forgetSession();
   if (forgetWork) {
     // The entries before this one keep their state (an owner id no one holds any more and an entry
